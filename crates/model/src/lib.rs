@@ -1,0 +1,20 @@
+//! apigw's domain model: the vocabulary every other crate speaks.
+//!
+//! Field names follow CloudAPI 2016-07-14 (`RequestConfig`, `ServiceConfig`, ...) so that the
+//! management API, the declarative file and the store all read and write the same JSON.
+//! Architecture invariant: this crate performs no I/O and knows nothing about HTTP servers,
+//! stores or clocks; everything here is a pure function of its inputs.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod error;
+pub mod group;
+pub mod path;
+pub mod stage;
+pub mod validate;
+
+pub use api::{ApiDefinition, AuthType, Deployment, MockHeader, RequestConfig, ServiceConfig};
+pub use error::ModelError;
+pub use group::{Domain, DomainCertificate, Group};
+pub use path::{PathPattern, Segment};
+pub use stage::Stage;
