@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod codes;
 pub mod error;
 pub mod group;
 pub mod path;

@@ -1,0 +1,286 @@
+//! The declarative file: `apigw apply -f gateway.yaml`.
+//!
+//! The file lists groups (by `GroupName`) with their domains and APIs (by `ApiName`), in the
+//! management API's field names. Applying creates what is missing, updates what differs, and,
+//! for APIs with `DeployTo`, deploys the draft to exactly those stages (abolishing the others).
+//! Nothing in the store that the file does not mention is touched. The whole file is parsed and
+//! validated before the first write, so a bad file changes nothing.
+
+use crate::ops::{Control, ControlError, Result};
+use apigw_model::validate::{check_conflicts, validate_api};
+use apigw_model::{ApiDefinition, Domain, DomainCertificate, ModelError, Stage};
+use serde::Deserialize;
+use std::path::Path;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct GatewayFile {
+    #[serde(default)]
+    pub groups: Vec<GroupSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct GroupSpec {
+    pub group_name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub base_path: Option<String>,
+    #[serde(default)]
+    pub domains: Vec<DomainSpec>,
+    #[serde(default)]
+    pub apis: Vec<ApiSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct DomainSpec {
+    pub domain_name: String,
+    #[serde(default)]
+    pub bind_stage_name: Option<Stage>,
+    #[serde(default)]
+    pub certificate: Option<CertificateSpec>,
+}
+
+/// PEM inline (`CertificateBody`, `CertificatePrivateKey`) or from files (`...File`, relative
+/// to the declarative file).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct CertificateSpec {
+    #[serde(default)]
+    pub certificate_name: String,
+    pub certificate_body: Option<String>,
+    pub certificate_private_key: Option<String>,
+    pub certificate_body_file: Option<String>,
+    pub certificate_private_key_file: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ApiSpec {
+    /// Stages the API must be live in after apply. Absent: deployments are left alone.
+    #[serde(default)]
+    pub deploy_to: Option<Vec<Stage>>,
+    #[serde(flatten)]
+    pub definition: ApiDefinition,
+}
+
+impl GatewayFile {
+    pub fn parse(text: &str) -> Result<GatewayFile> {
+        serde_norway::from_str(text)
+            .map_err(|e| ModelError::new("InvalidFormatFile", e.to_string()).into())
+    }
+
+    /// Reads and parses a file; certificate files are resolved relative to it.
+    pub fn read(path: &Path) -> Result<GatewayFile> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ModelError::new(
+                "InvalidFile",
+                format!("cannot read {}: {e}", path.display()),
+            )
+        })?;
+        let mut file = GatewayFile::parse(&text)?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        for d in file.groups.iter_mut().flat_map(|g| g.domains.iter_mut()) {
+            if let Some(c) = d.certificate.as_mut() {
+                for (inline, file) in [
+                    (&mut c.certificate_body, &c.certificate_body_file),
+                    (
+                        &mut c.certificate_private_key,
+                        &c.certificate_private_key_file,
+                    ),
+                ] {
+                    if let (None, Some(f)) = (&inline, file) {
+                        let p = base.join(f);
+                        *inline = Some(std::fs::read_to_string(&p).map_err(|e| {
+                            ModelError::new(
+                                "InvalidCertificate",
+                                format!("cannot read {}: {e}", p.display()),
+                            )
+                        })?);
+                    }
+                }
+            }
+        }
+        Ok(file)
+    }
+
+    /// Checks everything that can be checked without the store.
+    pub fn validate(&self) -> Result<()> {
+        let mut names = std::collections::HashSet::new();
+        for g in &self.groups {
+            if !names.insert(&g.group_name) {
+                return Err(ModelError::new(
+                    "DuplicateGroupName",
+                    format!("group `{}` is listed twice", g.group_name),
+                )
+                .into());
+            }
+            apigw_model::group::validate_group_name(&g.group_name)?;
+            if let Some(bp) = &g.base_path {
+                apigw_model::group::validate_base_path(bp)?;
+            }
+            for d in &g.domains {
+                apigw_model::group::validate_domain_name(&d.domain_name)?;
+                if let Some(c) = &d.certificate {
+                    if c.certificate_body.is_none() || c.certificate_private_key.is_none() {
+                        return Err(ModelError::new(
+                            "InvalidCertificate",
+                            format!(
+                                "domain `{}`: a certificate needs a body and a private key",
+                                d.domain_name
+                            ),
+                        )
+                        .into());
+                    }
+                }
+            }
+            for (i, a) in g.apis.iter().enumerate() {
+                let path = validate_api(&a.definition)
+                    .map_err(|e| in_api(e, &g.group_name, &a.definition.api_name))?;
+                // Conflicts inside the file (ids are not assigned yet: compare by position).
+                let earlier = g.apis[..i].iter().map(|o| &o.definition);
+                let mut me = a.definition.clone();
+                me.api_id = format!("#{i}");
+                check_conflicts(&me, &path, earlier)
+                    .map_err(|e| in_api(e, &g.group_name, &a.definition.api_name))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn in_api(e: ModelError, group: &str, api: &str) -> ModelError {
+    ModelError::new(
+        e.code,
+        format!("group `{group}`, API `{api}`: {}", e.message),
+    )
+}
+
+/// Applies `file` and returns one line per change.
+pub async fn apply(control: &Control, file: &GatewayFile) -> Result<Vec<String>> {
+    file.validate()?;
+    let mut report = Vec::new();
+    for spec in &file.groups {
+        apply_group(control, spec, &mut report).await?;
+    }
+    Ok(report)
+}
+
+async fn apply_group(control: &Control, spec: &GroupSpec, report: &mut Vec<String>) -> Result<()> {
+    let name = &spec.group_name;
+    let group = match control.group_by_name(name).await? {
+        None => {
+            let g = control
+                .create_group(name, &spec.description, spec.base_path.as_deref())
+                .await?;
+            report.push(format!("created group {name} ({})", g.group_id));
+            g
+        }
+        Some(mut g) => {
+            let base_path = spec.base_path.clone().unwrap_or_else(|| "/".into());
+            if g.description != spec.description || g.base_path != base_path {
+                g.description = spec.description.clone();
+                g.base_path = base_path;
+                g = control.modify_group(&g).await?;
+                report.push(format!("updated group {name}"));
+            }
+            g
+        }
+    };
+    for d in &spec.domains {
+        let domain = Domain {
+            domain_name: d.domain_name.clone(),
+            group_id: group.group_id.clone(),
+            bind_stage_name: d.bind_stage_name,
+            certificate: d.certificate.as_ref().map(|c| DomainCertificate {
+                certificate_name: c.certificate_name.clone(),
+                certificate_body: c.certificate_body.clone().unwrap_or_default(),
+                certificate_private_key: c.certificate_private_key.clone().unwrap_or_default(),
+            }),
+        };
+        let existing = control.domains(&group.group_id).await?;
+        if !existing.contains(&domain) {
+            control.set_domain(domain).await?;
+            report.push(format!("bound domain {} to group {name}", d.domain_name));
+        }
+    }
+    let existing = control.apis(&group.group_id).await?;
+    for a in &spec.apis {
+        let mut def = a.definition.clone();
+        def.group_id = group.group_id.clone();
+        let api = match existing.iter().find(|e| e.api_name == def.api_name) {
+            None => {
+                let api = control.create_api(def).await?;
+                report.push(format!(
+                    "created API {}/{} ({})",
+                    name, api.api_name, api.api_id
+                ));
+                api
+            }
+            Some(old) => {
+                def.api_id = old.api_id.clone();
+                if same_definition(old, &def) {
+                    old.clone()
+                } else {
+                    let api = control.modify_api(def).await?;
+                    report.push(format!("updated API {}/{}", name, api.api_name));
+                    api
+                }
+            }
+        };
+        if let Some(stages) = &a.deploy_to {
+            apply_deployments(control, &api, stages, report).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn apply_deployments(
+    control: &Control,
+    api: &ApiDefinition,
+    stages: &[Stage],
+    report: &mut Vec<String>,
+) -> Result<()> {
+    let history = control.history(&api.api_id, None).await?;
+    for stage in Stage::ALL {
+        let online = history.iter().find(|d| d.online && d.stage_name == stage);
+        let wanted = stages.contains(&stage);
+        match (wanted, online) {
+            (true, Some(d)) if same_definition(&d.definition, api) => {}
+            (true, _) => {
+                let d = control.deploy(&api.api_id, stage, "apigw apply").await?;
+                report.push(format!(
+                    "deployed {} to {stage} (version {})",
+                    api.api_name, d.history_version
+                ));
+            }
+            (false, Some(_)) => {
+                control.abolish(&api.api_id, stage).await?;
+                report.push(format!("abolished {} from {stage}", api.api_name));
+            }
+            (false, None) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Equal apart from bookkeeping times.
+fn same_definition(a: &ApiDefinition, b: &ApiDefinition) -> bool {
+    let strip = |x: &ApiDefinition| ApiDefinition {
+        created_time: String::new(),
+        modified_time: String::new(),
+        ..x.clone()
+    };
+    strip(a) == strip(b)
+}
+
+impl From<ControlError> for ModelError {
+    fn from(e: ControlError) -> Self {
+        match e {
+            ControlError::Refused(m) => m,
+            ControlError::Store(s) => ModelError::new("ServiceUnavailable", s.to_string()),
+        }
+    }
+}

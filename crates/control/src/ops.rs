@@ -1,0 +1,409 @@
+use crate::{new_id, now_utc, version_now};
+use apigw_model::group::MAX_DOMAINS_PER_GROUP;
+use apigw_model::validate::{check_conflicts, validate_api};
+use apigw_model::{ApiDefinition, Deployment, Domain, Group, ModelError, PathPattern, Stage};
+use apigw_store::{Store, StoreError};
+use std::fmt;
+use std::sync::Arc;
+use tokio::sync::{Mutex, Notify};
+
+#[derive(Debug)]
+pub enum ControlError {
+    /// The request was refused; `code` is a management-API code such as `RepeatedPath`.
+    Refused(ModelError),
+    Store(StoreError),
+}
+
+impl ControlError {
+    pub fn code(&self) -> &str {
+        match self {
+            ControlError::Refused(e) => &e.code,
+            ControlError::Store(_) => "ServiceUnavailable",
+        }
+    }
+}
+
+impl fmt::Display for ControlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ControlError::Refused(e) => e.fmt(f),
+            ControlError::Store(e) => write!(f, "ServiceUnavailable: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ControlError {}
+
+impl From<ModelError> for ControlError {
+    fn from(e: ModelError) -> Self {
+        ControlError::Refused(e)
+    }
+}
+impl From<StoreError> for ControlError {
+    fn from(e: StoreError) -> Self {
+        ControlError::Store(e)
+    }
+}
+
+pub type Result<T> = std::result::Result<T, ControlError>;
+
+fn not_found(what: &str, id: &str) -> ControlError {
+    ModelError::new(
+        format!("NotFound{what}"),
+        format!("no {what} matches `{id}`"),
+    )
+    .into()
+}
+
+/// Validated operations on the configuration. Writes are serialised within the process, so
+/// checks (uniqueness, conflicts) and the write they guard cannot interleave.
+#[derive(Clone)]
+pub struct Control {
+    store: Arc<dyn Store>,
+    write_lock: Arc<Mutex<()>>,
+    changed: Arc<Notify>,
+}
+
+impl Control {
+    pub fn new(store: Arc<dyn Store>) -> Control {
+        Control {
+            store,
+            write_lock: Arc::new(Mutex::new(())),
+            changed: Arc::new(Notify::new()),
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Notified after every write, so an in-process gateway reloads at once.
+    pub fn changed(&self) -> Arc<Notify> {
+        self.changed.clone()
+    }
+
+    fn notify(&self) {
+        self.changed.notify_one();
+    }
+
+    // ----- groups -----
+
+    pub async fn create_group(
+        &self,
+        name: &str,
+        description: &str,
+        base_path: Option<&str>,
+    ) -> Result<Group> {
+        let _w = self.write_lock.lock().await;
+        let now = now_utc();
+        let group = Group {
+            group_id: new_id(),
+            group_name: name.to_string(),
+            description: description.to_string(),
+            base_path: base_path.unwrap_or("/").to_string(),
+            traffic_limit: None,
+            created_time: now.clone(),
+            modified_time: now,
+        };
+        group.validate()?;
+        if self
+            .store
+            .list_groups()
+            .await?
+            .iter()
+            .any(|g| g.group_name == name)
+        {
+            return Err(ModelError::new(
+                "RepeatedGroupName",
+                format!("a group named `{name}` already exists"),
+            )
+            .into());
+        }
+        self.store.put_group(&group).await?;
+        self.notify();
+        Ok(group)
+    }
+
+    pub async fn modify_group(&self, group: &Group) -> Result<Group> {
+        let _w = self.write_lock.lock().await;
+        let old = self.group(&group.group_id).await?;
+        group.validate()?;
+        let groups = self.store.list_groups().await?;
+        if groups
+            .iter()
+            .any(|g| g.group_name == group.group_name && g.group_id != group.group_id)
+        {
+            return Err(ModelError::new(
+                "RepeatedGroupName",
+                format!("a group named `{}` already exists", group.group_name),
+            )
+            .into());
+        }
+        let new = Group {
+            created_time: old.created_time,
+            modified_time: now_utc(),
+            ..group.clone()
+        };
+        self.store.put_group(&new).await?;
+        self.notify();
+        Ok(new)
+    }
+
+    pub async fn group(&self, group_id: &str) -> Result<Group> {
+        self.store
+            .get_group(group_id)
+            .await?
+            .ok_or_else(|| not_found("ApiGroup", group_id))
+    }
+
+    pub async fn group_by_name(&self, name: &str) -> Result<Option<Group>> {
+        Ok(self
+            .store
+            .list_groups()
+            .await?
+            .into_iter()
+            .find(|g| g.group_name == name))
+    }
+
+    /// Deletes an empty group (its domains go with it). A group that still has APIs is refused.
+    pub async fn delete_group(&self, group_id: &str) -> Result<()> {
+        let _w = self.write_lock.lock().await;
+        self.group(group_id).await?;
+        let apis = self.store.list_apis(group_id).await?;
+        if !apis.is_empty() {
+            return Err(ModelError::new(
+                "DependencyViolationApiGroup",
+                format!(
+                    "group `{group_id}` still has {} API(s); delete them first",
+                    apis.len()
+                ),
+            )
+            .into());
+        }
+        self.store.delete_group(group_id).await?;
+        self.notify();
+        Ok(())
+    }
+
+    // ----- domains -----
+
+    /// Binds (or re-binds) a custom domain to a group; at most 5 per group.
+    pub async fn set_domain(&self, domain: Domain) -> Result<Domain> {
+        let _w = self.write_lock.lock().await;
+        domain.validate()?;
+        self.group(&domain.group_id).await?;
+        let all = self.store.list_domains().await?;
+        if let Some(taken) = all
+            .iter()
+            .find(|d| d.domain_name == domain.domain_name && d.group_id != domain.group_id)
+        {
+            return Err(ModelError::new(
+                "RepeatedDomain",
+                format!(
+                    "domain `{}` is already bound to group `{}`",
+                    domain.domain_name, taken.group_id
+                ),
+            )
+            .into());
+        }
+        let count = all
+            .iter()
+            .filter(|d| d.group_id == domain.group_id && d.domain_name != domain.domain_name)
+            .count();
+        if count >= MAX_DOMAINS_PER_GROUP {
+            return Err(ModelError::new(
+                "ExceedLimitDomain",
+                format!("a group may bind at most {MAX_DOMAINS_PER_GROUP} custom domains"),
+            )
+            .into());
+        }
+        self.store.put_domain(&domain).await?;
+        self.notify();
+        Ok(domain)
+    }
+
+    pub async fn delete_domain(&self, group_id: &str, domain_name: &str) -> Result<()> {
+        let _w = self.write_lock.lock().await;
+        let all = self.store.list_domains().await?;
+        if !all
+            .iter()
+            .any(|d| d.domain_name == domain_name && d.group_id == group_id)
+        {
+            return Err(not_found("Domain", domain_name));
+        }
+        self.store.delete_domain(domain_name).await?;
+        self.notify();
+        Ok(())
+    }
+
+    pub async fn domains(&self, group_id: &str) -> Result<Vec<Domain>> {
+        Ok(self
+            .store
+            .list_domains()
+            .await?
+            .into_iter()
+            .filter(|d| d.group_id == group_id)
+            .collect())
+    }
+
+    // ----- APIs -----
+
+    /// Creates a draft. Nothing changes live until it is deployed.
+    pub async fn create_api(&self, mut api: ApiDefinition) -> Result<ApiDefinition> {
+        let _w = self.write_lock.lock().await;
+        self.group(&api.group_id).await?;
+        api.api_id = new_id();
+        api.created_time = now_utc();
+        api.modified_time = api.created_time.clone();
+        self.check_draft(&api).await?;
+        self.store.put_api(&api).await?;
+        self.notify();
+        Ok(api)
+    }
+
+    /// Replaces a draft. Deployed versions stay as they are until the next deploy.
+    pub async fn modify_api(&self, mut api: ApiDefinition) -> Result<ApiDefinition> {
+        let _w = self.write_lock.lock().await;
+        let old = self.api(&api.api_id).await?;
+        api.group_id = old.group_id;
+        api.created_time = old.created_time;
+        api.modified_time = now_utc();
+        self.check_draft(&api).await?;
+        self.store.put_api(&api).await?;
+        self.notify();
+        Ok(api)
+    }
+
+    async fn check_draft(&self, api: &ApiDefinition) -> Result<PathPattern> {
+        let path = validate_api(api)?;
+        let others = self.store.list_apis(&api.group_id).await?;
+        check_conflicts(api, &path, &others)?;
+        Ok(path)
+    }
+
+    pub async fn api(&self, api_id: &str) -> Result<ApiDefinition> {
+        self.store
+            .get_api(api_id)
+            .await?
+            .ok_or_else(|| not_found("Api", api_id))
+    }
+
+    pub async fn apis(&self, group_id: &str) -> Result<Vec<ApiDefinition>> {
+        Ok(self.store.list_apis(group_id).await?)
+    }
+
+    /// Deletes a draft that is not deployed in any stage.
+    pub async fn delete_api(&self, api_id: &str) -> Result<()> {
+        let _w = self.write_lock.lock().await;
+        self.api(api_id).await?;
+        let online: Vec<String> = self
+            .store
+            .history(api_id, None)
+            .await?
+            .into_iter()
+            .filter(|d| d.online)
+            .map(|d| d.stage_name.to_string())
+            .collect();
+        if !online.is_empty() {
+            return Err(ModelError::new(
+                "DependencyViolationApi",
+                format!(
+                    "API `{api_id}` is still deployed in {}; abolish it first",
+                    online.join(", ")
+                ),
+            )
+            .into());
+        }
+        self.store.delete_api(api_id).await?;
+        self.notify();
+        Ok(())
+    }
+
+    // ----- deployments -----
+
+    /// Makes the current draft live in `stage`, as a new history version.
+    pub async fn deploy(
+        &self,
+        api_id: &str,
+        stage: Stage,
+        description: &str,
+    ) -> Result<Deployment> {
+        let _w = self.write_lock.lock().await;
+        let api = self.api(api_id).await?;
+        let path = validate_api(&api)?;
+        let live = self.store.load_live().await?;
+        let live_in_stage = live
+            .deployments
+            .iter()
+            .filter(|d| d.group_id == api.group_id && d.stage_name == stage)
+            .map(|d| &d.definition);
+        check_conflicts(&api, &path, live_in_stage)?;
+        let mut version = version_now();
+        if let Some(latest) = self.store.history(api_id, Some(stage)).await?.first() {
+            if latest.history_version >= version {
+                version = next_version(&latest.history_version);
+            }
+        }
+        let deployment = Deployment {
+            api_id: api.api_id.clone(),
+            group_id: api.group_id.clone(),
+            stage_name: stage,
+            history_version: version,
+            description: description.to_string(),
+            deployed_time: now_utc(),
+            online: true,
+            definition: api,
+        };
+        self.store.deploy(&deployment).await?;
+        self.notify();
+        Ok(deployment)
+    }
+
+    /// Takes the API out of `stage`. Refused with `NotFoundStage` when it is not deployed there.
+    pub async fn abolish(&self, api_id: &str, stage: Stage) -> Result<()> {
+        let _w = self.write_lock.lock().await;
+        self.api(api_id).await?;
+        if !self.store.abolish(api_id, stage).await? {
+            return Err(ModelError::new(
+                "NotFoundStage",
+                format!("API `{api_id}` is not deployed in {stage}"),
+            )
+            .into());
+        }
+        self.notify();
+        Ok(())
+    }
+
+    /// Rollback: makes an earlier history version of `stage` live again.
+    pub async fn switch_version(&self, api_id: &str, stage: Stage, version: &str) -> Result<()> {
+        let _w = self.write_lock.lock().await;
+        self.api(api_id).await?;
+        let history = self.store.history(api_id, Some(stage)).await?;
+        let Some(target) = history.iter().find(|d| d.history_version == version) else {
+            return Err(not_found("HistoryVersion", version));
+        };
+        let path = validate_api(&target.definition)?;
+        let live = self.store.load_live().await?;
+        let others = live
+            .deployments
+            .iter()
+            .filter(|d| d.group_id == target.group_id && d.stage_name == stage)
+            .map(|d| &d.definition);
+        check_conflicts(&target.definition, &path, others)?;
+        self.store.switch_version(api_id, stage, version).await?;
+        self.notify();
+        Ok(())
+    }
+
+    pub async fn history(&self, api_id: &str, stage: Option<Stage>) -> Result<Vec<Deployment>> {
+        self.api(api_id).await?;
+        Ok(self.store.history(api_id, stage).await?)
+    }
+}
+
+/// The version after `v` (one millisecond later in `yyyyMMddHHmmssSSS` as a number).
+fn next_version(v: &str) -> String {
+    v.parse::<u64>()
+        .map(|n| (n + 1).to_string())
+        .unwrap_or_else(|_| version_now())
+}

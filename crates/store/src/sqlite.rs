@@ -1,0 +1,397 @@
+//! The embedded store: one SQLite file in the data directory (WAL, synchronous=FULL).
+//!
+//! Entities are stored as their JSON documents with the columns needed to find them, so the
+//! schema stays small and every field of the model survives a round trip.
+
+use crate::{LiveConfig, Result, Store, StoreError};
+use apigw_model::{ApiDefinition, Deployment, Domain, Group, Stage};
+use async_trait::async_trait;
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS generation (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL);
+INSERT OR IGNORE INTO generation (id, value) VALUES (1, 0);
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS groups (group_id TEXT PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS domains (domain_name TEXT PRIMARY KEY, group_id TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS apis (api_id TEXT PRIMARY KEY, group_id TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS apis_group ON apis (group_id);
+CREATE TABLE IF NOT EXISTS deployments (
+    api_id TEXT NOT NULL, stage TEXT NOT NULL, version TEXT NOT NULL, group_id TEXT NOT NULL,
+    online INTEGER NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (api_id, stage, version));
+CREATE INDEX IF NOT EXISTS deployments_online ON deployments (online) WHERE online = 1;
+";
+
+/// SQLite-backed [`Store`]. Cheap to clone; calls run on tokio's blocking pool.
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+    path: PathBuf,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) `<dir>/apigw.db`. Fails with a readable message when the
+    /// directory cannot be created or the file is not a usable database.
+    pub fn open(dir: &Path) -> Result<SqliteStore> {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            StoreError::Unavailable(format!(
+                "cannot create data directory {}: {e}",
+                dir.display()
+            ))
+        })?;
+        let path = dir.join("apigw.db");
+        let unusable = |e: rusqlite::Error| {
+            StoreError::Unavailable(format!("cannot use {}: {e}", path.display()))
+        };
+        let conn = Connection::open(&path).map_err(unusable)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(unusable)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(unusable)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(unusable)?;
+        conn.execute_batch(SCHEMA).map_err(unusable)?;
+        Ok(SqliteStore {
+            conn: Arc::new(Mutex::new(conn)),
+            path,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    async fn run<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("store task failed: {e}")))?
+    }
+
+    /// Runs `f` in a write transaction that also bumps the generation.
+    async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
+    {
+        self.run(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(db)?;
+            let out = f(&tx)?;
+            tx.execute("UPDATE generation SET value = value + 1 WHERE id = 1", [])
+                .map_err(db)?;
+            tx.commit().map_err(db)?;
+            Ok(out)
+        })
+        .await
+    }
+}
+
+fn db(e: rusqlite::Error) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+fn to_doc<T: Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn from_doc<T: DeserializeOwned>(s: &str) -> Result<T> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn query_docs<T: DeserializeOwned>(
+    conn: &Connection,
+    sql: &str,
+    args: impl rusqlite::Params,
+) -> Result<Vec<T>> {
+    let mut stmt = conn.prepare_cached(sql).map_err(db)?;
+    let rows = stmt
+        .query_map(args, |r| r.get::<_, String>(0))
+        .map_err(db)?;
+    rows.map(|r| from_doc(&r.map_err(db)?)).collect()
+}
+
+fn query_deployments(
+    conn: &Connection,
+    sql: &str,
+    args: impl rusqlite::Params,
+) -> Result<Vec<Deployment>> {
+    let mut stmt = conn.prepare_cached(sql).map_err(db)?;
+    let rows = stmt
+        .query_map(args, |r| Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?)))
+        .map_err(db)?;
+    rows.map(|r| {
+        let (doc, online) = r.map_err(db)?;
+        let mut d: Deployment = from_doc(&doc)?;
+        d.online = online;
+        Ok(d)
+    })
+    .collect()
+}
+
+fn read_generation(conn: &Connection) -> Result<u64> {
+    conn.query_row("SELECT value FROM generation WHERE id = 1", [], |r| {
+        r.get::<_, i64>(0)
+    })
+    .map(|v| v as u64)
+    .map_err(db)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn generation(&self) -> Result<u64> {
+        self.run(|c| read_generation(c)).await
+    }
+
+    async fn load_live(&self) -> Result<LiveConfig> {
+        self.run(|conn| {
+            let tx = conn.transaction().map_err(db)?;
+            let live = LiveConfig {
+                generation: read_generation(&tx)?,
+                groups: query_docs(&tx, "SELECT doc FROM groups ORDER BY group_id", [])?,
+                domains: query_docs(&tx, "SELECT doc FROM domains ORDER BY domain_name", [])?,
+                deployments: query_deployments(
+                    &tx,
+                    "SELECT doc, online FROM deployments WHERE online = 1 ORDER BY api_id, stage",
+                    [],
+                )?,
+            };
+            tx.commit().map_err(db)?;
+            Ok(live)
+        })
+        .await
+    }
+
+    async fn put_group(&self, group: &Group) -> Result<()> {
+        let (id, doc) = (group.group_id.clone(), to_doc(group)?);
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO groups (group_id, doc) VALUES (?1, ?2) ON CONFLICT (group_id) DO UPDATE SET doc = ?2",
+                params![id, doc],
+            )
+            .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_group(&self, group_id: &str) -> Result<Option<Group>> {
+        let id = group_id.to_string();
+        self.run(move |c| {
+            Ok(query_docs(c, "SELECT doc FROM groups WHERE group_id = ?1", [id])?.pop())
+        })
+        .await
+    }
+
+    async fn list_groups(&self) -> Result<Vec<Group>> {
+        self.run(|c| query_docs(c, "SELECT doc FROM groups ORDER BY group_id", []))
+            .await
+    }
+
+    async fn delete_group(&self, group_id: &str) -> Result<bool> {
+        let id = group_id.to_string();
+        self.write(move |tx| {
+            for sql in [
+                "DELETE FROM deployments WHERE group_id = ?1",
+                "DELETE FROM apis WHERE group_id = ?1",
+                "DELETE FROM domains WHERE group_id = ?1",
+            ] {
+                tx.execute(sql, [&id]).map_err(db)?;
+            }
+            Ok(tx
+                .execute("DELETE FROM groups WHERE group_id = ?1", [&id])
+                .map_err(db)?
+                > 0)
+        })
+        .await
+    }
+
+    async fn put_domain(&self, domain: &Domain) -> Result<()> {
+        let (name, group, doc) = (
+            domain.domain_name.clone(),
+            domain.group_id.clone(),
+            to_doc(domain)?,
+        );
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO domains (domain_name, group_id, doc) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (domain_name) DO UPDATE SET group_id = ?2, doc = ?3",
+                params![name, group, doc],
+            )
+            .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_domain(&self, domain_name: &str) -> Result<bool> {
+        let name = domain_name.to_string();
+        self.write(move |tx| {
+            Ok(tx
+                .execute("DELETE FROM domains WHERE domain_name = ?1", [name])
+                .map_err(db)?
+                > 0)
+        })
+        .await
+    }
+
+    async fn list_domains(&self) -> Result<Vec<Domain>> {
+        self.run(|c| query_docs(c, "SELECT doc FROM domains ORDER BY domain_name", []))
+            .await
+    }
+
+    async fn put_api(&self, api: &ApiDefinition) -> Result<()> {
+        let (id, group, doc) = (api.api_id.clone(), api.group_id.clone(), to_doc(api)?);
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO apis (api_id, group_id, doc) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (api_id) DO UPDATE SET group_id = ?2, doc = ?3",
+                params![id, group, doc],
+            )
+            .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_api(&self, api_id: &str) -> Result<Option<ApiDefinition>> {
+        let id = api_id.to_string();
+        self.run(move |c| Ok(query_docs(c, "SELECT doc FROM apis WHERE api_id = ?1", [id])?.pop()))
+            .await
+    }
+
+    async fn list_apis(&self, group_id: &str) -> Result<Vec<ApiDefinition>> {
+        let id = group_id.to_string();
+        self.run(move |c| {
+            query_docs(
+                c,
+                "SELECT doc FROM apis WHERE group_id = ?1 ORDER BY api_id",
+                [id],
+            )
+        })
+        .await
+    }
+
+    async fn delete_api(&self, api_id: &str) -> Result<bool> {
+        let id = api_id.to_string();
+        self.write(move |tx| {
+            tx.execute("DELETE FROM deployments WHERE api_id = ?1", [&id])
+                .map_err(db)?;
+            Ok(tx
+                .execute("DELETE FROM apis WHERE api_id = ?1", [&id])
+                .map_err(db)?
+                > 0)
+        })
+        .await
+    }
+
+    async fn deploy(&self, deployment: &Deployment) -> Result<()> {
+        let d = deployment.clone();
+        let doc = to_doc(&d)?;
+        self.write(move |tx| {
+            let stage = d.stage_name.as_str();
+            tx.execute("UPDATE deployments SET online = 0 WHERE api_id = ?1 AND stage = ?2", params![d.api_id, stage])
+                .map_err(db)?;
+            tx.execute(
+                "INSERT INTO deployments (api_id, stage, version, group_id, online, doc) VALUES (?1, ?2, ?3, ?4, 1, ?5)
+                 ON CONFLICT (api_id, stage, version) DO UPDATE SET online = 1, doc = ?5",
+                params![d.api_id, stage, d.history_version, d.group_id, doc],
+            )
+            .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn abolish(&self, api_id: &str, stage: Stage) -> Result<bool> {
+        let id = api_id.to_string();
+        self.write(move |tx| {
+            let n = tx
+                .execute(
+                    "UPDATE deployments SET online = 0 WHERE api_id = ?1 AND stage = ?2 AND online = 1",
+                    params![id, stage.as_str()],
+                )
+                .map_err(db)?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn switch_version(&self, api_id: &str, stage: Stage, version: &str) -> Result<bool> {
+        let (id, version) = (api_id.to_string(), version.to_string());
+        self.write(move |tx| {
+            let exists: Option<i64> = tx
+                .query_row(
+                    "SELECT 1 FROM deployments WHERE api_id = ?1 AND stage = ?2 AND version = ?3",
+                    params![id, stage.as_str(), version],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(db)?;
+            if exists.is_none() {
+                return Ok(false);
+            }
+            tx.execute(
+                "UPDATE deployments SET online = (version = ?3) WHERE api_id = ?1 AND stage = ?2",
+                params![id, stage.as_str(), version],
+            )
+            .map_err(db)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn history(&self, api_id: &str, stage: Option<Stage>) -> Result<Vec<Deployment>> {
+        let id = api_id.to_string();
+        self.run(move |c| match stage {
+            Some(s) => query_deployments(
+                c,
+                "SELECT doc, online FROM deployments WHERE api_id = ?1 AND stage = ?2 ORDER BY version DESC",
+                params![id, s.as_str()],
+            ),
+            None => query_deployments(
+                c,
+                "SELECT doc, online FROM deployments WHERE api_id = ?1 ORDER BY version DESC, stage",
+                params![id],
+            ),
+        })
+        .await
+    }
+
+    async fn get_setting(&self, key: &str) -> Result<Option<String>> {
+        let key = key.to_string();
+        self.run(move |c| {
+            c.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(db)
+        })
+        .await
+    }
+
+    async fn put_setting(&self, key: &str, value: &str) -> Result<()> {
+        let (key, value) = (key.to_string(), value.to_string());
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = ?2",
+                params![key, value],
+            )
+            .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+}
