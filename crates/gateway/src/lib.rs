@@ -1,1 +1,80 @@
+//! apigw's data plane.
+//!
+//! listener → [`handler`] (parse limits → route on the current [`Snapshot`] → protocol →
+//! authentication → backend or mock → response contract) → client.
+//!
+//! Architecture invariants:
+//! - The request path never awaits the store and takes no lock: it reads the current
+//!   [`Snapshot`] through one `ArcSwap` load; deploys swap a new one in atomically.
+//! - Every response carries `X-Ca-Request-Id`; every gateway-made error carries
+//!   `X-Ca-Error-Code`/`X-Ca-Error-Message` from the one table in `apigw_model::codes`.
+//! - Each worker thread runs its own single-threaded runtime and backend connection pool
+//!   (thread per core, like nginx workers); they share only the snapshot.
+#![forbid(unsafe_code)]
 
+pub mod backend;
+pub mod body;
+pub mod compress;
+pub mod handler;
+pub mod reload;
+pub mod request_id;
+pub mod router;
+pub mod server;
+pub mod snapshot;
+pub mod tls;
+
+use arc_swap::ArcSwap;
+use snapshot::Snapshot;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Data-plane settings (the binary fills them from flags and environment).
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// Default sub-domains are `<GroupId>.<base_domain>`.
+    pub base_domain: String,
+    /// Largest request body (`I413RL`).
+    pub max_body_bytes: u64,
+    /// Longest request target, path and query (`I413UL`).
+    pub max_url_bytes: usize,
+    /// Largest header section, names and values (`I400HD`).
+    pub max_header_bytes: usize,
+    /// Time a client has to send its request headers.
+    pub header_read_timeout: Duration,
+    /// How long shutdown waits for in-flight requests.
+    pub shutdown_timeout: Duration,
+    /// Worker threads (each with its own runtime); 0 = one per CPU.
+    pub worker_threads: usize,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        GatewayConfig {
+            base_domain: "apigw.localhost".into(),
+            max_body_bytes: 8 * 1024 * 1024,
+            max_url_bytes: 128 * 1024,
+            max_header_bytes: 64 * 1024,
+            header_read_timeout: Duration::from_secs(30),
+            shutdown_timeout: Duration::from_secs(30),
+            worker_threads: 0,
+        }
+    }
+}
+
+/// State shared by all workers: settings and the live snapshot.
+pub struct Shared {
+    pub config: GatewayConfig,
+    pub snapshot: ArcSwap<Snapshot>,
+    /// Identifies this gateway process in `X-Ca-Via`, for loop detection.
+    pub node_id: Box<str>,
+}
+
+impl Shared {
+    pub fn new(config: GatewayConfig) -> Arc<Shared> {
+        Arc::new(Shared {
+            config,
+            snapshot: ArcSwap::from_pointee(Snapshot::empty()),
+            node_id: format!("{:016x}", fastrand::u64(..)).into(),
+        })
+    }
+}

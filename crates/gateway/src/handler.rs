@@ -1,0 +1,663 @@
+//! The request pipeline. Phases run in the order CloudAPI documents (plugins.md §13):
+//! parse limits → domain, stage, route → protocol → authentication → backend or mock →
+//! response contract (request id, debug info, gzip, access log).
+
+use crate::backend::{self, Client};
+use crate::body::GwBody;
+use crate::compress;
+use crate::request_id::new_request_id;
+use crate::router::{split_path, Captures};
+use crate::snapshot::{Backend, BackendPath, CompiledApi, HttpBackend, MockResponse, PathPart};
+use crate::Shared;
+use apigw_model::codes::{self, ErrorCode};
+use apigw_model::{AuthType, Stage};
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::uri::PathAndQuery;
+use http::{Method, Request, Response, StatusCode, Uri, Version};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use std::borrow::Cow;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub static X_CA_REQUEST_ID: HeaderName = HeaderName::from_static("x-ca-request-id");
+pub static X_CA_ERROR_CODE: HeaderName = HeaderName::from_static("x-ca-error-code");
+pub static X_CA_ERROR_MESSAGE: HeaderName = HeaderName::from_static("x-ca-error-message");
+pub static X_CA_STAGE: HeaderName = HeaderName::from_static("x-ca-stage");
+pub static X_CA_REQUEST_MODE: HeaderName = HeaderName::from_static("x-ca-request-mode");
+pub static X_CA_DEBUG_INFO: HeaderName = HeaderName::from_static("x-ca-debug-info");
+pub static X_CA_KEY: HeaderName = HeaderName::from_static("x-ca-key");
+pub static X_CA_VIA: HeaderName = HeaderName::from_static("x-ca-via");
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+
+/// Methods CloudAPI APIs can declare; anything else is `I405UM`.
+const METHODS: [Method; 9] = [
+    Method::GET,
+    Method::POST,
+    Method::PUT,
+    Method::DELETE,
+    Method::HEAD,
+    Method::PATCH,
+    Method::OPTIONS,
+    Method::TRACE,
+    Method::CONNECT,
+];
+
+/// A gateway-made error: a row of the error table and its filled-in message.
+#[derive(Debug)]
+pub struct Reject {
+    pub code: &'static ErrorCode,
+    pub message: Cow<'static, str>,
+}
+
+impl Reject {
+    pub fn new(code: &'static ErrorCode, values: &[&str]) -> Reject {
+        let message = if code.is_fixed() {
+            Cow::Borrowed(code.template)
+        } else {
+            Cow::Owned(code.message(values))
+        };
+        Reject { code, message }
+    }
+
+    /// The documented status, `X-Ca-Error-Code`, `X-Ca-Error-Message`, and an empty body.
+    pub fn into_response(self) -> Response<GwBody> {
+        let mut resp = Response::new(GwBody::empty());
+        *resp.status_mut() =
+            StatusCode::from_u16(self.code.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let h = resp.headers_mut();
+        h.insert(&X_CA_ERROR_CODE, HeaderValue::from_static(self.code.code));
+        h.insert(&X_CA_ERROR_MESSAGE, header_text(&self.message));
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+        resp
+    }
+}
+
+/// A header value carrying `text`; control characters become spaces so that nothing a client
+/// sent can break the header.
+fn header_text(text: &str) -> HeaderValue {
+    match HeaderValue::from_str(text) {
+        Ok(v) => v,
+        Err(_) => {
+            let clean: Vec<u8> = text
+                .bytes()
+                .map(|b| {
+                    if b < 0x20 && b != b'\t' || b == 0x7f {
+                        b' '
+                    } else {
+                        b
+                    }
+                })
+                .collect();
+            HeaderValue::from_bytes(&clean).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
+        }
+    }
+}
+
+/// The connection a request arrived on.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnInfo {
+    pub peer: SocketAddr,
+    pub tls: bool,
+}
+
+/// What the access log records about a request.
+#[derive(Default)]
+struct Trace {
+    group: Option<Arc<str>>,
+    api: Option<Arc<CompiledApi>>,
+    stage: Option<Stage>,
+    error: Option<&'static str>,
+    service_latency: Option<Duration>,
+}
+
+/// One worker's request handler: the shared snapshot plus this worker's backend pool.
+pub struct Worker {
+    pub shared: Arc<Shared>,
+    pub client: Client,
+}
+
+impl Worker {
+    pub fn new(shared: Arc<Shared>) -> Worker {
+        Worker {
+            shared,
+            client: backend::new_client(),
+        }
+    }
+
+    /// Serves one request; never fails: every failure becomes a documented error response.
+    pub async fn handle(&self, req: Request<Incoming>, conn: ConnInfo) -> Response<GwBody> {
+        let start = Instant::now();
+        let request_id = new_request_id();
+        let debug = req
+            .headers()
+            .get(&X_CA_REQUEST_MODE)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"debug"));
+        let gzip_ok = compress::client_accepts_gzip(req.headers());
+        let head_request = req.method() == Method::HEAD;
+        let log_target = tracing::enabled!(target: "apigw::access", tracing::Level::INFO)
+            .then(|| (req.method().clone(), req.uri().path().to_string()));
+        let mut trace = Trace::default();
+
+        let mut resp = match self.serve(req, conn, &request_id, &mut trace).await {
+            Ok(resp) if gzip_ok && !head_request => match maybe_gzip(resp).await {
+                Ok(r) => r,
+                Err(reject) => reject.into_response(),
+            },
+            Ok(resp) => resp,
+            Err(reject) => {
+                trace.error = Some(reject.code.code);
+                reject.into_response()
+            }
+        };
+        let headers = resp.headers_mut();
+        headers.insert(&X_CA_REQUEST_ID, request_id.clone());
+        let total = start.elapsed();
+        if debug {
+            let info = format!(
+                "{{\"ServiceLatency\":{},\"TotalLatency\":{}}}",
+                trace.service_latency.unwrap_or_default().as_millis(),
+                total.as_millis()
+            );
+            headers.insert(&X_CA_DEBUG_INFO, header_text(&info));
+        }
+        if let Some((method, path)) = log_target {
+            access_log(
+                &request_id,
+                &method,
+                &path,
+                resp.status(),
+                total,
+                &trace,
+                conn,
+            );
+        }
+        resp
+    }
+
+    async fn serve(
+        &self,
+        req: Request<Incoming>,
+        conn: ConnInfo,
+        request_id: &HeaderValue,
+        trace: &mut Trace,
+    ) -> Result<Response<GwBody>, Reject> {
+        check_limits(&req, &self.shared.config)?;
+
+        // Domain → group, stage, route: one snapshot read, no lock, no await.
+        let (api, backend_path) = {
+            let snap = self.shared.snapshot.load();
+            let host = request_host(&req)?;
+            let entry = snap
+                .host(&host)
+                .ok_or_else(|| Reject::new(&codes::I404DO, &[&host]))?;
+            let group = &snap.groups[entry.group];
+            trace.group = Some(group.group_id.clone());
+            let stage = match entry.bind_stage {
+                Some(s) => s,
+                None => match req.headers().get(&X_CA_STAGE) {
+                    None => Stage::Release,
+                    Some(v) => Stage::parse(v.as_bytes())
+                        .ok_or_else(|| Reject::new(&codes::I400SG, &[]))?,
+                },
+            };
+            trace.stage = Some(stage);
+            let path = req.uri().path();
+            let segments = split_path(path);
+            let found = group
+                .router(stage)
+                .find(req.method(), &segments)
+                .ok_or_else(|| {
+                    let reason = format!("with `{} {}` in stage `{}`", req.method(), path, stage);
+                    Reject::new(&codes::I404NF, &[&reason])
+                })?;
+            let api = found.value.clone();
+            let backend_path = match &api.backend {
+                Backend::Http(b) => Some(backend_path(
+                    b,
+                    path,
+                    &segments,
+                    &found.captures,
+                    found.rest_from,
+                )),
+                _ => None,
+            };
+            (api, backend_path)
+        };
+        trace.api = Some(api.clone());
+
+        check_protocol(&api, conn.tls)?;
+        if req
+            .headers()
+            .get_all(&X_CA_VIA)
+            .iter()
+            .any(|v| contains_token(v.as_bytes(), self.shared.node_id.as_bytes()))
+        {
+            return Err(Reject::new(&codes::I508LD, &[]));
+        }
+        authenticate(&api, req.headers())?;
+
+        match &api.backend {
+            Backend::Broken(_) => Err(Reject::new(&codes::X500AM, &[])),
+            Backend::Mock(mock) => Ok(mock_response(mock)),
+            Backend::Http(backend) => {
+                let path = backend_path.unwrap_or_default();
+                let started = Instant::now();
+                let result = self
+                    .call_backend(req, backend, path, conn, request_id)
+                    .await;
+                trace.service_latency = Some(started.elapsed());
+                result
+            }
+        }
+    }
+
+    async fn call_backend(
+        &self,
+        req: Request<Incoming>,
+        backend: &HttpBackend,
+        path: String,
+        conn: ConnInfo,
+        request_id: &HeaderValue,
+    ) -> Result<Response<GwBody>, Reject> {
+        let (parts, incoming) = req.into_parts();
+        let body =
+            request_body(&parts.headers, incoming, self.shared.config.max_body_bytes).await?;
+        let path_and_query = match parts.uri.query() {
+            Some(q) => PathAndQuery::try_from(format!("{path}?{q}")),
+            None => PathAndQuery::try_from(path),
+        }
+        .map_err(|e| Reject::new(&codes::I400RU, &[&e.to_string()]))?;
+        let mut uri = http::uri::Parts::default();
+        uri.scheme = Some(backend.scheme.clone());
+        uri.authority = Some(backend.authority.clone());
+        uri.path_and_query = Some(path_and_query);
+        let uri =
+            Uri::from_parts(uri).map_err(|e| Reject::new(&codes::I400RU, &[&e.to_string()]))?;
+
+        let mut headers = parts.headers;
+        strip_hop_headers(&mut headers);
+        headers.insert(header::HOST, backend.host.clone());
+        headers.insert(&X_CA_REQUEST_ID, request_id.clone());
+        append_forwarded_for(&mut headers, conn);
+        headers.insert(
+            &X_FORWARDED_PROTO,
+            HeaderValue::from_static(if conn.tls { "https" } else { "http" }),
+        );
+        append_via(&mut headers, &self.shared.node_id);
+
+        let mut out = Request::new(body);
+        *out.method_mut() = backend.method.clone().unwrap_or(parts.method);
+        *out.uri_mut() = uri;
+        *out.version_mut() = Version::HTTP_11;
+        *out.headers_mut() = headers;
+
+        let resp = match tokio::time::timeout(backend.timeout, self.client.request(out)).await {
+            Err(_) => return Err(Reject::new(&codes::D504TO, &[])),
+            Ok(Err(e)) => return Err(backend::classify(&e, backend)),
+            Ok(Ok(resp)) => resp,
+        };
+        let (mut parts, body) = resp.into_parts();
+        strip_hop_headers(&mut parts.headers);
+        Ok(Response::from_parts(parts, GwBody::Stream(body)))
+    }
+}
+
+/// Parse-stage checks: method, URL size, header size, Content-Type, declared body size.
+fn check_limits(req: &Request<Incoming>, config: &crate::GatewayConfig) -> Result<(), Reject> {
+    if !METHODS.contains(req.method()) {
+        return Err(Reject::new(&codes::I405UM, &[req.method().as_str()]));
+    }
+    let target_len = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
+    if target_len > config.max_url_bytes {
+        return Err(Reject::new(&codes::I413UL, &[]));
+    }
+    let path = req.uri().path();
+    if !path.starts_with('/') || has_bad_escape(path) {
+        return Err(Reject::new(&codes::I400PA, &[path]));
+    }
+    let mut header_bytes = 0;
+    for (name, value) in req.headers() {
+        header_bytes += name.as_str().len() + value.len() + 4;
+        if header_bytes > config.max_header_bytes {
+            let why = format!(
+                "exceeds the {} bytes allowed for all headers",
+                config.max_header_bytes
+            );
+            return Err(Reject::new(&codes::I400HD, &[name.as_str(), &why]));
+        }
+    }
+    if let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
+        if !valid_content_type(ct.as_bytes()) {
+            return Err(Reject::new(
+                &codes::I400CT,
+                &[&String::from_utf8_lossy(ct.as_bytes())],
+            ));
+        }
+    }
+    if let Some(len) = req.headers().get(header::CONTENT_LENGTH) {
+        let len: u64 = std::str::from_utf8(len.as_bytes())
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .ok_or_else(|| Reject::new(&codes::I400HD, &["Content-Length", "is not a number"]))?;
+        if len > config.max_body_bytes {
+            return Err(Reject::new(&codes::I413RL, &[]));
+        }
+    }
+    Ok(())
+}
+
+/// `%` not followed by two hex digits.
+fn has_bad_escape(path: &str) -> bool {
+    let b = path.as_bytes();
+    b.iter().enumerate().any(|(i, &c)| {
+        c == b'%'
+            && !(b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+    })
+}
+
+/// `type/subtype` (tokens), optionally followed by `;` parameters.
+fn valid_content_type(v: &[u8]) -> bool {
+    let media = v.split(|&b| b == b';').next().unwrap_or(b"");
+    let media = media.trim_ascii();
+    let mut halves = media.splitn(2, |&b| b == b'/');
+    let (Some(t), Some(s)) = (halves.next(), halves.next()) else {
+        return false;
+    };
+    let token = |x: &[u8]| {
+        !x.is_empty()
+            && x.iter()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&^_.+-*'`|~".contains(b))
+    };
+    token(t) && token(s)
+}
+
+/// The host name the client asked for: the URI authority (HTTP/2, absolute form) or `Host`,
+/// without the port, lower-cased.
+fn request_host(req: &Request<Incoming>) -> Result<Cow<'_, str>, Reject> {
+    let raw = match req.uri().host() {
+        Some(h) => h,
+        None => {
+            let v = req
+                .headers()
+                .get(header::HOST)
+                .ok_or_else(|| Reject::new(&codes::I400MH, &["Host"]))?;
+            let s = v
+                .to_str()
+                .map_err(|_| Reject::new(&codes::I400HD, &["Host", "is not ASCII"]))?;
+            strip_port(s)
+        }
+    };
+    let raw = raw.trim_end_matches('.');
+    if raw.bytes().any(|b| b.is_ascii_uppercase()) {
+        Ok(Cow::Owned(raw.to_ascii_lowercase()))
+    } else {
+        Ok(Cow::Borrowed(raw))
+    }
+}
+
+fn strip_port(host: &str) -> &str {
+    if let Some(v6) = host.strip_prefix('[') {
+        return v6.split(']').next().unwrap_or(v6);
+    }
+    match host.rsplit_once(':') {
+        Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => host,
+    }
+}
+
+fn check_protocol(api: &CompiledApi, tls: bool) -> Result<(), Reject> {
+    match (tls, api.allow_http, api.allow_https) {
+        (false, false, _) => Err(Reject::new(&codes::I403PT, &["HTTP"])),
+        (true, _, false) => Err(Reject::new(&codes::I403PT, &["HTTPS"])),
+        _ => Ok(()),
+    }
+}
+
+/// Anonymous APIs pass. APP APIs need credentials; apps are not registered in this version,
+/// so every AppKey and AppCode is unknown (`A400IK`/`A400AC`), which fails closed.
+fn authenticate(api: &CompiledApi, headers: &HeaderMap) -> Result<(), Reject> {
+    match api.auth {
+        AuthType::Anonymous => Ok(()),
+        AuthType::AppOpenId => Err(Reject::new(&codes::A403PR, &[])),
+        AuthType::App => {
+            let appcode = headers.get(header::AUTHORIZATION).is_some_and(|v| {
+                v.as_bytes().len() > 8 && v.as_bytes()[..8].eq_ignore_ascii_case(b"APPCODE ")
+            });
+            if appcode {
+                Err(Reject::new(&codes::A400AC, &["not found"]))
+            } else if headers.contains_key(&X_CA_KEY) {
+                Err(Reject::new(&codes::A400IK, &[]))
+            } else {
+                Err(Reject::new(&codes::A400MA, &[]))
+            }
+        }
+    }
+}
+
+/// The backend path for a matched request.
+fn backend_path(
+    b: &HttpBackend,
+    path: &str,
+    segments: &[&str],
+    captures: &Captures,
+    rest_from: Option<usize>,
+) -> String {
+    match &b.path {
+        BackendPath::SameAsRequest => path.to_string(),
+        BackendPath::Template { parts, append_rest } => {
+            let mut out = String::with_capacity(path.len() + 16);
+            for p in parts {
+                match p {
+                    PathPart::Text(t) => out.push_str(t),
+                    PathPart::Capture(i) => {
+                        if let Some(&seg) = captures.get(*i) {
+                            out.push_str(segments[seg as usize]);
+                        }
+                    }
+                }
+            }
+            if *append_rest {
+                if let Some(from) = rest_from {
+                    for seg in &segments[from..] {
+                        out.push('/');
+                        out.push_str(seg);
+                    }
+                }
+            }
+            if out.is_empty() {
+                out.push('/');
+            }
+            out
+        }
+    }
+}
+
+/// The body to send upstream: streamed when its length is declared (already checked against
+/// the limit), read fully (up to the limit) when chunked, so that an oversized body is refused
+/// before the backend sees any of it.
+async fn request_body(
+    headers: &HeaderMap,
+    incoming: Incoming,
+    limit: u64,
+) -> Result<GwBody, Reject> {
+    use http_body::Body as _;
+    if headers.contains_key(header::CONTENT_LENGTH) || incoming.is_end_stream() {
+        return Ok(GwBody::Stream(incoming));
+    }
+    let collected = Limited::new(incoming, limit as usize)
+        .collect()
+        .await
+        .map_err(|e| {
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
+                Reject::new(&codes::I413RL, &[])
+            } else {
+                Reject::new(&codes::I400BD, &[&e.to_string()])
+            }
+        })?;
+    Ok(GwBody::full(collected.to_bytes()))
+}
+
+fn strip_hop_headers(h: &mut HeaderMap) {
+    if let Some(conn) = h.remove(header::CONNECTION) {
+        // Headers named in Connection are hop-by-hop too.
+        if let Ok(list) = conn.to_str() {
+            for name in list.split(',') {
+                if let Ok(n) = HeaderName::from_bytes(name.trim().as_bytes()) {
+                    h.remove(n);
+                }
+            }
+        }
+    }
+    for name in [
+        &KEEP_ALIVE,
+        &PROXY_CONNECTION,
+        &header::TE,
+        &header::TRAILER,
+        &header::TRANSFER_ENCODING,
+        &header::UPGRADE,
+    ] {
+        h.remove(name);
+    }
+}
+
+fn append_forwarded_for(h: &mut HeaderMap, conn: ConnInfo) {
+    let ip = conn.peer.ip().to_string();
+    let value = match h.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+        Some(prev) => format!("{prev}, {ip}"),
+        None => ip,
+    };
+    if let Ok(v) = HeaderValue::from_str(&value) {
+        h.insert(&X_FORWARDED_FOR, v);
+    }
+}
+
+fn append_via(h: &mut HeaderMap, node: &str) {
+    let value = match h.get(&X_CA_VIA).and_then(|v| v.to_str().ok()) {
+        Some(prev) => format!("{prev}, {node}"),
+        None => node.to_string(),
+    };
+    if let Ok(v) = HeaderValue::from_str(&value) {
+        h.insert(&X_CA_VIA, v);
+    }
+}
+
+fn contains_token(list: &[u8], token: &[u8]) -> bool {
+    list.split(|&b| b == b',').any(|t| t.trim_ascii() == token)
+}
+
+fn mock_response(mock: &MockResponse) -> Response<GwBody> {
+    let mut resp = Response::new(GwBody::full(mock.body.clone()));
+    *resp.status_mut() = mock.status;
+    *resp.headers_mut() = mock.headers.clone();
+    resp
+}
+
+/// Compresses the response when the spec's three conditions hold (the client's acceptance was
+/// checked by the caller).
+async fn maybe_gzip(resp: Response<GwBody>) -> Result<Response<GwBody>, Reject> {
+    use http_body::Body as _;
+    let no_body = matches!(
+        resp.status(),
+        StatusCode::NO_CONTENT | StatusCode::NOT_MODIFIED
+    ) || resp.status().is_informational();
+    if no_body || !compress::compressible(resp.headers()) {
+        return Ok(resp);
+    }
+    if let Some(len) = resp.body().size_hint().exact() {
+        if len as usize <= compress::MIN_SIZE {
+            return Ok(resp);
+        }
+    }
+    let (mut parts, body) = resp.into_parts();
+    let bytes: Bytes = body
+        .collect()
+        .await
+        .map_err(|e| Reject::new(&codes::D504CO, &[&format!("reading the response: {e}")]))?
+        .to_bytes();
+    if bytes.len() <= compress::MIN_SIZE {
+        parts
+            .headers
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+        return Ok(Response::from_parts(parts, GwBody::full(bytes)));
+    }
+    let zipped = compress::gzip(&bytes);
+    parts
+        .headers
+        .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    parts
+        .headers
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(zipped.len()));
+    parts
+        .headers
+        .append(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    Ok(Response::from_parts(parts, GwBody::full(zipped)))
+}
+
+fn access_log(
+    request_id: &HeaderValue,
+    method: &Method,
+    path: &str,
+    status: StatusCode,
+    total: Duration,
+    trace: &Trace,
+    conn: ConnInfo,
+) {
+    tracing::info!(
+        target: "apigw::access",
+        request_id = request_id.to_str().unwrap_or(""),
+        client_ip = %conn.peer.ip(),
+        method = method.as_str(),
+        path,
+        group = trace.group.as_deref().unwrap_or(""),
+        api = trace.api.as_ref().map_or("", |a| &a.api_name),
+        api_id = trace.api.as_ref().map_or("", |a| &a.api_id),
+        stage = trace.stage.map_or("", |s| s.as_str()),
+        status = status.as_u16(),
+        latency_ms = total.as_secs_f64() * 1000.0,
+        service_latency_ms = trace.service_latency.map(|d| d.as_secs_f64() * 1000.0),
+        error_code = trace.error.unwrap_or(""),
+        tls = conn.tls,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_types() {
+        assert!(valid_content_type(b"application/json"));
+        assert!(valid_content_type(b"text/plain; charset=utf-8"));
+        assert!(!valid_content_type(b"json"));
+        assert!(!valid_content_type(b"text/"));
+        assert!(!valid_content_type(b"a b/c"));
+    }
+
+    #[test]
+    fn bad_escapes() {
+        assert!(!has_bad_escape("/a%20b"));
+        assert!(has_bad_escape("/a%2"));
+        assert!(has_bad_escape("/a%zz"));
+    }
+
+    #[test]
+    fn ports_are_stripped() {
+        assert_eq!(strip_port("localhost:8080"), "localhost");
+        assert_eq!(strip_port("localhost"), "localhost");
+        assert_eq!(strip_port("[::1]:80"), "::1");
+    }
+
+    #[test]
+    fn control_characters_never_reach_a_header() {
+        assert_eq!(header_text("a\r\nb").to_str().unwrap(), "a  b");
+    }
+}

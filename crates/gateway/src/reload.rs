@@ -1,0 +1,56 @@
+//! Keeps the live snapshot in step with the store: compiles a new one off the request path
+//! whenever the store's generation moves (a write in this process is signalled at once; one in
+//! another process or node is seen at the next poll) and swaps it in atomically.
+
+use crate::snapshot::Snapshot;
+use crate::Shared;
+use apigw_store::{Store, StoreError};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{watch, Notify};
+
+/// Loads and compiles the live configuration, then swaps it in.
+pub async fn load(store: &dyn Store, shared: &Shared) -> Result<(), StoreError> {
+    let live = store.load_live().await?;
+    let config = shared.config.clone();
+    let snap = tokio::task::spawn_blocking(move || Snapshot::compile(&live, &config))
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("compiling the configuration failed: {e}")))?;
+    for w in &snap.warnings {
+        tracing::warn!(target: "apigw::config", "{w}");
+    }
+    tracing::info!(target: "apigw::config", generation = snap.generation, apis = snap.api_count(), "configuration live");
+    shared.snapshot.store(Arc::new(snap));
+    Ok(())
+}
+
+/// Runs until `shutdown` turns true.
+pub async fn watch(
+    store: Arc<dyn Store>,
+    shared: Arc<Shared>,
+    changed: Arc<Notify>,
+    poll: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut failing = false;
+    loop {
+        tokio::select! {
+            _ = changed.notified() => {}
+            _ = tokio::time::sleep(poll) => {}
+            _ = shutdown.changed() => return,
+        }
+        let result = match store.generation().await {
+            Ok(g) if g == shared.snapshot.load().generation => Ok(()),
+            Ok(_) => load(store.as_ref(), &shared).await,
+            Err(e) => Err(e),
+        };
+        match result {
+            Err(e) if !failing => {
+                tracing::error!(target: "apigw::config", "cannot refresh the configuration, serving the last one: {e}");
+                failing = true;
+            }
+            Err(_) => {}
+            Ok(()) => failing = false,
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! Listeners and workers. Each worker thread runs a single-threaded runtime that accepts on
+//! the shared listening sockets and owns its backend connection pool; shutdown stops accepting,
+//! lets in-flight requests finish, and gives up after the configured wait.
+
+use crate::handler::{ConnInfo, Worker};
+use crate::Shared;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+/// Binds a listening socket, with a one-line error naming what it was for.
+pub fn bind(addr: &str, what: &str) -> Result<std::net::TcpListener, String> {
+    let listener = std::net::TcpListener::bind(addr)
+        .map_err(|e| format!("cannot listen on {addr} ({what}): {e}"))?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| format!("cannot listen on {addr} ({what}): {e}"))?;
+    Ok(listener)
+}
+
+/// Running workers.
+pub struct Server {
+    threads: Vec<std::thread::JoinHandle<()>>,
+    shutdown: watch::Sender<bool>,
+}
+
+impl Server {
+    /// Starts the workers on already-bound listeners.
+    pub fn start(
+        shared: Arc<Shared>,
+        plain: std::net::TcpListener,
+        tls: Option<std::net::TcpListener>,
+    ) -> std::io::Result<Server> {
+        let workers = match shared.config.worker_threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let (shutdown, rx) = watch::channel(false);
+        let acceptor = tls
+            .as_ref()
+            .map(|_| tokio_rustls::TlsAcceptor::from(crate::tls::server_config(shared.clone())));
+        let mut threads = Vec::with_capacity(workers);
+        for i in 0..workers {
+            let plain = plain.try_clone()?;
+            let tls = tls.as_ref().map(|l| l.try_clone()).transpose()?;
+            let (shared, rx, acceptor) = (shared.clone(), rx.clone(), acceptor.clone());
+            let handle = std::thread::Builder::new()
+                .name(format!("apigw-worker-{i}"))
+                .spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .expect("a tokio runtime");
+                    rt.block_on(run_worker(
+                        shared,
+                        plain,
+                        tls.map(|l| (l, acceptor.expect("acceptor with listener"))),
+                        rx,
+                    ));
+                })?;
+            threads.push(handle);
+        }
+        Ok(Server { threads, shutdown })
+    }
+
+    /// Stops accepting, waits for in-flight requests (bounded), and joins the workers.
+    pub fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        for t in self.threads {
+            let _ = t.join();
+        }
+    }
+}
+
+async fn run_worker(
+    shared: Arc<Shared>,
+    plain: std::net::TcpListener,
+    tls: Option<(std::net::TcpListener, tokio_rustls::TlsAcceptor)>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let worker = Arc::new(Worker::new(shared.clone()));
+    let plain = TcpListener::from_std(plain).expect("registering the listener");
+    let (tls_listener, acceptor) = match tls {
+        Some((l, a)) => (
+            Some(TcpListener::from_std(l).expect("registering the listener")),
+            Some(a),
+        ),
+        None => (None, None),
+    };
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(shared.config.header_read_timeout)
+        .max_buf_size(
+            (shared.config.max_url_bytes + shared.config.max_header_bytes + 16 * 1024).max(8192),
+        )
+        .max_headers(512);
+    builder.http2().timer(TokioTimer::new());
+    let graceful = GracefulShutdown::new();
+
+    loop {
+        tokio::select! {
+            accepted = plain.accept() => {
+                if let Ok((stream, peer)) = accepted {
+                    serve(&builder, &graceful, &worker, stream, peer);
+                }
+            }
+            accepted = accept_opt(tls_listener.as_ref()) => {
+                if let (Ok((stream, peer)), Some(acceptor)) = (accepted, acceptor.as_ref()) {
+                    serve_tls(&builder, &graceful, &worker, acceptor.clone(), stream, peer);
+                }
+            }
+            _ = shutdown.changed() => break,
+        }
+    }
+    drop(plain);
+    drop(tls_listener);
+    if tokio::time::timeout(shared.config.shutdown_timeout, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "shutdown: in-flight requests did not finish within {:?}",
+            shared.config.shutdown_timeout
+        );
+    }
+}
+
+async fn accept_opt(l: Option<&TcpListener>) -> std::io::Result<(TcpStream, SocketAddr)> {
+    match l {
+        Some(l) => l.accept().await,
+        None => std::future::pending().await,
+    }
+}
+
+fn serve(
+    builder: &auto::Builder<TokioExecutor>,
+    graceful: &GracefulShutdown,
+    worker: &Arc<Worker>,
+    stream: TcpStream,
+    peer: SocketAddr,
+) {
+    let _ = stream.set_nodelay(true);
+    let info = ConnInfo { peer, tls: false };
+    let builder = builder.clone();
+    let watcher = graceful.watcher();
+    let worker = worker.clone();
+    tokio::spawn(async move {
+        let svc = service_fn(move |req| {
+            let worker = worker.clone();
+            async move { Ok::<_, Infallible>(worker.handle(req, info).await) }
+        });
+        let conn = builder.serve_connection(TokioIo::new(stream), svc);
+        let _ = watcher.watch(conn).await;
+    });
+}
+
+fn serve_tls(
+    builder: &auto::Builder<TokioExecutor>,
+    graceful: &GracefulShutdown,
+    worker: &Arc<Worker>,
+    acceptor: tokio_rustls::TlsAcceptor,
+    stream: TcpStream,
+    peer: SocketAddr,
+) {
+    let _ = stream.set_nodelay(true);
+    let info = ConnInfo { peer, tls: true };
+    let builder = builder.clone();
+    let watcher = graceful.watcher();
+    let worker = worker.clone();
+    tokio::spawn(async move {
+        let Ok(Ok(tls)) =
+            tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await
+        else {
+            return;
+        };
+        let svc = service_fn(move |req| {
+            let worker = worker.clone();
+            async move { Ok::<_, Infallible>(worker.handle(req, info).await) }
+        });
+        let conn = builder.serve_connection(TokioIo::new(tls), svc);
+        let _ = watcher.watch(conn).await;
+    });
+}

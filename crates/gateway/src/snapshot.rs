@@ -1,0 +1,378 @@
+//! The immutable, compiled view of what is live: host → group, (stage, method, path) → API,
+//! domain → certificate. Built off the request path from the store's [`LiveConfig`] and
+//! swapped in atomically; requests only ever read it.
+
+use crate::router::{MethodMatch, PatternSegment, Router};
+use crate::GatewayConfig;
+use ahash::AHashMap;
+use apigw_model::{AuthType, Deployment, PathPattern, Segment, Stage};
+use apigw_store::LiveConfig;
+use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue};
+use http::uri::{Authority, Scheme};
+use http::{HeaderMap, Method, StatusCode};
+use rustls::sign::CertifiedKey;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Where a host name leads.
+#[derive(Debug, Clone, Copy)]
+pub struct HostEntry {
+    pub group: usize,
+    /// A domain bound to one stage forces it (and `X-Ca-Stage` is ignored).
+    pub bind_stage: Option<Stage>,
+}
+
+pub struct GroupRoutes {
+    pub group_id: Arc<str>,
+    pub group_name: Arc<str>,
+    stages: [Router<Arc<CompiledApi>>; 3],
+}
+
+impl GroupRoutes {
+    pub fn router(&self, stage: Stage) -> &Router<Arc<CompiledApi>> {
+        &self.stages[stage.index()]
+    }
+}
+
+/// An API as deployed in one stage, ready to serve.
+#[derive(Debug)]
+pub struct CompiledApi {
+    pub api_id: Box<str>,
+    pub api_name: Box<str>,
+    pub group_id: Arc<str>,
+    pub stage: Stage,
+    pub version: Box<str>,
+    pub allow_http: bool,
+    pub allow_https: bool,
+    pub auth: AuthType,
+    pub backend: Backend,
+}
+
+#[derive(Debug)]
+pub enum Backend {
+    Http(HttpBackend),
+    Mock(MockResponse),
+    /// The stored definition could not be compiled: answers `X500AM`.
+    Broken(String),
+}
+
+#[derive(Debug)]
+pub struct HttpBackend {
+    pub scheme: Scheme,
+    pub authority: Authority,
+    /// The `Host` header sent to the backend.
+    pub host: HeaderValue,
+    /// The backend host name, for error messages.
+    pub host_name: Box<str>,
+    pub path: BackendPath,
+    pub method: Option<Method>,
+    pub timeout: Duration,
+}
+
+#[derive(Debug)]
+pub enum BackendPath {
+    /// No `ServicePath`: the request path as received.
+    SameAsRequest,
+    /// `ServicePath` with literal text and captured `[param]`s (capture index); for prefix
+    /// routes the unmatched rest of the request path is appended.
+    Template {
+        parts: Vec<PathPart>,
+        append_rest: bool,
+    },
+}
+
+#[derive(Debug)]
+pub enum PathPart {
+    Text(Box<str>),
+    Capture(usize),
+}
+
+#[derive(Debug)]
+pub struct MockResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+pub type CertMap = AHashMap<Box<str>, Arc<CertifiedKey>>;
+
+pub struct Snapshot {
+    pub generation: u64,
+    hosts: AHashMap<Box<str>, HostEntry>,
+    /// `api.example.com` for a bound `*.api.example.com`.
+    wildcards: AHashMap<Box<str>, HostEntry>,
+    pub groups: Vec<GroupRoutes>,
+    pub certs: CertMap,
+    /// Problems met while compiling (logged by the reloader).
+    pub warnings: Vec<String>,
+}
+
+impl Snapshot {
+    pub fn empty() -> Snapshot {
+        Snapshot {
+            generation: 0,
+            hosts: AHashMap::new(),
+            wildcards: AHashMap::new(),
+            groups: Vec::new(),
+            certs: AHashMap::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    /// The group (and forced stage) serving `host` (lower-case, without port).
+    pub fn host(&self, host: &str) -> Option<HostEntry> {
+        if let Some(e) = self.hosts.get(host) {
+            return Some(*e);
+        }
+        let (_, parent) = host.split_once('.')?;
+        self.wildcards.get(parent).copied()
+    }
+
+    /// The certificate for an SNI name: exact, then wildcard.
+    pub fn cert(&self, sni: &str) -> Option<Arc<CertifiedKey>> {
+        if let Some(c) = self.certs.get(sni) {
+            return Some(c.clone());
+        }
+        let (_, parent) = sni.split_once('.')?;
+        self.certs.get(format!("*.{parent}").as_str()).cloned()
+    }
+
+    pub fn api_count(&self) -> usize {
+        self.groups
+            .iter()
+            .map(|g| Stage::ALL.iter().map(|s| g.router(*s).len()).sum::<usize>())
+            .sum()
+    }
+
+    /// Compiles the live configuration. Never fails: what cannot be compiled is reported in
+    /// `warnings` (and an API whose stored definition is unusable answers `X500AM`).
+    pub fn compile(live: &LiveConfig, config: &GatewayConfig) -> Snapshot {
+        let mut snap = Snapshot::empty();
+        snap.generation = live.generation;
+        let mut group_index = AHashMap::new();
+        let mut base_paths = Vec::new();
+        for g in &live.groups {
+            group_index.insert(g.group_id.as_str(), snap.groups.len());
+            let entry = HostEntry {
+                group: snap.groups.len(),
+                bind_stage: None,
+            };
+            snap.hosts.insert(
+                g.sub_domain(&config.base_domain)
+                    .to_ascii_lowercase()
+                    .into(),
+                entry,
+            );
+            base_paths.push(g.base_path.trim_end_matches('/').to_string());
+            snap.groups.push(GroupRoutes {
+                group_id: g.group_id.as_str().into(),
+                group_name: g.group_name.as_str().into(),
+                stages: Default::default(),
+            });
+        }
+        for d in &live.domains {
+            let Some(&group) = group_index.get(d.group_id.as_str()) else {
+                continue;
+            };
+            let entry = HostEntry {
+                group,
+                bind_stage: d.bind_stage_name,
+            };
+            match d.domain_name.strip_prefix("*.") {
+                Some(parent) => snap.wildcards.insert(parent.into(), entry),
+                None => snap.hosts.insert(d.domain_name.as_str().into(), entry),
+            };
+            if let Some(c) = &d.certificate {
+                match certified_key(&c.certificate_body, &c.certificate_private_key) {
+                    Ok(key) => {
+                        snap.certs
+                            .insert(d.domain_name.as_str().into(), Arc::new(key));
+                    }
+                    Err(e) => snap.warnings.push(format!(
+                        "domain {}: certificate not usable: {e}",
+                        d.domain_name
+                    )),
+                }
+            }
+        }
+        for dep in &live.deployments {
+            let Some(&gi) = group_index.get(dep.group_id.as_str()) else {
+                continue;
+            };
+            if let Err(w) = add_deployment(&mut snap.groups[gi], &base_paths[gi], dep) {
+                snap.warnings.push(w);
+            }
+        }
+        snap
+    }
+}
+
+fn add_deployment(
+    group: &mut GroupRoutes,
+    base_path: &str,
+    dep: &Deployment,
+) -> Result<(), String> {
+    let def = &dep.definition;
+    let rc = &def.request_config;
+    let name = format!(
+        "API {} ({}) in {}",
+        def.api_name, def.api_id, dep.stage_name
+    );
+    let pattern = PathPattern::parse(&rc.request_path, rc.escape_path_param)
+        .map_err(|e| format!("{name}: {e}"))?;
+    let method = match def.method().as_str() {
+        "ANY" => MethodMatch::Any,
+        m => {
+            MethodMatch::One(Method::from_bytes(m.as_bytes()).map_err(|e| format!("{name}: {e}"))?)
+        }
+    };
+    let (allow_http, allow_https) = def.protocols();
+    let backend = match compile_backend(dep, &pattern) {
+        Ok(b) => b,
+        Err(e) => Backend::Broken(e),
+    };
+    let api = Arc::new(CompiledApi {
+        api_id: def.api_id.as_str().into(),
+        api_name: def.api_name.as_str().into(),
+        group_id: group.group_id.clone(),
+        stage: dep.stage_name,
+        version: dep.history_version.as_str().into(),
+        allow_http,
+        allow_https,
+        auth: def.auth_type,
+        backend,
+    });
+    let base = base_path
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(PatternSegment::Literal);
+    let own = pattern.segments.iter().map(|s| match s {
+        Segment::Literal(l) => PatternSegment::Literal(l.as_str()),
+        Segment::Param(_) => PatternSegment::Param,
+    });
+    group.stages[dep.stage_name.index()]
+        .insert(method, base.chain(own), pattern.prefix, api)
+        .map_err(|_| format!("{name}: same method and path as another deployed API; not served"))
+}
+
+fn compile_backend(dep: &Deployment, request: &PathPattern) -> Result<Backend, String> {
+    let sc = &dep.definition.service_config;
+    if sc.mock {
+        return compile_mock(sc);
+    }
+    let address = sc.service_address.as_deref().ok_or("no ServiceAddress")?;
+    let uri: http::Uri = address
+        .trim_end_matches('/')
+        .parse()
+        .map_err(|e| format!("ServiceAddress: {e}"))?;
+    let scheme = uri
+        .scheme()
+        .cloned()
+        .ok_or("ServiceAddress has no scheme")?;
+    let authority = uri
+        .authority()
+        .cloned()
+        .ok_or("ServiceAddress has no host")?;
+    let host = HeaderValue::from_str(authority.as_str()).map_err(|e| e.to_string())?;
+    let method = match &sc.service_http_method {
+        Some(m) if !m.is_empty() => Some(
+            Method::from_bytes(apigw_model::api::normalize_method(m).as_bytes())
+                .map_err(|e| e.to_string())?,
+        ),
+        _ => None,
+    };
+    let path = match &sc.service_path {
+        None => BackendPath::SameAsRequest,
+        Some(p) if p.is_empty() => BackendPath::SameAsRequest,
+        Some(p) => compile_service_path(p, request)?,
+    };
+    Ok(Backend::Http(HttpBackend {
+        scheme,
+        host_name: authority.host().into(),
+        authority,
+        host,
+        path,
+        method,
+        timeout: Duration::from_millis(u64::from(sc.service_timeout.clamp(1, 30_000))),
+    }))
+}
+
+fn compile_service_path(path: &str, request: &PathPattern) -> Result<BackendPath, String> {
+    let pattern = PathPattern::parse(path, false).map_err(|e| format!("ServicePath: {e}"))?;
+    let names: Vec<&str> = request.param_names().collect();
+    let mut parts = Vec::new();
+    let mut text = String::new();
+    for seg in &pattern.segments {
+        text.push('/');
+        match seg {
+            Segment::Literal(l) => text.push_str(&encode_path_text(l)),
+            Segment::Param(n) => {
+                let i = names
+                    .iter()
+                    .position(|x| x == n)
+                    .ok_or(format!("ServicePath: unknown parameter [{n}]"))?;
+                parts.push(PathPart::Text(std::mem::take(&mut text).into()));
+                parts.push(PathPart::Capture(i));
+            }
+        }
+    }
+    if pattern.segments.is_empty() && !pattern.prefix {
+        text.push('/');
+    }
+    if !text.is_empty() {
+        parts.push(PathPart::Text(text.into()));
+    }
+    Ok(BackendPath::Template {
+        parts,
+        append_rest: pattern.prefix,
+    })
+}
+
+/// Percent-encodes what may not appear raw in a URI path (non-ASCII text, spaces).
+fn encode_path_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@%".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn compile_mock(sc: &apigw_model::ServiceConfig) -> Result<Backend, String> {
+    let status =
+        StatusCode::from_u16(sc.mock_status_code.unwrap_or(200)).map_err(|e| e.to_string())?;
+    let mut headers = HeaderMap::new();
+    for h in &sc.mock_headers {
+        let name = HeaderName::from_bytes(h.header_name.as_bytes()).map_err(|e| e.to_string())?;
+        let value = HeaderValue::from_str(&h.header_value).map_err(|e| e.to_string())?;
+        headers.append(name, value);
+    }
+    let body = Bytes::from(sc.mock_result.clone().unwrap_or_default());
+    Ok(Backend::Mock(MockResponse {
+        status,
+        headers,
+        body,
+    }))
+}
+
+fn certified_key(cert_pem: &str, key_pem: &str) -> Result<CertifiedKey, String> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("certificate PEM: {e}"))?;
+    if certs.is_empty() {
+        return Err("no certificate in PEM".into());
+    }
+    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes())
+        .map_err(|e| format!("private key PEM: {e}"))?;
+    let signer = rustls::crypto::ring::sign::any_supported_type(&key).map_err(|e| e.to_string())?;
+    let ck = CertifiedKey::new(certs, signer);
+    ck.keys_match()
+        .map_err(|e| format!("certificate and key do not match: {e}"))?;
+    Ok(ck)
+}
