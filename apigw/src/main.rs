@@ -1,1 +1,76 @@
-fn main() {}
+//! `apigw`: the gateway binary. `apigw serve` runs it; the other commands change its
+//! configuration in the data directory (a running gateway picks the change up by itself).
+
+mod admin;
+mod demo;
+mod local;
+mod serve;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "apigw",
+    version,
+    about = "A self-hosted API gateway compatible with Alibaba Cloud API Gateway"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args, Clone)]
+pub struct DataDir {
+    /// Where the embedded store keeps its database.
+    #[arg(long, env = "APIGW_DATA_DIR", default_value = "./data", global = true)]
+    data_dir: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway: data plane (HTTP and HTTPS) and admin listener.
+    Serve(serve::ServeArgs),
+    /// Create or update groups, domains and APIs from a declarative YAML file (and deploy them).
+    Apply {
+        /// The file (see docs/configuration.md).
+        #[arg(short = 'f', long = "file")]
+        file: PathBuf,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// List groups, their domains and APIs, and where each API is deployed.
+    Apis {
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Deploy an API's current definition to a stage.
+    Deploy(local::StageArgs),
+    /// Take an API out of a stage.
+    Abolish(local::StageArgs),
+    /// Show an API's deployment history.
+    History(local::ApiArgs),
+    /// Make an earlier deployment of an API live again in a stage.
+    Rollback(local::RollbackArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::Apply { file, data } => local::run(&data, |c| local::apply(c, file)),
+        Command::Apis { data } => local::run(&data, local::list),
+        Command::Deploy(a) => local::run(&a.api.data.clone(), |c| local::deploy(c, a)),
+        Command::Abolish(a) => local::run(&a.api.data.clone(), |c| local::abolish(c, a)),
+        Command::History(a) => local::run(&a.data.clone(), |c| local::history(c, a)),
+        Command::Rollback(a) => local::run(&a.stage.api.data.clone(), |c| local::rollback(c, a)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! Commands that change the configuration in the data directory directly.
+
+use crate::DataDir;
+use apigw_control::apply::{apply as apply_file, GatewayFile};
+use apigw_control::Control;
+use apigw_model::{ApiDefinition, Stage};
+use apigw_store::SqliteStore;
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+
+#[derive(clap::Args, Clone)]
+pub struct ApiArgs {
+    /// Group name (or id).
+    pub group: String,
+    /// API name (or id).
+    pub api: String,
+    #[command(flatten)]
+    pub data: DataDir,
+}
+
+#[derive(clap::Args, Clone)]
+pub struct StageArgs {
+    #[command(flatten)]
+    pub api: ApiArgs,
+    /// RELEASE, PRE or TEST.
+    pub stage: Stage,
+    /// Note recorded with a deployment.
+    #[arg(long, default_value = "")]
+    pub description: String,
+}
+
+#[derive(clap::Args, Clone)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    pub stage: StageArgs,
+    /// The history version to make live (see `apigw history`).
+    pub version: String,
+}
+
+type Job<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + 'a>>;
+
+/// Opens the store and runs one command on a small runtime.
+pub fn run(data: &DataDir, job: impl for<'a> FnOnce(&'a Control) -> Job<'a>) -> Result<(), String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let store = SqliteStore::open(&data.data_dir).map_err(|e| e.to_string())?;
+    let control = Control::new(Arc::new(store));
+    rt.block_on(job(&control))
+}
+
+pub fn apply(control: &Control, file: PathBuf) -> Job<'_> {
+    Box::pin(async move {
+        let parsed = GatewayFile::read(&file).map_err(|e| e.to_string())?;
+        let report = apply_file(control, &parsed)
+            .await
+            .map_err(|e| e.to_string())?;
+        if report.is_empty() {
+            println!("nothing to change");
+        }
+        for line in report {
+            println!("{line}");
+        }
+        Ok(())
+    })
+}
+
+pub fn list(control: &Control) -> Job<'_> {
+    Box::pin(async move {
+        let groups = control
+            .store()
+            .list_groups()
+            .await
+            .map_err(|e| e.to_string())?;
+        for g in groups {
+            let domains = control
+                .domains(&g.group_id)
+                .await
+                .map_err(|e| e.to_string())?;
+            let names: Vec<&str> = domains.iter().map(|d| d.domain_name.as_str()).collect();
+            println!(
+                "group {} ({}) base path {} domains [{}]",
+                g.group_name,
+                g.group_id,
+                g.base_path,
+                names.join(", ")
+            );
+            for api in control.apis(&g.group_id).await.map_err(|e| e.to_string())? {
+                let history = control
+                    .history(&api.api_id, None)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let live: Vec<String> = history
+                    .iter()
+                    .filter(|d| d.online)
+                    .map(|d| format!("{}@{}", d.stage_name, d.history_version))
+                    .collect();
+                println!(
+                    "  api {} ({}) {} {} auth {:?} live [{}]",
+                    api.api_name,
+                    api.api_id,
+                    api.method(),
+                    api.request_config.request_path,
+                    api.auth_type,
+                    live.join(", ")
+                );
+            }
+        }
+        Ok(())
+    })
+}
+
+async fn find_api(control: &Control, args: &ApiArgs) -> Result<ApiDefinition, String> {
+    let groups = control
+        .store()
+        .list_groups()
+        .await
+        .map_err(|e| e.to_string())?;
+    let group = groups
+        .iter()
+        .find(|g| g.group_name == args.group || g.group_id == args.group)
+        .ok_or_else(|| format!("NotFoundApiGroup: no group `{}`", args.group))?;
+    let apis = control
+        .apis(&group.group_id)
+        .await
+        .map_err(|e| e.to_string())?;
+    apis.into_iter()
+        .find(|a| a.api_name == args.api || a.api_id == args.api)
+        .ok_or_else(|| {
+            format!(
+                "NotFoundApi: no API `{}` in group `{}`",
+                args.api, args.group
+            )
+        })
+}
+
+pub fn deploy(control: &Control, a: StageArgs) -> Job<'_> {
+    Box::pin(async move {
+        let api = find_api(control, &a.api).await?;
+        let d = control
+            .deploy(&api.api_id, a.stage, &a.description)
+            .await
+            .map_err(|e| e.to_string())?;
+        println!(
+            "deployed {} to {} (version {})",
+            api.api_name, a.stage, d.history_version
+        );
+        Ok(())
+    })
+}
+
+pub fn abolish(control: &Control, a: StageArgs) -> Job<'_> {
+    Box::pin(async move {
+        let api = find_api(control, &a.api).await?;
+        control
+            .abolish(&api.api_id, a.stage)
+            .await
+            .map_err(|e| e.to_string())?;
+        println!("abolished {} from {}", api.api_name, a.stage);
+        Ok(())
+    })
+}
+
+pub fn history(control: &Control, a: ApiArgs) -> Job<'_> {
+    Box::pin(async move {
+        let api = find_api(control, &a).await?;
+        for d in control
+            .history(&api.api_id, None)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            let status = if d.online { "ONLINE" } else { "OFFLINE" };
+            println!(
+                "{} {} {} {} {} {}",
+                d.stage_name,
+                d.history_version,
+                status,
+                d.deployed_time,
+                d.definition.request_config.request_path,
+                d.description
+            );
+        }
+        Ok(())
+    })
+}
+
+pub fn rollback(control: &Control, a: RollbackArgs) -> Job<'_> {
+    Box::pin(async move {
+        let api = find_api(control, &a.stage.api).await?;
+        control
+            .switch_version(&api.api_id, a.stage.stage, &a.version)
+            .await
+            .map_err(|e| e.to_string())?;
+        println!(
+            "{} in {} is now version {}",
+            api.api_name, a.stage.stage, a.version
+        );
+        Ok(())
+    })
+}

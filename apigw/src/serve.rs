@@ -1,0 +1,187 @@
+//! `apigw serve`.
+
+use crate::{admin, demo, DataDir};
+use apigw_control::Control;
+use apigw_gateway::server::{bind, Server};
+use apigw_gateway::{reload, GatewayConfig, Shared};
+use apigw_store::{SqliteStore, Store};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Hard ceiling for the body limit (CloudAPI dedicated instances allow 32 MB).
+const MAX_BODY_CEILING: u64 = 32 * 1024 * 1024;
+
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    data: DataDir,
+    /// Data plane (HTTP) address.
+    #[arg(long, env = "APIGW_LISTEN", default_value = "0.0.0.0:8080")]
+    listen: String,
+    /// Data plane (HTTPS) address, or `off`.
+    #[arg(long, env = "APIGW_TLS_LISTEN", default_value = "0.0.0.0:8443")]
+    tls_listen: String,
+    /// Admin address (health now; the management OpenAPI at `/`).
+    #[arg(long, env = "APIGW_ADMIN_LISTEN", default_value = "127.0.0.1:9080")]
+    admin_listen: String,
+    /// Default sub-domains are `<GroupId>.<base domain>`; the default resolves to loopback.
+    #[arg(long, env = "APIGW_BASE_DOMAIN", default_value = "apigw.localhost")]
+    base_domain: String,
+    /// Data plane worker threads (0 = one per CPU).
+    #[arg(long, env = "APIGW_WORKER_THREADS", default_value_t = 0)]
+    worker_threads: usize,
+    /// Access log: `stdout` (one JSON line per request) or `off`.
+    #[arg(long, env = "APIGW_ACCESS_LOG", default_value = "stdout", value_parser = ["stdout", "off"])]
+    access_log: String,
+    /// Log filter for everything else (tracing `EnvFilter` syntax).
+    #[arg(long, env = "APIGW_LOG", default_value = "info")]
+    log: String,
+    /// Largest request body in bytes (`I413RL`), at most 32 MiB.
+    #[arg(long, env = "APIGW_MAX_BODY_BYTES", default_value_t = 8 * 1024 * 1024)]
+    max_body_bytes: u64,
+    /// Longest request target in bytes (`I413UL`).
+    #[arg(long, env = "APIGW_MAX_URL_BYTES", default_value_t = 128 * 1024)]
+    max_url_bytes: usize,
+    /// Largest header section in bytes (`I400HD`).
+    #[arg(long, env = "APIGW_MAX_HEADER_BYTES", default_value_t = 64 * 1024)]
+    max_header_bytes: usize,
+    /// Seconds shutdown waits for in-flight requests.
+    #[arg(long, env = "APIGW_SHUTDOWN_TIMEOUT", default_value_t = 30)]
+    shutdown_timeout: u64,
+    /// How often (ms) the store is checked for changes made by other processes.
+    #[arg(long, env = "APIGW_RELOAD_POLL_MS", default_value_t = 500)]
+    reload_poll_ms: u64,
+    /// Seed a demo group on `localhost` and start the demo backend.
+    #[arg(long)]
+    demo: bool,
+    /// Address of the demo backend started by `--demo`.
+    #[arg(
+        long,
+        env = "APIGW_DEMO_BACKEND_LISTEN",
+        default_value = "127.0.0.1:9081"
+    )]
+    demo_backend_listen: String,
+}
+
+pub fn run(args: ServeArgs) -> Result<(), String> {
+    if args.max_body_bytes > MAX_BODY_CEILING {
+        return Err(format!(
+            "--max-body-bytes may be at most {MAX_BODY_CEILING}"
+        ));
+    }
+    init_logging(&args)?;
+    let store = SqliteStore::open(&args.data.data_dir).map_err(|e| e.to_string())?;
+    let plain = bind(&args.listen, "data plane")?;
+    let tls = match args.tls_listen.as_str() {
+        "off" | "" => None,
+        addr => Some(bind(addr, "data plane, HTTPS")?),
+    };
+    let admin_listener = bind(&args.admin_listen, "admin")?;
+    let demo_listener = if args.demo {
+        Some(bind(&args.demo_backend_listen, "demo backend")?)
+    } else {
+        None
+    };
+
+    let config = GatewayConfig {
+        base_domain: args.base_domain.clone(),
+        max_body_bytes: args.max_body_bytes,
+        max_url_bytes: args.max_url_bytes,
+        max_header_bytes: args.max_header_bytes,
+        shutdown_timeout: Duration::from_secs(args.shutdown_timeout),
+        worker_threads: args.worker_threads,
+        ..GatewayConfig::default()
+    };
+    let shared = Shared::new(config);
+    let store: Arc<dyn Store> = Arc::new(store);
+    let control = Control::new(store.clone());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("apigw-control")
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+
+    rt.block_on(async {
+        let local =
+            |l: &std::net::TcpListener| l.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        let demo_lines = match demo_listener {
+            Some(l) => {
+                let backend = local(&l);
+                demo::start_backend(l).map_err(|e| e.to_string())?;
+                demo::seed(&control, &backend).await?;
+                Some(demo::curl_lines(
+                    &local(&plain),
+                    tls.as_ref().map(local).as_deref(),
+                ))
+            }
+            None => None,
+        };
+        reload::load(store.as_ref(), &shared)
+            .await
+            .map_err(|e| e.to_string())?;
+
+        let banner = format!(
+            "apigw {} serving: data plane http://{}{}, admin http://{}, data in {}",
+            env!("CARGO_PKG_VERSION"),
+            local(&plain),
+            tls.as_ref()
+                .map(|t| format!(" and https://{}", local(t)))
+                .unwrap_or_default(),
+            local(&admin_listener),
+            args.data.data_dir.display()
+        );
+        let server = Server::start(shared.clone(), plain, tls).map_err(|e| e.to_string())?;
+        let (stop_tx, stop_rx) = watch::channel(false);
+        tokio::spawn(reload::watch(
+            store.clone(),
+            shared.clone(),
+            control.changed(),
+            Duration::from_millis(args.reload_poll_ms.max(10)),
+            stop_rx.clone(),
+        ));
+        admin::start(admin_listener, shared.clone(), stop_rx).map_err(|e| e.to_string())?;
+        println!("{banner}");
+        if let Some(lines) = demo_lines {
+            println!("{lines}");
+        }
+        wait_for_signal().await;
+        tracing::info!("shutting down: no new connections, finishing in-flight requests");
+        let _ = stop_tx.send(true);
+        tokio::task::spawn_blocking(move || server.shutdown())
+            .await
+            .map_err(|e| e.to_string())?;
+        tracing::info!("stopped");
+        Ok::<(), String>(())
+    })
+}
+
+fn init_logging(args: &ServeArgs) -> Result<(), String> {
+    let access = if args.access_log == "off" {
+        "off"
+    } else {
+        "info"
+    };
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(format!("{},apigw::access={access}", args.log))
+            .map_err(|e| format!("--log: {e}"))?;
+    tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_current_span(false)
+        .with_span_list(false)
+        .with_env_filter(filter)
+        .with_writer(std::io::stdout)
+        .init();
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
