@@ -1,0 +1,351 @@
+//! Test harness: runs the real `apigw` binary on ephemeral ports against a real backend
+//! server started by the test, and talks to both over real sockets.
+#![allow(dead_code)]
+
+use bytes::Bytes;
+use http::{HeaderMap, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::{Frame, Incoming};
+use hyper::service::service_fn;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use std::convert::Infallible;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_apigw");
+
+/// A running `apigw serve`.
+pub struct Gateway {
+    pub http: SocketAddr,
+    pub https: SocketAddr,
+    pub admin: SocketAddr,
+    pub dir: tempfile::TempDir,
+    pub child: Option<Child>,
+}
+
+impl Gateway {
+    /// Applies `yaml` to a fresh data directory and starts the gateway on it.
+    pub fn start(yaml: &str) -> Gateway {
+        let dir = tempfile::tempdir().unwrap();
+        if !yaml.is_empty() {
+            apply(dir.path(), yaml).expect("apply");
+        }
+        Gateway::start_in(dir)
+    }
+
+    /// Starts the gateway on an existing data directory.
+    pub fn start_in(dir: tempfile::TempDir) -> Gateway {
+        Gateway::start_in_with_env(dir, &[])
+    }
+
+    /// Starts the gateway on an existing data directory with extra environment.
+    pub fn start_in_with_env(dir: tempfile::TempDir, env: &[(&str, &str)]) -> Gateway {
+        let mut child = Command::new(BIN)
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--tls-listen",
+                "127.0.0.1:0",
+                "--admin-listen",
+                "127.0.0.1:0",
+            ])
+            .arg("--data-dir")
+            .arg(dir.path())
+            .env("APIGW_RELOAD_POLL_MS", "50")
+            .env("APIGW_WORKER_THREADS", "2")
+            .env("APIGW_SHUTDOWN_TIMEOUT", "10")
+            .env("APIGW_LOG", "warn")
+            .env("APIGW_ACCESS_LOG", "off")
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start apigw");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let banner = loop {
+            let line = lines.next().expect("apigw exited before serving").unwrap();
+            if line.contains(" serving: ") {
+                break line;
+            }
+        };
+        std::thread::spawn(move || for _ in lines {});
+        let addrs: Vec<SocketAddr> = banner
+            .split("://")
+            .skip(1)
+            .map(|s| {
+                s.split(|c: char| c == ',' || c == ' ')
+                    .next()
+                    .unwrap()
+                    .parse()
+                    .unwrap()
+            })
+            .collect();
+        Gateway {
+            http: addrs[0],
+            https: addrs[1],
+            admin: addrs[2],
+            dir,
+            child: Some(child),
+        }
+    }
+
+    /// Runs an `apigw` command on this gateway's data directory.
+    pub fn cli(&self, args: &[&str]) -> (bool, String) {
+        cli(self.dir.path(), args)
+    }
+
+    /// Applies more configuration while the gateway runs.
+    pub fn apply(&self, yaml: &str) {
+        apply(self.dir.path(), yaml).expect("apply");
+    }
+
+    /// Sends SIGTERM and waits for the process; returns its exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().unwrap();
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        child.wait().unwrap()
+    }
+
+    /// Stops the process and hands back its data directory.
+    pub fn stop(mut self) -> tempfile::TempDir {
+        self.terminate();
+        let dir = tempfile::tempdir().unwrap();
+        std::mem::replace(&mut self.dir, dir)
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+pub fn cli(dir: &Path, args: &[&str]) -> (bool, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+pub fn apply(dir: &Path, yaml: &str) -> Result<String, String> {
+    let file: PathBuf = dir.join(format!("gateway-{}.yaml", fastrand_name()));
+    std::fs::write(&file, yaml).unwrap();
+    let (ok, text) = cli(dir, &["apply", "-f", file.to_str().unwrap()]);
+    if ok {
+        Ok(text)
+    } else {
+        Err(text)
+    }
+}
+
+fn fastrand_name() -> u64 {
+    fastrand::u64(..)
+}
+
+/// A response read fully.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(|v| v.to_str().unwrap())
+    }
+    pub fn code(&self) -> Option<&str> {
+        self.header("x-ca-error-code")
+    }
+    pub fn message(&self) -> Option<&str> {
+        self.header("x-ca-error-message")
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+}
+
+/// Sends a request to `addr` with the given Host header.
+pub async fn send(
+    addr: SocketAddr,
+    method: &str,
+    host: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Resp {
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new())
+        .build(hyper_util::client::legacy::connect::HttpConnector::new());
+    let mut req = Request::builder()
+        .method(method)
+        .uri(format!("http://{addr}{path}"))
+        .header("host", host);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = client
+        .request(req.body(Full::new(Bytes::copy_from_slice(body))).unwrap())
+        .await
+        .expect("request");
+    read(resp).await
+}
+
+pub async fn get(addr: SocketAddr, host: &str, path: &str) -> Resp {
+    send(addr, "GET", host, path, &[], b"").await
+}
+
+pub async fn read(resp: Response<Incoming>) -> Resp {
+    let (parts, body) = resp.into_parts();
+    let body = body.collect().await.expect("body").to_bytes();
+    Resp {
+        status: parts.status,
+        headers: parts.headers,
+        body,
+    }
+}
+
+/// Writes raw bytes on a new connection and returns everything the server answered.
+pub fn raw(addr: SocketAddr, request: &[u8]) -> String {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(request).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Polls until `check` holds (the gateway reloads changes made by other processes).
+pub async fn eventually<F, Fut>(mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..100 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("condition not met within 5 s");
+}
+
+/// A backend server on an ephemeral port. Paths:
+/// - `/slow/<ms>`: answers "slow done" after that many milliseconds;
+/// - `/status/<code>`: answers that status with body `backend says <code>`;
+/// - `/big/<n>?ct=<type>`: `n` bytes of `a` with that Content-Type;
+/// - `/chunked/<n>?ct=<type>`: the same, streamed without Content-Length;
+/// - anything else: a JSON echo of method, path, query, headers and body.
+pub async fn backend() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let _ = auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), service_fn(backend_handler))
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+type BackendBody = http_body_util::combinators::BoxBody<Bytes, Infallible>;
+
+async fn backend_handler(req: Request<Incoming>) -> Result<Response<BackendBody>, Infallible> {
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or("").to_string();
+    let ct = query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("ct="))
+        .unwrap_or("text/plain")
+        .replace("%2F", "/");
+    let mut parts = path.trim_start_matches('/').splitn(2, '/');
+    let (first, arg) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let full = |status: u16, ct: &str, body: Vec<u8>| {
+        Response::builder()
+            .status(status)
+            .header("content-type", ct)
+            .body(Full::new(Bytes::from(body)).boxed())
+            .unwrap()
+    };
+    Ok(match first {
+        "slow" => {
+            tokio::time::sleep(Duration::from_millis(arg.parse().unwrap_or(1000))).await;
+            full(200, "text/plain", b"slow done".to_vec())
+        }
+        "status" => {
+            let mut r = full(
+                arg.parse().unwrap_or(500),
+                "text/plain",
+                format!("backend says {arg}").into_bytes(),
+            );
+            r.headers_mut().insert("x-backend", "yes".parse().unwrap());
+            r
+        }
+        "big" => full(200, &ct, vec![b'a'; arg.parse().unwrap_or(0)]),
+        "chunked" => {
+            let n: usize = arg.parse().unwrap_or(0);
+            let chunks: Vec<Result<Frame<Bytes>, Infallible>> = vec![b'a'; n]
+                .chunks(1000)
+                .map(|c| Ok(Frame::data(Bytes::copy_from_slice(c))))
+                .collect();
+            let body = StreamBody::new(futures_util::stream::iter(chunks));
+            Response::builder()
+                .header("content-type", ct)
+                .body(BodyExt::boxed(body))
+                .unwrap()
+        }
+        _ => {
+            let (parts, body) = req.into_parts();
+            let body = body
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            let headers: serde_json::Map<String, serde_json::Value> = parts
+                .headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into()))
+                .collect();
+            let json = serde_json::json!({
+                "method": parts.method.as_str(), "path": parts.uri.path(), "query": parts.uri.query().unwrap_or(""),
+                "headers": headers, "body": String::from_utf8_lossy(&body),
+            });
+            full(200, "application/json", json.to_string().into_bytes())
+        }
+    })
+}
+
+impl Gateway {
+    /// Like [`Gateway::start`], with extra environment for `apigw serve`.
+    pub fn start_with_env(yaml: &str, env: &[(&str, &str)]) -> Gateway {
+        let dir = tempfile::tempdir().unwrap();
+        apply(dir.path(), yaml).expect("apply");
+        Gateway::start_in_with_env(dir, env)
+    }
+}
