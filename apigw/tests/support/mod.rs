@@ -79,7 +79,7 @@ impl Gateway {
             .split("://")
             .skip(1)
             .map(|s| {
-                s.split(|c: char| c == ',' || c == ' ')
+                s.split([',', ' '])
                     .next()
                     .unwrap()
                     .parse()
