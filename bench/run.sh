@@ -1,0 +1,424 @@
+#!/usr/bin/env bash
+# Load benchmark: backend direct vs. nginx reverse proxy vs. apigw, same wrk load.
+# See bench/README.md. Everything listens on 127.0.0.1 only; everything started here is
+# stopped on exit.
+#
+# Env (defaults):
+#   DURATION=10s  CONNECTIONS=32  THREADS=1  WARMUP=2s
+#   APIGW_BIN=target/release/apigw (relative to the repo root)
+#   ONLY_NGINX=0  (1 = skip apigw: measure backend-direct and nginx-proxy only)
+#   SERVER_CPUS=0 WRK_CPUS=1  (taskset -c lists: servers vs. load generator)
+#   READY_TIMEOUT=30 (seconds to wait for each server to answer 200)
+#   KEEP_TMP=0    (1 = keep the temp dir with configs and logs)
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(dirname "$BENCH_DIR")
+cd "$REPO_ROOT"
+
+DURATION=${DURATION:-10s}
+CONNECTIONS=${CONNECTIONS:-32}
+THREADS=${THREADS:-1}
+WARMUP=${WARMUP:-2s}
+APIGW_BIN=${APIGW_BIN:-target/release/apigw}
+ONLY_NGINX=${ONLY_NGINX:-0}
+SERVER_CPUS=${SERVER_CPUS:-0}
+WRK_CPUS=${WRK_CPUS:-1}
+READY_TIMEOUT=${READY_TIMEOUT:-30}
+KEEP_TMP=${KEEP_TMP:-0}
+
+BACKEND_PORT=18081
+PROXY_PORT=18082
+APIGW_PORT=18080
+APIGW_ADMIN_PORT=18090
+EXPECT_BODY="hello from backend"
+OUT_DIR="$BENCH_DIR/out"
+
+log() { printf '[bench] %s\n' "$*" >&2; }
+die() { printf '[bench] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# ---------------------------------------------------------------------------
+# Process bookkeeping: every long-running child is recorded and stopped on exit.
+# ---------------------------------------------------------------------------
+PIDS=()
+TMP=""
+
+stop_pid() {
+    local pid=$1 kids i
+    kill -0 "$pid" 2>/dev/null || return 0
+    # Remember the children (nginx workers) in case the parent has to be SIGKILLed.
+    kids=$(pgrep -P "$pid" 2>/dev/null || true)
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 50; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        log "pid $pid did not stop on SIGTERM, sending SIGKILL"
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || true
+    for i in $kids; do
+        kill -KILL "$i" 2>/dev/null || true
+    done
+}
+
+cleanup() {
+    local rc=$? pid i
+    trap - EXIT INT TERM
+    for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+        pid=${PIDS[i]}
+        stop_pid "$pid"
+    done
+    if [[ -n $TMP && -d $TMP ]]; then
+        if [[ $KEEP_TMP == 1 || $rc -ne 0 ]]; then
+            log "temp dir kept: $TMP"
+        else
+            rm -rf "$TMP"
+        fi
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------
+
+# "10s" / "1m" / "2h" / "10" -> seconds (wrk's duration syntax).
+valid_duration() { [[ $1 =~ ^[0-9]+[smh]?$ ]]; }
+to_seconds() {
+    local d=$1
+    valid_duration "$d" || return 1
+    case $d in
+        *h) echo $(( ${d%h} * 3600 )) ;;
+        *m) echo $(( ${d%m} * 60 )) ;;
+        *s) echo $(( ${d%s} )) ;;
+        *) echo $(( d )) ;;
+    esac
+}
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+ensure_tools() {
+    local missing=()
+    command -v nginx >/dev/null 2>&1 || missing+=(nginx)
+    command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+    if ((${#missing[@]})); then
+        log "installing: ${missing[*]} (needs root)"
+        apt-get update -qq && apt-get install -y nginx wrk
+    fi
+    local t
+    for t in nginx wrk curl taskset python3 pgrep; do
+        command -v "$t" >/dev/null 2>&1 || die "'$t' not found on PATH"
+    done
+}
+
+# render TEMPLATE OUTPUT KEY=VALUE... : replaces @KEY@ with VALUE.
+render() {
+    local tmpl=$1 out=$2 kv expr=()
+    shift 2
+    for kv in "$@"; do
+        expr+=(-e "s|@${kv%%=*}@|${kv#*=}|g")
+    done
+    sed "${expr[@]}" "$tmpl" >"$out"
+    if grep -q '@[A-Z_]*@' "$out"; then
+        die "unfilled placeholder in $out: $(grep -o '@[A-Z_]*@' "$out" | head -1)"
+    fi
+}
+
+# wait_ready NAME URL PID LOGFILE : poll until URL answers 200; fail if PID exits.
+wait_ready() {
+    local name=$1 url=$2 pid=$3 logfile=$4 code="" deadline=$((SECONDS + READY_TIMEOUT))
+    while ((SECONDS < deadline)); do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            log "$name exited during startup; last lines of $logfile:"
+            tail -n 30 "$logfile" >&2 || true
+            die "$name failed to start"
+        fi
+        code=$(curl -s -o /dev/null --max-time 2 -w '%{http_code}' -H 'Host: localhost' "$url" || true)
+        if [[ $code == 200 ]]; then
+            log "$name ready ($url)"
+            return 0
+        fi
+        sleep 0.1
+    done
+    log "last lines of $logfile:"
+    tail -n 30 "$logfile" >&2 || true
+    die "$name did not answer 200 on $url within ${READY_TIMEOUT}s (last HTTP code: '${code:-none}')"
+}
+
+# start_nginx NAME TEMPLATE PORT [KEY=VALUE...] : sets NGINX_PID.
+start_nginx() {
+    local name=$1 tmpl=$2 port=$3 prefix
+    shift 3
+    prefix="$TMP/$name"
+    mkdir -p "$prefix"
+    render "$BENCH_DIR/$tmpl" "$prefix/nginx.conf" "PREFIX=$prefix" "PORT=$port" "$@"
+    port_in_use "$port" && die "port 127.0.0.1:$port is already in use (another benchmark or server running?)"
+    if ! nginx -t -q -p "$prefix" -e "$prefix/error.log" -c "$prefix/nginx.conf" 2>"$prefix/configtest.log"; then
+        cat "$prefix/configtest.log" >&2
+        die "nginx config test failed for $name ($prefix/nginx.conf)"
+    fi
+    taskset -c "$SERVER_CPUS" nginx -p "$prefix" -e "$prefix/error.log" -c "$prefix/nginx.conf" \
+        >"$prefix/stdout.log" 2>&1 &
+    NGINX_PID=$!
+    PIDS+=("$NGINX_PID")
+    wait_ready "$name" "http://127.0.0.1:$port/hello" "$NGINX_PID" "$prefix/error.log"
+}
+
+start_apigw() {
+    [[ -x $APIGW_BIN ]] || die "apigw binary '$APIGW_BIN' not found or not executable (build it with 'cargo build --release', set APIGW_BIN, or run with ONLY_NGINX=1)"
+    port_in_use "$APIGW_PORT" && die "port 127.0.0.1:$APIGW_PORT is already in use"
+    port_in_use "$APIGW_ADMIN_PORT" && die "port 127.0.0.1:$APIGW_ADMIN_PORT is already in use"
+    render "$BENCH_DIR/gateway.yaml.tmpl" "$TMP/gateway.yaml" "BACKEND_URL=http://127.0.0.1:$BACKEND_PORT"
+    local data
+    data=$(mktemp -d "$TMP/apigw-data.XXXXXX")
+    if ! timeout 60 "$APIGW_BIN" apply --data-dir "$data" -f "$TMP/gateway.yaml" >"$TMP/apigw-apply.log" 2>&1; then
+        cat "$TMP/apigw-apply.log" >&2
+        die "'$APIGW_BIN apply' failed"
+    fi
+    APIGW_WORKER_THREADS=1 taskset -c "$SERVER_CPUS" "$APIGW_BIN" serve --data-dir "$data" \
+        --listen "127.0.0.1:$APIGW_PORT" --admin-listen "127.0.0.1:$APIGW_ADMIN_PORT" \
+        --tls-listen off --access-log off >"$TMP/apigw.log" 2>&1 &
+    APIGW_PID=$!
+    PIDS+=("$APIGW_PID")
+    wait_ready apigw "http://127.0.0.1:$APIGW_PORT/hello" "$APIGW_PID" "$TMP/apigw.log"
+}
+
+# Collects the -H/--header arguments from a wrk argument list into CURL_HEADERS.
+headers_of() {
+    CURL_HEADERS=()
+    while (($#)); do
+        case $1 in
+            -H | --header)
+                (($# >= 2)) || break
+                CURL_HEADERS+=(-H "$2")
+                shift 2
+                ;;
+            *) shift ;;
+        esac
+    done
+}
+
+# verify NAME URL [extra wrk args] : one request with curl (same -H headers as wrk gets);
+# must be 200 with the backend's body.
+verify() {
+    local name=$1 url=$2 resp code body
+    shift 2
+    headers_of "$@"
+    resp=$(curl -s --max-time 5 -w '\n%{http_code}' -H 'Host: localhost' ${CURL_HEADERS[@]+"${CURL_HEADERS[@]}"} "$url" || true)
+    code=${resp##*$'\n'}
+    body=${resp%$'\n'*}
+    body=${body%$'\n'}
+    if [[ $code != 200 || $body != "$EXPECT_BODY" ]]; then
+        die "$name: GET $url answered HTTP '$code' with body '$(printf '%s' "$body" | head -c 300)'; expected 200 '$EXPECT_BODY'"
+    fi
+    log "verified $name: 200 '$body'"
+}
+
+# run_wrk DURATION URL OUTFILE [extra wrk args] : wrk on WRK_CPUS, bounded by timeout.
+run_wrk() {
+    local dur=$1 url=$2 outfile=$3 limit
+    shift 3
+    limit=$(($(to_seconds "$dur") + 30))
+    timeout "$limit" taskset -c "$WRK_CPUS" \
+        wrk "-t$THREADS" "-c$CONNECTIONS" "-d$dur" --latency -H 'Host: localhost' "$@" "$url" \
+        >"$outfile" 2>&1 &
+    local pid=$!
+    PIDS+=("$pid")
+    local rc=0
+    wait "$pid" || rc=$?
+    unset 'PIDS[${#PIDS[@]}-1]'
+    return "$rc"
+}
+
+# Parses wrk --latency output into one tab-separated line:
+# rps p50_ms p99_ms p50_raw p99_raw requests non2xx sock_connect sock_read sock_write sock_timeout
+parse_wrk() {
+    awk '
+        function to_ms(s,   v, u) {
+            v = s + 0; u = s; sub(/^[0-9.]+/, "", u)
+            if (u == "us") return v / 1000
+            if (u == "ms") return v
+            if (u == "s")  return v * 1000
+            if (u == "m")  return v * 60000
+            if (u == "h")  return v * 3600000
+            return -1
+        }
+        BEGIN { rps = ""; p50 = ""; p99 = ""; reqs = 0; non2xx = 0; sc = 0; sr = 0; sw = 0; st = 0 }
+        /^Requests\/sec:/              { rps = $2 }
+        $1 == "50%"                    { p50raw = $2; p50 = to_ms($2) }
+        $1 == "99%"                    { p99raw = $2; p99 = to_ms($2) }
+        / requests in /                { reqs = $1 }
+        /Socket errors:/               { sc = $4 + 0; sr = $6 + 0; sw = $8 + 0; st = $10 + 0 }
+        /Non-2xx or 3xx responses:/    { non2xx = $NF + 0 }
+        END {
+            if (rps == "" || p50 == "" || p99 == "") exit 1
+            printf "%s\t%.4f\t%.4f\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\n", rps, p50, p99, p50raw, p99raw, reqs, non2xx, sc, sr, sw, st
+        }
+    ' "$1"
+}
+
+# measure NAME URL [extra wrk args] : warm-up (discarded) + measured run; appends to RESULTS.
+measure() {
+    local name=$1 url=$2 line
+    shift 2
+    if [[ $(to_seconds "$WARMUP") -gt 0 ]]; then
+        log "warm-up  $name ($WARMUP)"
+        run_wrk "$WARMUP" "$url" "$RAW_DIR/$name.warmup.txt" "$@" ||
+            { cat "$RAW_DIR/$name.warmup.txt" >&2; die "wrk warm-up failed for $name"; }
+    fi
+    log "measure  $name ($DURATION, -t$THREADS -c$CONNECTIONS) $url"
+    run_wrk "$DURATION" "$url" "$RAW_DIR/$name.txt" "$@" ||
+        { cat "$RAW_DIR/$name.txt" >&2; die "wrk failed for $name"; }
+    line=$(parse_wrk "$RAW_DIR/$name.txt") ||
+        { cat "$RAW_DIR/$name.txt" >&2; die "could not parse wrk output for $name"; }
+    printf '%s\t%s\t%s\n' "$name" "$url" "$line" >>"$RESULTS"
+    log "$(printf 'result   %s: %s rps, p50 %s, p99 %s' "$name" "$(cut -f1 <<<"$line")" "$(cut -f4 <<<"$line")" "$(cut -f5 <<<"$line")")"
+}
+
+# ---------------------------------------------------------------------------
+# Targets. Each list calls "$1 NAME URL [extra wrk args]", with $1 = verify or measure.
+# ---------------------------------------------------------------------------
+nginx_targets() {
+    local fn=$1
+    "$fn" backend-direct "http://127.0.0.1:$BACKEND_PORT/hello"
+    "$fn" nginx-proxy "http://127.0.0.1:$PROXY_PORT/hello"
+}
+
+# apigw scenarios: the single place to add more. Names should start with "apigw" (each gets
+# a ratio line against nginx-proxy). The APIs they call are defined in gateway.yaml.tmpl.
+# Extra wrk args go after the URL, e.g. pre-signed headers for an APP-auth API:
+#   "$fn" apigw-app-signed "http://127.0.0.1:$APIGW_PORT/signed" -H "X-Ca-Key: ..." -H "X-Ca-Signature: ..."
+apigw_scenarios() {
+    local fn=$1
+    "$fn" apigw "http://127.0.0.1:$APIGW_PORT/hello"
+}
+
+all_targets() {
+    nginx_targets "$1"
+    if [[ $ONLY_NGINX != 1 ]]; then
+        apigw_scenarios "$1"
+    fi
+}
+
+# ---------------------------------------------------------------------------
+# Report: table on stdout, JSON in bench/out/result-<timestamp>.json.
+# ---------------------------------------------------------------------------
+report() {
+    python3 - "$RESULTS" "$JSON_OUT" <<'PY'
+import json, os, sys
+
+results_file, json_out = sys.argv[1], sys.argv[2]
+rows = []
+with open(results_file) as f:
+    for line in f:
+        p = line.rstrip("\n").split("\t")
+        if len(p) < 13:
+            continue
+        name, url, rps, p50, p99, p50raw, p99raw, reqs, non2xx, sc, sr, sw, st = p[:13]
+        sock = {"connect": int(sc), "read": int(sr), "write": int(sw), "timeout": int(st)}
+        rows.append({
+            "name": name, "url": url, "rps": float(rps),
+            "p50_ms": float(p50), "p99_ms": float(p99),
+            "p50_raw": p50raw, "p99_raw": p99raw,
+            "requests": int(reqs), "non_2xx_3xx": int(non2xx), "socket_errors": sock,
+            "errors": int(non2xx) + sum(sock.values()),
+            "raw_output": os.path.join(os.environ["RAW_DIR_REL"], name + ".txt"),
+        })
+by_name = {r["name"]: r for r in rows}
+
+def ratio(a, b, key):
+    x, y = by_name[a][key], by_name[b][key]
+    return round(x / y, 3) if y else None
+
+ratios = []
+pairs = [(r["name"], "nginx-proxy") for r in rows if r["name"].startswith("apigw")]
+pairs.append(("nginx-proxy", "backend-direct"))
+for a, b in pairs:
+    if a in by_name and b in by_name:
+        ratios.append({"a": a, "b": b, "rps": ratio(a, b, "rps"),
+                       "p50": ratio(a, b, "p50_ms"), "p99": ratio(a, b, "p99_ms")})
+
+def ms(v):
+    return f"{v:.3f}ms"
+
+print()
+print(f"{'target':<20}{'rps':>12}{'p50':>12}{'p99':>12}{'errors':>10}")
+for r in rows:
+    print(f"{r['name']:<20}{r['rps']:>12.0f}{ms(r['p50_ms']):>12}{ms(r['p99_ms']):>12}{r['errors']:>10}")
+for q in ratios:
+    fmt = lambda v: "n/a" if v is None else f"{v:.2f}"
+    print(f"ratio {q['a']}/{q['b']} rps: {fmt(q['rps'])}   p50: {fmt(q['p50'])}   p99: {fmt(q['p99'])}")
+if any(r["errors"] for r in rows):
+    print("WARNING: some targets had errors (non-2xx/3xx responses or socket errors); see raw wrk output")
+
+env = os.environ
+doc = {
+    "timestamp": env["TS"],
+    "params": {
+        "duration": env["DURATION"], "warmup": env["WARMUP"],
+        "connections": int(env["CONNECTIONS"]), "threads": int(env["THREADS"]),
+        "server_cpus": env["SERVER_CPUS"], "wrk_cpus": env["WRK_CPUS"],
+        "only_nginx": env["ONLY_NGINX"] == "1",
+        "apigw_bin": None if env["ONLY_NGINX"] == "1" else env["APIGW_BIN"],
+        "apigw_worker_threads": 1, "nginx_worker_processes": 1,
+    },
+    "env": {
+        "git_commit": env.get("GIT_COMMIT", ""), "nginx": env.get("NGINX_VERSION", ""),
+        "wrk": env.get("WRK_VERSION", ""), "kernel": os.uname().release, "cpus": os.cpu_count(),
+    },
+    "results": rows,
+    "ratios": ratios,
+}
+with open(json_out, "w") as f:
+    json.dump(doc, f, indent=2)
+    f.write("\n")
+print(f"\nJSON: {os.path.relpath(json_out)}")
+PY
+}
+
+# ---------------------------------------------------------------------------
+# Main
+# ---------------------------------------------------------------------------
+[[ $CONNECTIONS =~ ^[0-9]+$ && $THREADS =~ ^[0-9]+$ ]] || die "CONNECTIONS and THREADS must be integers"
+((THREADS >= 1 && CONNECTIONS >= THREADS)) || die "need THREADS >= 1 and CONNECTIONS >= THREADS"
+valid_duration "$DURATION" || die "bad DURATION '$DURATION' (e.g. 10s, 1m)"
+valid_duration "$WARMUP" || die "bad WARMUP '$WARMUP' (e.g. 2s, 0)"
+
+if [[ $ONLY_NGINX != 1 && ! -x $APIGW_BIN ]]; then
+    die "apigw binary '$APIGW_BIN' not found or not executable (build it with 'cargo build --release', set APIGW_BIN, or run with ONLY_NGINX=1)"
+fi
+ensure_tools
+
+TMP=$(mktemp -d /tmp/apigw-bench.XXXXXX)
+chmod 755 "$TMP" # nginx workers run as an unprivileged user when started as root
+TS=$(date -u +%Y%m%dT%H%M%SZ)
+RAW_DIR="$OUT_DIR/raw-$TS"
+RESULTS="$TMP/results.tsv"
+: >"$RESULTS"
+JSON_OUT="$OUT_DIR/result-$TS.json"
+
+log "servers on CPU(s) $SERVER_CPUS, wrk on CPU(s) $WRK_CPUS; temp dir $TMP"
+start_nginx nginx-backend nginx-backend.conf.tmpl "$BACKEND_PORT"
+start_nginx nginx-proxy nginx-proxy.conf.tmpl "$PROXY_PORT" "BACKEND_PORT=$BACKEND_PORT"
+if [[ $ONLY_NGINX == 1 ]]; then
+    log "ONLY_NGINX=1: skipping apigw"
+else
+    start_apigw
+fi
+
+all_targets verify
+mkdir -p "$RAW_DIR"
+all_targets measure
+
+GIT_COMMIT=$(git rev-parse --short HEAD 2>/dev/null || true)
+NGINX_VERSION=$(nginx -v 2>&1 | sed 's|^nginx version: ||')
+WRK_VERSION=$(wrk --version 2>&1 | head -n 1 | awk '{print $2}' || true)
+RAW_DIR_REL="bench/out/raw-$TS"
+export TS DURATION WARMUP CONNECTIONS THREADS SERVER_CPUS WRK_CPUS ONLY_NGINX APIGW_BIN \
+    RAW_DIR_REL GIT_COMMIT NGINX_VERSION WRK_VERSION
+report
