@@ -6,6 +6,7 @@
 # Env (defaults):
 #   DURATION=10s  CONNECTIONS=32  THREADS=1  WARMUP=2s
 #   APIGW_BIN=target/release/apigw (relative to the repo root)
+#   ROUNDS=3      (every target is measured ROUNDS times, interleaved; the report uses medians)
 #   ONLY_NGINX=0  (1 = skip apigw: measure backend-direct and nginx-proxy only)
 #   SERVER_CPUS=0 WRK_CPUS=1  (taskset -c lists: servers vs. load generator)
 #   READY_TIMEOUT=30 (seconds to wait for each server to answer 200)
@@ -20,6 +21,7 @@ DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-1}
 WARMUP=${WARMUP:-2s}
+ROUNDS=${ROUNDS:-3}
 APIGW_BIN=${APIGW_BIN:-target/release/apigw}
 ONLY_NGINX=${ONLY_NGINX:-0}
 SERVER_CPUS=${SERVER_CPUS:-0}
@@ -264,18 +266,18 @@ parse_wrk() {
 
 # measure NAME URL [extra wrk args] : warm-up (discarded) + measured run; appends to RESULTS.
 measure() {
-    local name=$1 url=$2 line
+    local name=$1 url=$2 line raw="$RAW_DIR/$1.r${ROUND:-1}"
     shift 2
     if [[ $(to_seconds "$WARMUP") -gt 0 ]]; then
         log "warm-up  $name ($WARMUP)"
-        run_wrk "$WARMUP" "$url" "$RAW_DIR/$name.warmup.txt" "$@" ||
-            { cat "$RAW_DIR/$name.warmup.txt" >&2; die "wrk warm-up failed for $name"; }
+        run_wrk "$WARMUP" "$url" "$raw.warmup.txt" "$@" ||
+            { cat "$raw.warmup.txt" >&2; die "wrk warm-up failed for $name"; }
     fi
     log "measure  $name ($DURATION, -t$THREADS -c$CONNECTIONS) $url"
-    run_wrk "$DURATION" "$url" "$RAW_DIR/$name.txt" "$@" ||
-        { cat "$RAW_DIR/$name.txt" >&2; die "wrk failed for $name"; }
-    line=$(parse_wrk "$RAW_DIR/$name.txt") ||
-        { cat "$RAW_DIR/$name.txt" >&2; die "could not parse wrk output for $name"; }
+    run_wrk "$DURATION" "$url" "$raw.txt" "$@" ||
+        { cat "$raw.txt" >&2; die "wrk failed for $name"; }
+    line=$(parse_wrk "$raw.txt") ||
+        { cat "$raw.txt" >&2; die "could not parse wrk output for $name"; }
     printf '%s\t%s\t%s\n' "$name" "$url" "$line" >>"$RESULTS"
     log "$(printf 'result   %s: %s rps, p50 %s, p99 %s' "$name" "$(cut -f1 <<<"$line")" "$(cut -f4 <<<"$line")" "$(cut -f5 <<<"$line")")"
 }
@@ -327,8 +329,23 @@ with open(results_file) as f:
             "p50_raw": p50raw, "p99_raw": p99raw,
             "requests": int(reqs), "non_2xx_3xx": int(non2xx), "socket_errors": sock,
             "errors": int(non2xx) + sum(sock.values()),
-            "raw_output": os.path.join(os.environ["RAW_DIR_REL"], name + ".txt"),
         })
+
+# Several rounds per target: report the median of each figure, keep every round in the JSON.
+import statistics
+grouped = {}
+for r in rows:
+    grouped.setdefault(r["name"], []).append(r)
+rows = []
+for name, rounds in grouped.items():
+    med = lambda k: statistics.median(x[k] for x in rounds)
+    rows.append({
+        "name": name, "url": rounds[0]["url"], "rps": med("rps"), "p50_ms": med("p50_ms"),
+        "p99_ms": med("p99_ms"), "errors": sum(x["errors"] for x in rounds),
+        "rounds": [{k: x[k] for k in ("rps", "p50_ms", "p99_ms", "requests", "non_2xx_3xx", "socket_errors")}
+                   for x in rounds],
+        "raw_output": os.path.join(os.environ["RAW_DIR_REL"], name + ".r*.txt"),
+    })
 by_name = {r["name"]: r for r in rows}
 
 def ratio(a, b, key):
@@ -347,9 +364,11 @@ def ms(v):
     return f"{v:.3f}ms"
 
 print()
-print(f"{'target':<20}{'rps':>12}{'p50':>12}{'p99':>12}{'errors':>10}")
+print(f"medians of {len(rows[0]['rounds']) if rows else 0} interleaved rounds")
+print(f"{'target':<20}{'rps':>12}{'p50':>12}{'p99':>12}{'errors':>10}   rps by round")
 for r in rows:
-    print(f"{r['name']:<20}{r['rps']:>12.0f}{ms(r['p50_ms']):>12}{ms(r['p99_ms']):>12}{r['errors']:>10}")
+    by_round = " ".join(f"{x['rps']:.0f}" for x in r["rounds"])
+    print(f"{r['name']:<20}{r['rps']:>12.0f}{ms(r['p50_ms']):>12}{ms(r['p99_ms']):>12}{r['errors']:>10}   {by_round}")
 for q in ratios:
     fmt = lambda v: "n/a" if v is None else f"{v:.2f}"
     print(f"ratio {q['a']}/{q['b']} rps: {fmt(q['rps'])}   p50: {fmt(q['p50'])}   p99: {fmt(q['p99'])}")
@@ -360,7 +379,7 @@ env = os.environ
 doc = {
     "timestamp": env["TS"],
     "params": {
-        "duration": env["DURATION"], "warmup": env["WARMUP"],
+        "duration": env["DURATION"], "warmup": env["WARMUP"], "rounds": int(env["ROUNDS"]),
         "connections": int(env["CONNECTIONS"]), "threads": int(env["THREADS"]),
         "server_cpus": env["SERVER_CPUS"], "wrk_cpus": env["WRK_CPUS"],
         "only_nginx": env["ONLY_NGINX"] == "1",
@@ -413,12 +432,15 @@ fi
 
 all_targets verify
 mkdir -p "$RAW_DIR"
-all_targets measure
+for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
+    log "round $ROUND of $ROUNDS"
+    all_targets measure
+done
 
 GIT_COMMIT=$(git rev-parse --short HEAD 2>/dev/null || true)
 NGINX_VERSION=$(nginx -v 2>&1 | sed 's|^nginx version: ||')
 WRK_VERSION=$(wrk --version 2>&1 | head -n 1 | awk '{print $2}' || true)
 RAW_DIR_REL="bench/out/raw-$TS"
-export TS DURATION WARMUP CONNECTIONS THREADS SERVER_CPUS WRK_CPUS ONLY_NGINX APIGW_BIN \
+export TS DURATION WARMUP ROUNDS CONNECTIONS THREADS SERVER_CPUS WRK_CPUS ONLY_NGINX APIGW_BIN \
     RAW_DIR_REL GIT_COMMIT NGINX_VERSION WRK_VERSION
 report

@@ -78,13 +78,7 @@ impl Gateway {
         let addrs: Vec<SocketAddr> = banner
             .split("://")
             .skip(1)
-            .map(|s| {
-                s.split([',', ' '])
-                    .next()
-                    .unwrap()
-                    .parse()
-                    .unwrap()
-            })
+            .map(|s| s.split([',', ' ']).next().unwrap().parse().unwrap())
             .collect();
         Gateway {
             http: addrs[0],

@@ -12,8 +12,14 @@ use serde_json::json;
 use std::hint::black_box;
 
 fn live(apis: usize) -> LiveConfig {
-    let group: Group = serde_json::from_value(json!({"GroupId": "g1", "GroupName": "bench"})).unwrap();
-    let domain = Domain { domain_name: "api.example.com".into(), group_id: "g1".into(), bind_stage_name: None, certificate: None };
+    let group: Group =
+        serde_json::from_value(json!({"GroupId": "g1", "GroupName": "bench"})).unwrap();
+    let domain = Domain {
+        domain_name: "api.example.com".into(),
+        group_id: "g1".into(),
+        bind_stage_name: None,
+        certificate: None,
+    };
     let deployments = (0..apis)
         .map(|i| {
             // A mix of shapes: static, one parameter, two parameters, prefix.
@@ -41,13 +47,23 @@ fn live(apis: usize) -> LiveConfig {
             }
         })
         .collect();
-    LiveConfig { generation: 1, groups: vec![group], domains: vec![domain], deployments }
+    LiveConfig {
+        generation: 1,
+        groups: vec![group],
+        domains: vec![domain],
+        deployments,
+    }
 }
 
 fn find(snap: &Snapshot, host: &str, path: &str) -> bool {
-    let Some(entry) = snap.host(host) else { return false };
+    let Some(entry) = snap.host(host) else {
+        return false;
+    };
     let segments = split_path(path);
-    snap.groups[entry.group].router(Stage::Release).find(&Method::GET, &segments).is_some()
+    snap.groups[entry.group]
+        .router(Stage::Release)
+        .find(&Method::GET, &segments)
+        .is_some()
 }
 
 fn route_match(c: &mut Criterion) {
@@ -64,9 +80,19 @@ fn route_match(c: &mut Criterion) {
             ("miss", "/nowhere/at/all".to_string()),
         ];
         for (name, path) in &paths {
-            assert_eq!(find(&snap, "api.example.com", path), *name != "miss", "{name} {path}");
+            assert_eq!(
+                find(&snap, "api.example.com", path),
+                *name != "miss",
+                "{name} {path}"
+            );
             g.bench_with_input(BenchmarkId::new(*name, n), path, |b, path| {
-                b.iter(|| find(black_box(&snap), black_box("api.example.com"), black_box(path)))
+                b.iter(|| {
+                    find(
+                        black_box(&snap),
+                        black_box("api.example.com"),
+                        black_box(path),
+                    )
+                })
             });
         }
     }

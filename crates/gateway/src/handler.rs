@@ -100,10 +100,20 @@ fn header_text(text: &str) -> HeaderValue {
 }
 
 /// The connection a request arrived on.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ConnInfo {
     pub peer: SocketAddr,
     pub tls: bool,
+    /// The peer's IP as a header value, made once per connection (`X-Forwarded-For`).
+    pub peer_ip: HeaderValue,
+}
+
+impl ConnInfo {
+    pub fn new(peer: SocketAddr, tls: bool) -> ConnInfo {
+        let peer_ip = HeaderValue::from_str(&peer.ip().to_string())
+            .expect("an IP address is a valid header value");
+        ConnInfo { peer, tls, peer_ip }
+    }
 }
 
 /// What the access log records about a request.
@@ -120,18 +130,23 @@ struct Trace {
 pub struct Worker {
     pub shared: Arc<Shared>,
     pub client: Client,
+    /// This node's id as an `X-Ca-Via` value.
+    node_via: HeaderValue,
 }
 
 impl Worker {
     pub fn new(shared: Arc<Shared>) -> Worker {
+        let node_via =
+            HeaderValue::from_str(&shared.node_id).expect("a hex id is a valid header value");
         Worker {
             shared,
             client: backend::new_client(),
+            node_via,
         }
     }
 
     /// Serves one request; never fails: every failure becomes a documented error response.
-    pub async fn handle(&self, req: Request<Incoming>, conn: ConnInfo) -> Response<GwBody> {
+    pub async fn handle(&self, req: Request<Incoming>, conn: &ConnInfo) -> Response<GwBody> {
         let start = Instant::now();
         let request_id = new_request_id();
         let debug = req
@@ -183,7 +198,7 @@ impl Worker {
     async fn serve(
         &self,
         req: Request<Incoming>,
-        conn: ConnInfo,
+        conn: &ConnInfo,
         request_id: &HeaderValue,
         trace: &mut Trace,
     ) -> Result<Response<GwBody>, Reject> {
@@ -218,9 +233,10 @@ impl Worker {
                 })?;
             let api = found.value.clone();
             let backend_path = match &api.backend {
-                Backend::Http(b) => Some(backend_path(
+                Backend::Http(b) => Some(backend_target(
                     b,
                     path,
+                    req.uri().query(),
                     &segments,
                     &found.captures,
                     found.rest_from,
@@ -246,11 +262,11 @@ impl Worker {
             Backend::Broken(_) => Err(Reject::new(&codes::X500AM, &[])),
             Backend::Mock(mock) => Ok(mock_response(mock)),
             Backend::Http(backend) => {
-                let path = backend_path.unwrap_or_default();
+                let target = backend_path.unwrap_or_default();
                 let started = Instant::now();
-                let result = self
-                    .call_backend(req, backend, path, conn, request_id)
-                    .await;
+                // Boxed: keeps the per-request future small (hyper moves it around).
+                let result =
+                    Box::pin(self.call_backend(req, backend, target, conn, request_id)).await;
                 trace.service_latency = Some(started.elapsed());
                 result
             }
@@ -261,18 +277,15 @@ impl Worker {
         &self,
         req: Request<Incoming>,
         backend: &HttpBackend,
-        path: String,
-        conn: ConnInfo,
+        target: String,
+        conn: &ConnInfo,
         request_id: &HeaderValue,
     ) -> Result<Response<GwBody>, Reject> {
         let (parts, incoming) = req.into_parts();
         let body =
             request_body(&parts.headers, incoming, self.shared.config.max_body_bytes).await?;
-        let path_and_query = match parts.uri.query() {
-            Some(q) => PathAndQuery::try_from(format!("{path}?{q}")),
-            None => PathAndQuery::try_from(path),
-        }
-        .map_err(|e| Reject::new(&codes::I400RU, &[&e.to_string()]))?;
+        let path_and_query = PathAndQuery::try_from(target)
+            .map_err(|e| Reject::new(&codes::I400RU, &[&e.to_string()]))?;
         let mut uri = http::uri::Parts::default();
         uri.scheme = Some(backend.scheme.clone());
         uri.authority = Some(backend.authority.clone());
@@ -289,7 +302,7 @@ impl Worker {
             &X_FORWARDED_PROTO,
             HeaderValue::from_static(if conn.tls { "https" } else { "http" }),
         );
-        append_via(&mut headers, &self.shared.node_id);
+        append_via(&mut headers, &self.node_via);
 
         let mut out = Request::new(body);
         *out.method_mut() = backend.method.clone().unwrap_or(parts.method);
@@ -441,18 +454,19 @@ fn authenticate(api: &CompiledApi, headers: &HeaderMap) -> Result<(), Reject> {
     }
 }
 
-/// The backend path for a matched request.
-fn backend_path(
+/// The backend path and query for a matched request, in one allocation.
+fn backend_target(
     b: &HttpBackend,
     path: &str,
+    query: Option<&str>,
     segments: &[&str],
     captures: &Captures,
     rest_from: Option<usize>,
 ) -> String {
+    let mut out = String::with_capacity(path.len() + query.map_or(0, |q| q.len() + 1) + 32);
     match &b.path {
-        BackendPath::SameAsRequest => path.to_string(),
+        BackendPath::SameAsRequest => out.push_str(path),
         BackendPath::Template { parts, append_rest } => {
-            let mut out = String::with_capacity(path.len() + 16);
             for p in parts {
                 match p {
                     PathPart::Text(t) => out.push_str(t),
@@ -474,9 +488,13 @@ fn backend_path(
             if out.is_empty() {
                 out.push('/');
             }
-            out
         }
     }
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
 }
 
 /// The body to send upstream: streamed when its length is declared (already checked against
@@ -506,7 +524,22 @@ async fn request_body(
     Ok(GwBody::full(collected.to_bytes()))
 }
 
+/// Hop-by-hop headers, which are never forwarded.
+fn is_hop_header(name: &HeaderName) -> bool {
+    name == header::CONNECTION
+        || name == header::TE
+        || name == header::TRAILER
+        || name == header::TRANSFER_ENCODING
+        || name == header::UPGRADE
+        || name == KEEP_ALIVE
+        || name == PROXY_CONNECTION
+}
+
 fn strip_hop_headers(h: &mut HeaderMap) {
+    // One cheap pass; the removals (which hash every name) only when there is something to do.
+    if !h.keys().any(is_hop_header) {
+        return;
+    }
     if let Some(conn) = h.remove(header::CONNECTION) {
         // Headers named in Connection are hop-by-hop too.
         if let Ok(list) = conn.to_str() {
@@ -529,24 +562,28 @@ fn strip_hop_headers(h: &mut HeaderMap) {
     }
 }
 
-fn append_forwarded_for(h: &mut HeaderMap, conn: ConnInfo) {
-    let ip = conn.peer.ip().to_string();
-    let value = match h.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-        Some(prev) => format!("{prev}, {ip}"),
-        None => ip,
-    };
-    if let Ok(v) = HeaderValue::from_str(&value) {
-        h.insert(&X_FORWARDED_FOR, v);
-    }
+fn append_forwarded_for(h: &mut HeaderMap, conn: &ConnInfo) {
+    append_to_list(h, &X_FORWARDED_FOR, &conn.peer_ip);
 }
 
-fn append_via(h: &mut HeaderMap, node: &str) {
-    let value = match h.get(&X_CA_VIA).and_then(|v| v.to_str().ok()) {
-        Some(prev) => format!("{prev}, {node}"),
-        None => node.to_string(),
-    };
-    if let Ok(v) = HeaderValue::from_str(&value) {
-        h.insert(&X_CA_VIA, v);
+fn append_via(h: &mut HeaderMap, node: &HeaderValue) {
+    append_to_list(h, &X_CA_VIA, node);
+}
+
+/// Adds `value` to a comma-separated list header (set it when absent, without allocating).
+fn append_to_list(h: &mut HeaderMap, name: &HeaderName, value: &HeaderValue) {
+    match h.get(name) {
+        None => {
+            h.insert(name, value.clone());
+        }
+        Some(prev) => {
+            let mut joined = prev.as_bytes().to_vec();
+            joined.extend_from_slice(b", ");
+            joined.extend_from_slice(value.as_bytes());
+            if let Ok(v) = HeaderValue::from_bytes(&joined) {
+                h.insert(name, v);
+            }
+        }
     }
 }
 
@@ -609,7 +646,7 @@ fn access_log(
     status: StatusCode,
     total: Duration,
     trace: &Trace,
-    conn: ConnInfo,
+    conn: &ConnInfo,
 ) {
     tracing::info!(
         target: "apigw::access",

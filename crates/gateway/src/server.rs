@@ -149,14 +149,14 @@ fn serve(
     peer: SocketAddr,
 ) {
     let _ = stream.set_nodelay(true);
-    let info = ConnInfo { peer, tls: false };
+    let info = Arc::new(ConnInfo::new(peer, false));
     let builder = builder.clone();
     let watcher = graceful.watcher();
     let worker = worker.clone();
     tokio::spawn(async move {
         let svc = service_fn(move |req| {
-            let worker = worker.clone();
-            async move { Ok::<_, Infallible>(worker.handle(req, info).await) }
+            let (worker, info) = (worker.clone(), info.clone());
+            async move { Ok::<_, Infallible>(worker.handle(req, &info).await) }
         });
         let conn = builder.serve_connection(TokioIo::new(stream), svc);
         let _ = watcher.watch(conn).await;
@@ -172,7 +172,7 @@ fn serve_tls(
     peer: SocketAddr,
 ) {
     let _ = stream.set_nodelay(true);
-    let info = ConnInfo { peer, tls: true };
+    let info = Arc::new(ConnInfo::new(peer, true));
     let builder = builder.clone();
     let watcher = graceful.watcher();
     let worker = worker.clone();
@@ -183,8 +183,8 @@ fn serve_tls(
             return;
         };
         let svc = service_fn(move |req| {
-            let worker = worker.clone();
-            async move { Ok::<_, Infallible>(worker.handle(req, info).await) }
+            let (worker, info) = (worker.clone(), info.clone());
+            async move { Ok::<_, Infallible>(worker.handle(req, &info).await) }
         });
         let conn = builder.serve_connection(TokioIo::new(tls), svc);
         let _ = watcher.watch(conn).await;
