@@ -42,18 +42,22 @@ impl Group {
     }
 }
 
-/// 4-50 characters, starting with a letter (or a non-ASCII character, as the cloud accepts
-/// Chinese names), then letters, digits and underscores.
 pub fn validate_group_name(name: &str) -> Result<(), ModelError> {
+    validate_name("GroupName", name)
+}
+
+/// The naming rule CloudAPI applies to group, API and app names: 4-50 characters, starting
+/// with a letter (non-ASCII letters such as Chinese are accepted), then letters, digits, `_`.
+pub fn validate_name(field: &str, name: &str) -> Result<(), ModelError> {
     if name.is_empty() {
-        return Err(ModelError::missing("GroupName"));
+        return Err(ModelError::missing(field));
     }
     let count = name.chars().count();
     let first_ok = name.chars().next().is_some_and(|c| c.is_alphabetic());
     let rest_ok = name.chars().all(|c| c.is_alphanumeric() || c == '_');
     if !(4..=50).contains(&count) || !first_ok || !rest_ok {
         return Err(ModelError::invalid(
-            "GroupName",
+            field,
             "4-50 characters, starting with a letter, then letters, digits or `_`",
         ));
     }

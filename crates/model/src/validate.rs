@@ -6,7 +6,7 @@ use crate::path::{parse_field, PathPattern, Segment};
 
 /// Checks one definition on its own. Returns the parsed request path.
 pub fn validate_api(api: &ApiDefinition) -> Result<PathPattern, ModelError> {
-    validate_api_name(&api.api_name)?;
+    crate::group::validate_name("ApiName", &api.api_name)?;
     let rc = &api.request_config;
     let (http, https) = api.protocols();
     let known = rc.request_protocol.split(',').all(|p| {
@@ -39,24 +39,6 @@ pub fn validate_api(api: &ApiDefinition) -> Result<PathPattern, ModelError> {
     let path = parse_field("RequestPath", &rc.request_path, rc.escape_path_param)?;
     validate_service(api, &path)?;
     Ok(path)
-}
-
-fn validate_api_name(name: &str) -> Result<(), ModelError> {
-    if name.is_empty() {
-        return Err(ModelError::missing("ApiName"));
-    }
-    let count = name.chars().count();
-    let first_ok = name.chars().next().is_some_and(|c| c.is_alphabetic());
-    if !(4..=50).contains(&count)
-        || !first_ok
-        || !name.chars().all(|c| c.is_alphanumeric() || c == '_')
-    {
-        return Err(ModelError::invalid(
-            "ApiName",
-            "4-50 characters, starting with a letter, then letters, digits or `_`",
-        ));
-    }
-    Ok(())
 }
 
 fn check_method(field: &str, m: &str) -> Result<(), ModelError> {
