@@ -68,6 +68,40 @@ pub fn apply(control: &Control, file: PathBuf) -> Job<'_> {
     })
 }
 
+pub fn export(control: &Control, output: Option<PathBuf>) -> Job<'_> {
+    Box::pin(async move {
+        let (file, notes) = apigw_control::apply::export(control)
+            .await
+            .map_err(|e| e.to_string())?;
+        let yaml = file.to_yaml();
+        match output {
+            Some(path) => write_private(&path, &yaml)
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?,
+            None => print!("{yaml}"),
+        }
+        for api in &notes.drafts_differ {
+            eprintln!("note: {api} runs an older version than its draft; applying this file deploys the draft");
+        }
+        if notes.has_private_keys {
+            eprintln!("note: the export holds certificates' private keys; keep it private");
+        }
+        Ok(())
+    })
+}
+
+/// Writes a file readable by its owner only (it may hold private keys).
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(text.as_bytes())
+}
+
 pub fn list(control: &Control) -> Job<'_> {
     Box::pin(async move {
         let groups = control

@@ -40,6 +40,15 @@ enum Command {
         #[command(flatten)]
         data: DataDir,
     },
+    /// Write the whole configuration as a file `apigw apply` accepts (drafts, and `DeployTo`
+    /// with the stages where each API is live). Certificates' private keys are included.
+    Export {
+        /// Write to this file instead of standard output.
+        #[arg(short = 'o', long = "output")]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        data: DataDir,
+    },
     /// List groups, their domains and APIs, and where each API is deployed.
     Apis {
         #[command(flatten)]
@@ -60,6 +69,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Apply { file, data } => local::run(&data, |c| local::apply(c, file)),
+        Command::Export { output, data } => local::run(&data, |c| local::export(c, output)),
         Command::Apis { data } => local::run(&data, local::list),
         Command::Deploy(a) => local::run(&a.api.data.clone(), |c| local::deploy(c, a)),
         Command::Abolish(a) => local::run(&a.api.data.clone(), |c| local::abolish(c, a)),

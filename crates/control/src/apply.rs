@@ -9,58 +9,62 @@
 use crate::ops::{Control, ControlError, Result};
 use apigw_model::validate::{check_conflicts, validate_api};
 use apigw_model::{ApiDefinition, Domain, DomainCertificate, ModelError, Stage};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct GatewayFile {
     #[serde(default)]
     pub groups: Vec<GroupSpec>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct GroupSpec {
     pub group_name: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_path: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub domains: Vec<DomainSpec>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub apis: Vec<ApiSpec>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct DomainSpec {
     pub domain_name: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bind_stage_name: Option<Stage>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate: Option<CertificateSpec>,
 }
 
 /// PEM inline (`CertificateBody`, `CertificatePrivateKey`) or from files (`...File`, relative
 /// to the declarative file).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct CertificateSpec {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub certificate_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate_body: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate_private_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate_body_file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate_private_key_file: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ApiSpec {
     /// Stages the API must be live in after apply. Absent: deployments are left alone.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deploy_to: Option<Vec<Stage>>,
     #[serde(flatten)]
     pub definition: ApiDefinition,
@@ -189,19 +193,25 @@ async fn apply_group(control: &Control, spec: &GroupSpec, report: &mut Vec<Strin
             g
         }
     };
+    let bound = control.domains(&group.group_id).await?;
     for d in &spec.domains {
-        let domain = Domain {
-            domain_name: d.domain_name.clone(),
-            group_id: group.group_id.clone(),
-            bind_stage_name: d.bind_stage_name,
-            certificate: d.certificate.as_ref().map(|c| DomainCertificate {
+        let current = bound.iter().find(|b| b.domain_name == d.domain_name);
+        let certificate = match &d.certificate {
+            Some(c) => Some(DomainCertificate {
                 certificate_name: c.certificate_name.clone(),
                 certificate_body: c.certificate_body.clone().unwrap_or_default(),
                 certificate_private_key: c.certificate_private_key.clone().unwrap_or_default(),
             }),
+            // No `Certificate` in the file: a certificate set earlier stays.
+            None => current.and_then(|b| b.certificate.clone()),
         };
-        let existing = control.domains(&group.group_id).await?;
-        if !existing.contains(&domain) {
+        let domain = Domain {
+            domain_name: d.domain_name.clone(),
+            group_id: group.group_id.clone(),
+            bind_stage_name: d.bind_stage_name,
+            certificate,
+        };
+        if current != Some(&domain) {
             control.set_domain(domain).await?;
             report.push(format!("bound domain {} to group {name}", d.domain_name));
         }
@@ -264,6 +274,84 @@ async fn apply_deployments(
         }
     }
     Ok(())
+}
+
+/// What [`export`] found besides the file itself.
+#[derive(Debug, Default)]
+pub struct ExportNotes {
+    /// APIs live in a stage with a version that differs from their current draft: applying the
+    /// export deploys the draft there.
+    pub drafts_differ: Vec<String>,
+    /// True when a certificate's private key is in the file.
+    pub has_private_keys: bool,
+}
+
+/// The whole configuration as a file that [`apply`] accepts: groups with their domains and
+/// API drafts; `DeployTo` lists the stages where each API is live.
+pub async fn export(control: &Control) -> Result<(GatewayFile, ExportNotes)> {
+    let mut notes = ExportNotes::default();
+    let mut groups = Vec::new();
+    for g in control.store().list_groups().await? {
+        let domains = control
+            .domains(&g.group_id)
+            .await?
+            .into_iter()
+            .map(|d| {
+                notes.has_private_keys |= d.certificate.is_some();
+                DomainSpec {
+                    domain_name: d.domain_name,
+                    bind_stage_name: d.bind_stage_name,
+                    certificate: d.certificate.map(|c| CertificateSpec {
+                        certificate_name: c.certificate_name,
+                        certificate_body: Some(c.certificate_body),
+                        certificate_private_key: Some(c.certificate_private_key),
+                        certificate_body_file: None,
+                        certificate_private_key_file: None,
+                    }),
+                }
+            })
+            .collect();
+        let mut apis = Vec::new();
+        for mut api in control.apis(&g.group_id).await? {
+            let history = control.history(&api.api_id, None).await?;
+            let mut live = Vec::new();
+            for d in history.iter().filter(|d| d.online) {
+                live.push(d.stage_name);
+                if !same_definition(&d.definition, &api) {
+                    notes.drafts_differ.push(format!(
+                        "{}/{} in {}",
+                        g.group_name, api.api_name, d.stage_name
+                    ));
+                }
+            }
+            live.sort();
+            api.api_id.clear();
+            api.group_id.clear();
+            api.created_time.clear();
+            api.modified_time.clear();
+            apis.push(ApiSpec {
+                deploy_to: Some(live),
+                definition: api,
+            });
+        }
+        apis.sort_by(|a, b| a.definition.api_name.cmp(&b.definition.api_name));
+        let base_path = (g.base_path != "/").then_some(g.base_path);
+        groups.push(GroupSpec {
+            group_name: g.group_name,
+            description: g.description,
+            base_path,
+            domains,
+            apis,
+        });
+    }
+    groups.sort_by(|a, b| a.group_name.cmp(&b.group_name));
+    Ok((GatewayFile { groups }, notes))
+}
+
+impl GatewayFile {
+    pub fn to_yaml(&self) -> String {
+        serde_norway::to_string(self).expect("the file model always serialises")
+    }
 }
 
 /// Equal apart from bookkeeping times.

@@ -176,3 +176,75 @@ async fn domains_are_unique_and_limited() {
         "RepeatedGroupName"
     );
 }
+
+#[tokio::test]
+async fn export_then_apply_to_an_empty_store_gives_the_same_configuration() {
+    let (_dir, control) = control();
+    let file = FILE.replace(
+        "      - DomainName: localhost",
+        "      - DomainName: localhost\n      - DomainName: test.example.com\n        BindStageName: TEST",
+    );
+    apply(&control, &GatewayFile::parse(&file).unwrap())
+        .await
+        .unwrap();
+    let (exported, notes) = apigw_control::apply::export(&control).await.unwrap();
+    assert!(notes.drafts_differ.is_empty() && !notes.has_private_keys);
+    let yaml = exported.to_yaml();
+    assert!(yaml.contains("DeployTo:"), "{yaml}");
+    assert!(!yaml.contains("ApiId"), "ids are not exported: {yaml}");
+
+    let (_dir2, empty) = crate::control();
+    apply(&empty, &GatewayFile::parse(&yaml).unwrap())
+        .await
+        .unwrap();
+    let (again, _) = apigw_control::apply::export(&empty).await.unwrap();
+    assert_eq!(again.to_yaml(), yaml);
+    // The same APIs are live in the same stages.
+    let live = |c: Control| async move {
+        let mut v: Vec<(String, String)> = c
+            .store()
+            .load_live()
+            .await
+            .unwrap()
+            .deployments
+            .into_iter()
+            .map(|d| (d.definition.api_name, d.stage_name.to_string()))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(live(control.clone()).await, live(empty.clone()).await);
+    assert_eq!(live(empty).await.len(), 2);
+}
+
+#[tokio::test]
+async fn a_domain_without_certificate_in_the_file_keeps_the_one_it_has() {
+    let (_dir, control) = control();
+    apply(&control, &GatewayFile::parse(FILE).unwrap())
+        .await
+        .unwrap();
+    let group = control.group_by_name("shop").await.unwrap().unwrap();
+    let mut domain = control
+        .domains(&group.group_id)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
+    domain.certificate = Some(apigw_model::DomainCertificate {
+        certificate_name: "c".into(),
+        certificate_body: "BODY".into(),
+        certificate_private_key: "KEY".into(),
+    });
+    control.set_domain(domain).await.unwrap();
+    assert!(apply(&control, &GatewayFile::parse(FILE).unwrap())
+        .await
+        .unwrap()
+        .is_empty());
+    let kept = control
+        .domains(&group.group_id)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
+    assert_eq!(kept.certificate.unwrap().certificate_body, "BODY");
+}
