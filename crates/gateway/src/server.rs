@@ -110,12 +110,12 @@ async fn run_worker(
         tokio::select! {
             accepted = plain.accept() => {
                 if let Ok((stream, peer)) = accepted {
-                    serve(&builder, &graceful, &worker, stream, peer);
+                    serve(&builder, &graceful, &worker, None, stream, peer);
                 }
             }
             accepted = accept_opt(tls_listener.as_ref()) => {
                 if let (Ok((stream, peer)), Some(acceptor)) = (accepted, acceptor.as_ref()) {
-                    serve_tls(&builder, &graceful, &worker, acceptor.clone(), stream, peer);
+                    serve(&builder, &graceful, &worker, Some(acceptor), stream, peer);
                 }
             }
             _ = shutdown.changed() => break,
@@ -141,52 +141,44 @@ async fn accept_opt(l: Option<&TcpListener>) -> std::io::Result<(TcpStream, Sock
     }
 }
 
+/// Serves one accepted connection in its own task; with `tls`, after the TLS handshake
+/// (bounded to 10 s).
 fn serve(
     builder: &auto::Builder<TokioExecutor>,
     graceful: &GracefulShutdown,
     worker: &Arc<Worker>,
+    tls: Option<&tokio_rustls::TlsAcceptor>,
     stream: TcpStream,
     peer: SocketAddr,
 ) {
     let _ = stream.set_nodelay(true);
-    let info = Arc::new(ConnInfo::new(peer, false));
-    let builder = builder.clone();
-    let watcher = graceful.watcher();
-    let worker = worker.clone();
+    let info = Arc::new(ConnInfo::new(peer, tls.is_some()));
+    let (builder, watcher, worker, tls) = (
+        builder.clone(),
+        graceful.watcher(),
+        worker.clone(),
+        tls.cloned(),
+    );
     tokio::spawn(async move {
         let svc = service_fn(move |req| {
             let (worker, info) = (worker.clone(), info.clone());
             async move { Ok::<_, Infallible>(worker.handle(req, &info).await) }
         });
-        let conn = builder.serve_connection(TokioIo::new(stream), svc);
-        let _ = watcher.watch(conn).await;
-    });
-}
-
-fn serve_tls(
-    builder: &auto::Builder<TokioExecutor>,
-    graceful: &GracefulShutdown,
-    worker: &Arc<Worker>,
-    acceptor: tokio_rustls::TlsAcceptor,
-    stream: TcpStream,
-    peer: SocketAddr,
-) {
-    let _ = stream.set_nodelay(true);
-    let info = Arc::new(ConnInfo::new(peer, true));
-    let builder = builder.clone();
-    let watcher = graceful.watcher();
-    let worker = worker.clone();
-    tokio::spawn(async move {
-        let Ok(Ok(tls)) =
-            tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await
-        else {
-            return;
-        };
-        let svc = service_fn(move |req| {
-            let (worker, info) = (worker.clone(), info.clone());
-            async move { Ok::<_, Infallible>(worker.handle(req, &info).await) }
-        });
-        let conn = builder.serve_connection(TokioIo::new(tls), svc);
-        let _ = watcher.watch(conn).await;
+        match tls {
+            None => {
+                let _ = watcher
+                    .watch(builder.serve_connection(TokioIo::new(stream), svc))
+                    .await;
+            }
+            Some(acceptor) => {
+                let handshake =
+                    tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream));
+                if let Ok(Ok(stream)) = handshake.await {
+                    let _ = watcher
+                        .watch(builder.serve_connection(TokioIo::new(stream), svc))
+                        .await;
+                }
+            }
+        }
     });
 }
