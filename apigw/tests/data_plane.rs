@@ -575,3 +575,50 @@ Groups:
     let r = get(gw.http, "localhost", "/loop").await;
     assert_eq!(r.code(), Some("I508LD"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn requests_the_http_parser_refuses_still_get_the_error_contract() {
+    let (_b, gw) = setup().await;
+    let header = |answer: &str, name: &str| {
+        answer
+            .lines()
+            .find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix(&format!("{name}: "))
+                    .map(str::to_string)
+            })
+            .unwrap_or_default()
+    };
+    // A request target over 64 KiB, which the HTTP parser cannot hold.
+    let long = format!(
+        "GET /pass/{} HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        "a".repeat(70 * 1024)
+    );
+    let answer = raw(gw.http, long.as_bytes());
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert_eq!(header(&answer, "x-ca-error-code"), "i413ul");
+    assert_eq!(header(&answer, "x-ca-request-id").len(), 36);
+
+    // More header fields than the parser accepts.
+    let mut many = String::from("GET /pass/x HTTP/1.1\r\nHost: localhost\r\n");
+    for i in 0..600 {
+        many.push_str(&format!("x-h{i}: v\r\n"));
+    }
+    many.push_str("\r\n");
+    let answer = raw(gw.http, many.as_bytes());
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert_eq!(header(&answer, "x-ca-error-code"), "i400hd");
+
+    // Not HTTP at all.
+    let answer = raw(gw.http, b"GARBAGE\r\n\r\n");
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert_eq!(header(&answer, "x-ca-error-code"), "i400ru");
+    assert!(
+        header(&answer, "x-ca-error-message").starts_with("invalid request uri"),
+        "{answer}"
+    );
+
+    // Ordinary requests on the same listener are untouched.
+    let ok = get(gw.http, "localhost", "/users/me").await;
+    assert_eq!((ok.status.as_u16(), ok.text().as_str()), (200, "me"));
+}

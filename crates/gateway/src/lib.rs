@@ -16,6 +16,7 @@ pub mod backend;
 pub mod body;
 pub mod compress;
 pub mod handler;
+pub mod parse_error;
 pub mod reload;
 pub mod request_id;
 pub mod router;

@@ -3,6 +3,7 @@
 //! lets in-flight requests finish, and gives up after the configured wait.
 
 use crate::handler::{ConnInfo, Worker};
+use crate::parse_error::Rewrite;
 use crate::Shared;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -167,7 +168,7 @@ fn serve(
         match tls {
             None => {
                 let _ = watcher
-                    .watch(builder.serve_connection(TokioIo::new(stream), svc))
+                    .watch(builder.serve_connection(TokioIo::new(Rewrite::new(stream)), svc))
                     .await;
             }
             Some(acceptor) => {
@@ -175,7 +176,7 @@ fn serve(
                     tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream));
                 if let Ok(Ok(stream)) = handshake.await {
                     let _ = watcher
-                        .watch(builder.serve_connection(TokioIo::new(stream), svc))
+                        .watch(builder.serve_connection(TokioIo::new(Rewrite::new(stream)), svc))
                         .await;
                 }
             }
