@@ -14,9 +14,9 @@
 
 pub mod backend;
 pub mod body;
+pub mod canned;
 pub mod compress;
 pub mod handler;
-pub mod parse_error;
 pub mod reload;
 pub mod request_id;
 pub mod router;

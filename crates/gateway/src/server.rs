@@ -2,8 +2,8 @@
 //! the shared listening sockets and owns its backend connection pool; shutdown stops accepting,
 //! lets in-flight requests finish, and gives up after the configured wait.
 
+use crate::canned::Rewrite;
 use crate::handler::{ConnInfo, Worker};
-use crate::parse_error::Rewrite;
 use crate::Shared;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
