@@ -159,17 +159,14 @@ impl Worker {
             .then(|| (req.method().clone(), req.uri().path().to_string()));
         let mut trace = Trace::default();
 
-        let mut resp = match self.serve(req, conn, &request_id, &mut trace).await {
-            Ok(resp) if gzip_ok && !head_request => match maybe_gzip(resp).await {
-                Ok(r) => r,
-                Err(reject) => reject.into_response(),
-            },
-            Ok(resp) => resp,
-            Err(reject) => {
-                trace.error = Some(reject.code.code);
-                reject.into_response()
-            }
+        let served = match self.serve(req, conn, &request_id, &mut trace).await {
+            Ok(resp) if gzip_ok && !head_request => maybe_gzip(resp).await,
+            other => other,
         };
+        let mut resp = served.unwrap_or_else(|reject| {
+            trace.error = Some(reject.code.code);
+            reject.into_response()
+        });
         let headers = resp.headers_mut();
         headers.insert(&X_CA_REQUEST_ID, request_id.clone());
         let total = start.elapsed();
