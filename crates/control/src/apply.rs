@@ -6,7 +6,7 @@
 //! Nothing in the store that the file does not mention is touched. The whole file is parsed and
 //! validated before the first write, so a bad file changes nothing.
 
-use crate::ops::{Control, ControlError, Result};
+use crate::ops::{Control, Result};
 use apigw_model::validate::{check_conflicts, validate_api};
 use apigw_model::{ApiDefinition, Domain, DomainCertificate, ModelError, Stage};
 use serde::{Deserialize, Serialize};
@@ -362,13 +362,4 @@ fn same_definition(a: &ApiDefinition, b: &ApiDefinition) -> bool {
         ..x.clone()
     };
     strip(a) == strip(b)
-}
-
-impl From<ControlError> for ModelError {
-    fn from(e: ControlError) -> Self {
-        match e {
-            ControlError::Refused(m) => m,
-            ControlError::Store(s) => ModelError::new("ServiceUnavailable", s.to_string()),
-        }
-    }
 }

@@ -45,7 +45,7 @@ pub fn classify(err: &hyper_util::client::legacy::Error, backend: &HttpBackend) 
     let reason = root_cause(err);
     let chain = error_chain(err).to_ascii_lowercase();
     if chain.contains("dns error") || chain.contains("failed to lookup address") {
-        return Reject::new(&codes::D504RE, &[&backend.host_name]);
+        return Reject::new(&codes::D504RE, &[backend.authority.host()]);
     }
     let tls = chain.contains("tls")
         || chain.contains("certificate")

@@ -63,8 +63,6 @@ pub struct HttpBackend {
     pub authority: Authority,
     /// The `Host` header sent to the backend.
     pub host: HeaderValue,
-    /// The backend host name, for error messages.
-    pub host_name: Box<str>,
     pub path: BackendPath,
     pub method: Option<Method>,
     pub timeout: Duration,
@@ -289,7 +287,6 @@ fn compile_backend(dep: &Deployment, request: &PathPattern) -> Result<Backend, S
     };
     Ok(Backend::Http(HttpBackend {
         scheme,
-        host_name: authority.host().into(),
         authority,
         host,
         path,

@@ -69,8 +69,4 @@ pub trait Store: Send + Sync + 'static {
     async fn switch_version(&self, api_id: &str, stage: Stage, version: &str) -> Result<bool>;
     /// Deployment history of an API, newest first, optionally of one stage.
     async fn history(&self, api_id: &str, stage: Option<Stage>) -> Result<Vec<Deployment>>;
-
-    /// Small settings (e.g. generated credentials).
-    async fn get_setting(&self, key: &str) -> Result<Option<String>>;
-    async fn put_setting(&self, key: &str, value: &str) -> Result<()>;
 }

@@ -15,7 +15,6 @@ use std::sync::{Arc, Mutex};
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS generation (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL);
 INSERT OR IGNORE INTO generation (id, value) VALUES (1, 0);
-CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS groups (group_id TEXT PRIMARY KEY, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS domains (domain_name TEXT PRIMARY KEY, group_id TEXT NOT NULL, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS apis (api_id TEXT PRIMARY KEY, group_id TEXT NOT NULL, doc TEXT NOT NULL);
@@ -366,31 +365,6 @@ impl Store for SqliteStore {
                 "SELECT doc, online FROM deployments WHERE api_id = ?1 ORDER BY version DESC, stage",
                 params![id],
             ),
-        })
-        .await
-    }
-
-    async fn get_setting(&self, key: &str) -> Result<Option<String>> {
-        let key = key.to_string();
-        self.run(move |c| {
-            c.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
-                r.get(0)
-            })
-            .optional()
-            .map_err(db)
-        })
-        .await
-    }
-
-    async fn put_setting(&self, key: &str, value: &str) -> Result<()> {
-        let (key, value) = (key.to_string(), value.to_string());
-        self.write(move |tx| {
-            tx.execute(
-                "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = ?2",
-                params![key, value],
-            )
-            .map_err(db)?;
-            Ok(())
         })
         .await
     }

@@ -45,7 +45,6 @@ async fn round_trips_and_survives_reopen() {
         };
         store.put_domain(&d).await.unwrap();
         store.put_api(&api("a1", "g1", "/x")).await.unwrap();
-        store.put_setting("k", "v").await.unwrap();
     }
     let store = SqliteStore::open(dir.path()).unwrap();
     assert_eq!(
@@ -56,8 +55,6 @@ async fn round_trips_and_survives_reopen() {
     let back = store.get_api("a1").await.unwrap().unwrap();
     assert_eq!(back, api("a1", "g1", "/x"));
     assert!(back.extra.contains_key("RequestParameters"));
-    assert_eq!(store.get_setting("k").await.unwrap().as_deref(), Some("v"));
-    assert_eq!(store.get_setting("missing").await.unwrap(), None);
 }
 
 #[tokio::test]
