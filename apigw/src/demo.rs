@@ -40,6 +40,23 @@ Groups:
           ServicePath: "/backend/echo/[name]"
           ServiceTimeout: 3000
         DeployTo: [RELEASE]
+      - ApiName: signed
+        Description: Like echo, for callers of the demo app only (APP signature or AppCode).
+        AuthType: APP
+        RequestConfig: {RequestProtocol: "HTTP,HTTPS", RequestHttpMethod: ANY, RequestPath: "/signed/[name]"}
+        ServiceConfig:
+          ServiceProtocol: HTTP
+          ServiceAddress: "http://BACKEND"
+          ServicePath: "/backend/echo/[name]"
+          ServiceTimeout: 3000
+        DeployTo: [RELEASE]
+Apps:
+  - AppName: demo_app
+    Description: The demo's caller; its secret is public, so never use it elsewhere.
+    Keys: [{AppKey: demo-key, AppSecret: demo-secret-change-me}]
+    AppCodes: [demo-appcode-0001]
+    Authorizations:
+      - {GroupName: demo, ApiName: signed, Stages: [RELEASE]}
 "#;
 
 /// Applies the demo configuration (idempotent) and gives `localhost` a self-signed
@@ -79,7 +96,7 @@ pub async fn seed(control: &Control, backend: &str) -> Result<(), String> {
 pub fn curl_lines(listen: &str, tls: Option<&str>) -> String {
     let port = listen.rsplit(':').next().unwrap_or("8080");
     let mut s = format!(
-        "demo ready; try:\n  curl -i http://localhost:{port}/hello\n  curl -i 'http://localhost:{port}/echo/world?greeting=hi'\n  curl -i -H 'X-Ca-Stage: TEST' http://localhost:{port}/hello\n  curl -i -H 'X-Ca-Request-Mode: debug' http://localhost:{port}/echo/debug\n  curl -i http://localhost:{port}/nowhere        # I404NF"
+        "demo ready; try:\n  curl -i http://localhost:{port}/hello\n  curl -i 'http://localhost:{port}/echo/world?greeting=hi'\n  curl -i -H 'X-Ca-Stage: TEST' http://localhost:{port}/hello\n  curl -i -H 'X-Ca-Request-Mode: debug' http://localhost:{port}/echo/debug\n  curl -i http://localhost:{port}/nowhere        # I404NF\n  curl -i http://localhost:{port}/signed/me      # A400MA: needs the demo app's credentials\n  APIGW_APP_KEY=demo-key APIGW_APP_SECRET=demo-secret-change-me apigw call --url http://localhost:{port} /signed/me -q greeting=hi\n  curl -i -H 'Authorization: APPCODE demo-appcode-0001' http://localhost:{port}/signed/me"
     );
     if let Some(tls) = tls {
         let tport = tls.rsplit(':').next().unwrap_or("8443");

@@ -48,7 +48,7 @@ pub fn run(data: &DataDir, job: impl for<'a> FnOnce(&'a Control) -> Job<'a>) -> 
         .build()
         .map_err(|e| e.to_string())?;
     let store = SqliteStore::open(&data.data_dir).map_err(|e| e.to_string())?;
-    let control = Control::new(Arc::new(store));
+    let control = Control::new(Arc::new(store)).with_secret_grace(secret_grace()?);
     rt.block_on(job(&control))
 }
 
@@ -234,4 +234,107 @@ pub fn rollback(control: &Control, a: RollbackArgs) -> Job<'_> {
         );
         Ok(())
     })
+}
+
+/// `APIGW_APP_SECRET_GRACE_SECONDS`: how long a reset secret keeps working (default 24 h).
+pub fn secret_grace() -> Result<std::time::Duration, String> {
+    match std::env::var("APIGW_APP_SECRET_GRACE_SECONDS") {
+        Err(_) => Ok(apigw_control::DEFAULT_SECRET_GRACE),
+        Ok(v) => v
+            .trim()
+            .parse()
+            .map(std::time::Duration::from_secs)
+            .map_err(|_| {
+                format!("APIGW_APP_SECRET_GRACE_SECONDS: `{v}` is not a number of seconds")
+            }),
+    }
+}
+
+#[derive(clap::Subcommand)]
+pub enum AppCommand {
+    /// List apps with their AppKeys, AppCodes and grants (secrets are not shown).
+    List {
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Give an AppKey a new secret. The old one keeps working for
+    /// APIGW_APP_SECRET_GRACE_SECONDS (default 86400), so callers can roll over.
+    ResetSecret {
+        /// The AppKey whose secret changes.
+        app_key: String,
+        /// The new secret (generated when left out; printed once).
+        #[arg(long)]
+        new_secret: Option<String>,
+        #[command(flatten)]
+        data: DataDir,
+    },
+}
+
+impl AppCommand {
+    pub fn data(&self) -> &DataDir {
+        match self {
+            AppCommand::List { data } | AppCommand::ResetSecret { data, .. } => data,
+        }
+    }
+}
+
+pub fn app(control: &Control, cmd: AppCommand) -> Job<'_> {
+    Box::pin(async move {
+        match cmd {
+            AppCommand::List { .. } => {
+                let grants = control.authorizations().await.map_err(|e| e.to_string())?;
+                for app in control.apps().await.map_err(|e| e.to_string())? {
+                    let keys: Vec<&str> = app.keys.iter().map(|k| k.app_key.as_str()).collect();
+                    println!(
+                        "{} (AppId {}){}: AppKeys {}, {} AppCode(s)",
+                        app.app_name,
+                        app.app_id,
+                        if app.disabled { " disabled" } else { "" },
+                        keys.join(", "),
+                        app.app_codes.len()
+                    );
+                    for g in grants.iter().filter(|g| g.app_id == app.app_id) {
+                        println!(
+                            "  may call API {} in {}{}",
+                            g.api_id,
+                            g.stage_name,
+                            g.auth_valid_time
+                                .as_deref()
+                                .map(|t| format!(" until {t}"))
+                                .unwrap_or_default()
+                        );
+                    }
+                }
+                Ok(())
+            }
+            AppCommand::ResetSecret {
+                app_key,
+                new_secret,
+                ..
+            } => {
+                let chosen = new_secret.is_some();
+                let pair = control
+                    .reset_app_secret(&app_key, new_secret)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if !chosen {
+                    println!("new AppSecret of {app_key}: {}", pair.app_secret);
+                }
+                match pair.previous_secret_valid_until {
+                    Some(until) => println!(
+                        "the previous secret stays valid for {} s",
+                        (until - now_ms()).max(0) / 1000
+                    ),
+                    None => println!("the previous secret is no longer valid"),
+                }
+                Ok(())
+            }
+        }
+    })
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }

@@ -2,6 +2,7 @@
 //! configuration in the data directory (a running gateway picks the change up by itself).
 
 mod admin;
+mod call;
 mod demo;
 mod local;
 mod serve;
@@ -62,6 +63,12 @@ enum Command {
     History(local::ApiArgs),
     /// Make an earlier deployment of an API live again in a stage.
     Rollback(local::RollbackArgs),
+    /// Send a request signed like the official SDKs (APP signature or AppCode) and print the
+    /// response. Exits 1 when the status is 400 or above.
+    Call(Box<call::CallArgs>),
+    /// Apps: list them, or rotate a secret.
+    #[command(subcommand)]
+    App(local::AppCommand),
 }
 
 fn main() -> ExitCode {
@@ -75,6 +82,15 @@ fn main() -> ExitCode {
         Command::Abolish(a) => local::run(&a.api.data.clone(), |c| local::abolish(c, a)),
         Command::History(a) => local::run(&a.data.clone(), |c| local::history(c, a)),
         Command::Rollback(a) => local::run(&a.stage.api.data.clone(), |c| local::rollback(c, a)),
+        Command::App(cmd) => {
+            let data = cmd.data().clone();
+            local::run(&data, |c| local::app(c, cmd))
+        }
+        Command::Call(a) => match call::run(*a) {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::FAILURE,
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

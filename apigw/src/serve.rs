@@ -52,6 +52,9 @@ pub struct ServeArgs {
     /// How often (ms) the store is checked for changes made by other processes.
     #[arg(long, env = "APIGW_RELOAD_POLL_MS", default_value_t = 500)]
     reload_poll_ms: u64,
+    /// Most nonces and JWT `jti`s remembered for anti-replay (memory stays bounded).
+    #[arg(long, env = "APIGW_REPLAY_CAPACITY", default_value_t = 1_000_000)]
+    replay_capacity: usize,
     /// Seed a demo group on `localhost` and start the demo backend.
     #[arg(long)]
     demo: bool,
@@ -91,11 +94,12 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         max_header_bytes: args.max_header_bytes,
         shutdown_timeout: Duration::from_secs(args.shutdown_timeout),
         worker_threads: args.worker_threads,
+        replay_capacity: args.replay_capacity,
         ..GatewayConfig::default()
     };
     let shared = Shared::new(config);
     let store: Arc<dyn Store> = Arc::new(store);
-    let control = Control::new(store.clone());
+    let control = Control::new(store.clone()).with_secret_grace(crate::local::secret_grace()?);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name("apigw-control")

@@ -127,10 +127,16 @@ impl Drop for Gateway {
 }
 
 pub fn cli(dir: &Path, args: &[&str]) -> (bool, String) {
+    cli_env(dir, args, &[])
+}
+
+/// Runs an `apigw` command on a data directory with extra environment.
+pub fn cli_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
     let out = Command::new(BIN)
         .args(args)
         .arg("--data-dir")
         .arg(dir)
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     let text = format!(
@@ -342,4 +348,119 @@ impl Gateway {
         apply(dir.path(), yaml).expect("apply");
         Gateway::start_in_with_env(dir, env)
     }
+}
+
+/// The repository root (the tests run in `apigw/`).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// Signs with the independent reference implementation `sdk/reference_sign.py` (written from
+/// the spec, not from our code). Returns (StringToSign, signature).
+pub fn reference_sign(
+    method: &str,
+    path: &str,
+    query: Option<&str>,
+    headers: &[(&str, &str)],
+    form: Option<&str>,
+    secret: &str,
+    variants: &[&str],
+) -> (String, String) {
+    let input = serde_json::json!({
+        "method": method, "path": path, "query": query,
+        "headers": headers.iter().map(|(k, v)| [k, v]).collect::<Vec<_>>(),
+        "form": form, "secret": secret, "variants": variants,
+    });
+    let out = run_json(
+        Command::new("python3").arg(repo_root().join("sdk/reference_sign.py")),
+        &input,
+    );
+    (
+        out["string_to_sign"].as_str().unwrap().to_string(),
+        out["signature"].as_str().unwrap().to_string(),
+    )
+}
+
+/// Runs a program with one JSON object on stdin and parses the JSON it prints.
+pub fn run_json(cmd: &mut Command, input: &serde_json::Value) -> serde_json::Value {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env_remove("HTTP_PROXY")
+        .env_remove("http_proxy")
+        .env_remove("HTTPS_PROXY")
+        .env_remove("https_proxy")
+        .spawn()
+        .expect("start program");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{:?} failed: {}",
+        cmd.get_program(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+/// Installs the official SDKs (`sdk/setup.sh`, idempotent) once per test process.
+pub fn official_sdks() -> PathBuf {
+    static READY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    READY
+        .get_or_init(|| {
+            let dir = repo_root().join("target/sdk");
+            let status = Command::new("bash")
+                .arg(repo_root().join("sdk/setup.sh"))
+                .env("APIGW_SDK_DIR", &dir)
+                .status()
+                .expect("run sdk/setup.sh");
+            assert!(status.success(), "sdk/setup.sh failed");
+            dir
+        })
+        .clone()
+}
+
+/// Sends one request through an official SDK driver (`py` or `node`); returns its JSON report
+/// `{status, headers, body}`.
+pub fn sdk_call(driver: &str, input: serde_json::Value) -> serde_json::Value {
+    let dir = official_sdks();
+    let mut cmd = match driver {
+        "py" => {
+            let mut c = Command::new(dir.join("py/bin/python"));
+            c.arg(repo_root().join("sdk/py_call.py"));
+            c
+        }
+        "node" => {
+            let mut c = Command::new("node");
+            c.arg(repo_root().join("sdk/node_call.js"));
+            c
+        }
+        other => panic!("no driver {other}"),
+    };
+    cmd.env("APIGW_SDK_DIR", &dir);
+    run_json(&mut cmd, &input)
+}
+
+/// Milliseconds since the epoch, as `X-Ca-Timestamp` wants them.
+pub fn now_ms() -> String {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        .to_string()
+}
+
+/// A fresh nonce.
+pub fn nonce() -> String {
+    format!("{:032x}", fastrand::u128(..))
 }

@@ -17,6 +17,63 @@ use std::path::Path;
 pub struct GatewayFile {
     #[serde(default)]
     pub groups: Vec<GroupSpec>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub apps: Vec<AppFileSpec>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plugins: Vec<PluginSpec>,
+}
+
+/// An app, by `AppName`. `Keys`/`AppCodes` absent: generated on creation, left alone after;
+/// present: exactly these (a changed secret is rotated with the grace period).
+/// `Authorizations` absent: left alone; present: exactly these grants.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct AppFileSpec {
+    pub app_name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub extend: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub disabled: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keys: Option<Vec<KeySpec>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_codes: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorizations: Option<Vec<ApiStagesSpec>>,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct KeySpec {
+    pub app_key: String,
+    pub app_secret: String,
+}
+
+/// An API (by group and API name) in some stages.
+#[derive(Debug, Deserialize, Serialize, Clone, PartialEq)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct ApiStagesSpec {
+    pub group_name: String,
+    pub api_name: String,
+    pub stages: Vec<Stage>,
+    /// Grants only: expiry, UTC `YYYY-MM-DDThh:mm:ssZ`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_valid_time: Option<String>,
+}
+
+/// A plugin, by `PluginName`. `AttachTo` absent: bindings left alone; present: exactly these.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct PluginSpec {
+    pub plugin_name: String,
+    pub plugin_type: String,
+    pub plugin_data: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attach_to: Option<Vec<ApiStagesSpec>>,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -151,6 +208,68 @@ impl GatewayFile {
                     .map_err(|e| in_api(e, &g.group_name, &a.definition.api_name))?;
             }
         }
+        self.validate_apps()?;
+        self.validate_plugins()
+    }
+
+    fn validate_apps(&self) -> Result<()> {
+        let mut names = std::collections::HashSet::new();
+        for a in &self.apps {
+            let ctx = |e: ModelError| {
+                ModelError::new(e.code, format!("app `{}`: {}", a.app_name, e.message))
+            };
+            if !names.insert(&a.app_name) {
+                return Err(ModelError::new(
+                    "DuplicateAppName",
+                    format!("app `{}` is listed twice", a.app_name),
+                )
+                .into());
+            }
+            apigw_model::group::validate_name("AppName", &a.app_name).map_err(ctx)?;
+            for k in a.keys.iter().flatten() {
+                apigw_model::app::validate_app_key(&k.app_key).map_err(ctx)?;
+                apigw_model::app::validate_app_secret(&k.app_secret).map_err(ctx)?;
+            }
+            for c in a.app_codes.iter().flatten() {
+                apigw_model::app::validate_app_code(c).map_err(ctx)?;
+            }
+            for g in a.authorizations.iter().flatten() {
+                if let Some(t) = &g.auth_valid_time {
+                    apigw_model::app::validate_auth_valid_time(t).map_err(ctx)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_plugins(&self) -> Result<()> {
+        let mut names = std::collections::HashSet::new();
+        for p in &self.plugins {
+            if !names.insert(&p.plugin_name) {
+                return Err(ModelError::new(
+                    "DuplicatePluginName",
+                    format!("plugin `{}` is listed twice", p.plugin_name),
+                )
+                .into());
+            }
+            let plugin = apigw_model::Plugin {
+                plugin_id: String::new(),
+                plugin_name: p.plugin_name.clone(),
+                plugin_type: p.plugin_type.clone(),
+                plugin_data: p.plugin_data.clone(),
+                description: p.description.clone(),
+                created_time: String::new(),
+                modified_time: String::new(),
+            };
+            plugin.validate().map_err(|e| {
+                ModelError::new(e.code, format!("plugin `{}`: {}", p.plugin_name, e.message))
+            })?;
+            if p.plugin_type == "jwtAuth" {
+                apigw_jwt::JwtConfig::parse(&p.plugin_data).map_err(|why| {
+                    ModelError::invalid("PluginData", format!("plugin `{}`: {why}", p.plugin_name))
+                })?;
+            }
+        }
         Ok(())
     }
 }
@@ -168,6 +287,12 @@ pub async fn apply(control: &Control, file: &GatewayFile) -> Result<Vec<String>>
     let mut report = Vec::new();
     for spec in &file.groups {
         apply_group(control, spec, &mut report).await?;
+    }
+    for spec in &file.apps {
+        crate::apply_apps::apply_app(control, spec, &mut report).await?;
+    }
+    for spec in &file.plugins {
+        crate::apply_apps::apply_plugin(control, spec, &mut report).await?;
     }
     Ok(report)
 }
@@ -282,7 +407,7 @@ pub struct ExportNotes {
     /// APIs live in a stage with a version that differs from their current draft: applying the
     /// export deploys the draft there.
     pub drafts_differ: Vec<String>,
-    /// True when a certificate's private key is in the file.
+    /// True when a certificate's private key or an AppSecret is in the file.
     pub has_private_keys: bool,
 }
 
@@ -345,7 +470,17 @@ pub async fn export(control: &Control) -> Result<(GatewayFile, ExportNotes)> {
         });
     }
     groups.sort_by(|a, b| a.group_name.cmp(&b.group_name));
-    Ok((GatewayFile { groups }, notes))
+    let apps = crate::apply_apps::export_apps(control).await?;
+    notes.has_private_keys |= !apps.is_empty();
+    let plugins = crate::apply_apps::export_plugins(control).await?;
+    Ok((
+        GatewayFile {
+            groups,
+            apps,
+            plugins,
+        },
+        notes,
+    ))
 }
 
 impl GatewayFile {

@@ -4,7 +4,12 @@
 #![forbid(unsafe_code)]
 
 pub mod apply;
+mod apply_apps;
+mod apps;
 mod ops;
+mod plugins;
+
+pub use apps::{AppSpec, DEFAULT_SECRET_GRACE};
 
 pub use ops::{Control, ControlError};
 

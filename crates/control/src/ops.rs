@@ -47,7 +47,7 @@ impl From<StoreError> for ControlError {
 
 pub type Result<T> = std::result::Result<T, ControlError>;
 
-fn not_found(what: &str, id: &str) -> ControlError {
+pub(crate) fn not_found(what: &str, id: &str) -> ControlError {
     ModelError::new(
         format!("NotFound{what}"),
         format!("no {what} matches `{id}`"),
@@ -59,9 +59,11 @@ fn not_found(what: &str, id: &str) -> ControlError {
 /// checks (uniqueness, conflicts) and the write they guard cannot interleave.
 #[derive(Clone)]
 pub struct Control {
-    store: Arc<dyn Store>,
-    write_lock: Arc<Mutex<()>>,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) write_lock: Arc<Mutex<()>>,
     changed: Arc<Notify>,
+    /// How long the previous secret of a reset AppKey stays valid.
+    pub(crate) secret_grace: std::time::Duration,
 }
 
 impl Control {
@@ -70,7 +72,14 @@ impl Control {
             store,
             write_lock: Arc::new(Mutex::new(())),
             changed: Arc::new(Notify::new()),
+            secret_grace: crate::apps::DEFAULT_SECRET_GRACE,
         }
+    }
+
+    /// Sets how long the previous secret stays valid after `reset_app_secret`.
+    pub fn with_secret_grace(mut self, grace: std::time::Duration) -> Control {
+        self.secret_grace = grace;
+        self
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -82,7 +91,7 @@ impl Control {
         self.changed.clone()
     }
 
-    fn notify(&self) {
+    pub(crate) fn notify(&self) {
         self.changed.notify_one();
     }
 

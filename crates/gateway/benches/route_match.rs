@@ -52,6 +52,7 @@ fn live(apis: usize) -> LiveConfig {
         groups: vec![group],
         domains: vec![domain],
         deployments,
+        ..LiveConfig::default()
     }
 }
 

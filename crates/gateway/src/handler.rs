@@ -2,6 +2,7 @@
 //! parse limits → domain, stage, route → protocol → authentication → backend or mock →
 //! response contract (request id, debug info, gzip, access log).
 
+use crate::auth::{self, Credentials};
 use crate::backend::{self, Client};
 use crate::body::GwBody;
 use crate::compress;
@@ -28,7 +29,6 @@ pub static X_CA_ERROR_MESSAGE: HeaderName = HeaderName::from_static("x-ca-error-
 pub static X_CA_STAGE: HeaderName = HeaderName::from_static("x-ca-stage");
 pub static X_CA_REQUEST_MODE: HeaderName = HeaderName::from_static("x-ca-request-mode");
 pub static X_CA_DEBUG_INFO: HeaderName = HeaderName::from_static("x-ca-debug-info");
-pub static X_CA_KEY: HeaderName = HeaderName::from_static("x-ca-key");
 pub static X_CA_VIA: HeaderName = HeaderName::from_static("x-ca-via");
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
@@ -63,6 +63,14 @@ impl Reject {
             Cow::Owned(code.message(values))
         };
         Reject { code, message }
+    }
+
+    /// A row of the table with a message of our own (e.g. `A403IS` "Empty Signature").
+    pub fn with_message(code: &'static ErrorCode, message: impl Into<Cow<'static, str>>) -> Reject {
+        Reject {
+            code,
+            message: message.into(),
+        }
     }
 
     /// The documented status, `X-Ca-Error-Code`, `X-Ca-Error-Message`, and an empty body.
@@ -122,6 +130,7 @@ struct Trace {
     group: Option<Arc<str>>,
     api: Option<Arc<CompiledApi>>,
     stage: Option<Stage>,
+    app_id: Option<i64>,
     error: Option<&'static str>,
     service_latency: Option<Duration>,
 }
@@ -202,7 +211,7 @@ impl Worker {
         check_limits(&req, &self.shared.config)?;
 
         // Domain → group, stage, route: one snapshot read, no lock, no await.
-        let (api, backend_path) = {
+        let (api, backend_path, credentials) = {
             let snap = self.shared.snapshot.load();
             let host = request_host(&req)?;
             let entry = snap
@@ -240,7 +249,9 @@ impl Worker {
                 )),
                 _ => None,
             };
-            (api, backend_path)
+            let needs_auth = api.auth.auth != AuthType::Anonymous || api.auth.jwt.is_some();
+            let credentials = needs_auth.then(|| snap.credentials.clone());
+            (api, backend_path, credentials)
         };
         trace.api = Some(api.clone());
 
@@ -253,34 +264,78 @@ impl Worker {
         {
             return Err(Reject::new(&codes::I508LD, &[]));
         }
-        authenticate(&api, req.headers())?;
+        let (mut parts, incoming) = req.into_parts();
+        let mut body = ReqBody::Incoming(incoming);
+        let mut target = backend_path.unwrap_or_default();
+        if let Some(credentials) = credentials {
+            let caller =
+                Box::pin(self.authenticate(&api, &credentials, &mut parts, &mut body)).await?;
+            trace.app_id = caller.app.as_ref().map(|a| a.app_id);
+            if caller.strip_app_code_query {
+                strip_query_param(&mut target, "AppCode");
+            }
+            append_query(&mut target, &caller.extra_query);
+        }
 
         match &api.backend {
             Backend::Broken(_) => Err(Reject::new(&codes::X500AM, &[])),
             Backend::Mock(mock) => Ok(mock_response(mock)),
             Backend::Http(backend) => {
-                let target = backend_path.unwrap_or_default();
                 let started = Instant::now();
                 // Boxed: keeps the per-request future small (hyper moves it around).
                 let result =
-                    Box::pin(self.call_backend(req, backend, target, conn, request_id)).await;
+                    Box::pin(self.call_backend(parts, body, backend, target, conn, request_id))
+                        .await;
                 trace.service_latency = Some(started.elapsed());
                 result
             }
         }
     }
 
+    /// The authentication phase; reads the body first when the signature covers it.
+    async fn authenticate(
+        &self,
+        api: &CompiledApi,
+        credentials: &Credentials,
+        parts: &mut http::request::Parts,
+        body: &mut ReqBody,
+    ) -> Result<auth::Caller, Reject> {
+        if auth::needs_body(&api.auth, &parts.headers) {
+            if let ReqBody::Incoming(_) = body {
+                let taken = std::mem::replace(body, ReqBody::Buffered(Bytes::new()));
+                if let ReqBody::Incoming(incoming) = taken {
+                    let bytes = read_body(incoming, self.shared.config.max_body_bytes).await?;
+                    *body = ReqBody::Buffered(bytes);
+                }
+            }
+        }
+        let buffered = match body {
+            ReqBody::Buffered(b) => Some(&*b),
+            ReqBody::Incoming(_) => None,
+        };
+        let request = auth::Request {
+            parts,
+            body: buffered,
+            now_ms: now_ms(),
+        };
+        auth::authenticate(&api.auth, credentials, self.shared.replay.as_ref(), request).await
+    }
+
     async fn call_backend(
         &self,
-        req: Request<Incoming>,
+        parts: http::request::Parts,
+        body: ReqBody,
         backend: &HttpBackend,
         target: String,
         conn: &ConnInfo,
         request_id: &HeaderValue,
     ) -> Result<Response<GwBody>, Reject> {
-        let (parts, incoming) = req.into_parts();
-        let body =
-            request_body(&parts.headers, incoming, self.shared.config.max_body_bytes).await?;
+        let body = match body {
+            ReqBody::Buffered(bytes) => GwBody::full(bytes),
+            ReqBody::Incoming(incoming) => {
+                request_body(&parts.headers, incoming, self.shared.config.max_body_bytes).await?
+            }
+        };
         let path_and_query = PathAndQuery::try_from(target)
             .map_err(|e| Reject::new(&codes::I400RU, &[&e.to_string()]))?;
         let mut uri = http::uri::Parts::default();
@@ -430,27 +485,6 @@ fn check_protocol(api: &CompiledApi, tls: bool) -> Result<(), Reject> {
     }
 }
 
-/// Anonymous APIs pass. APP APIs need credentials; apps are not registered in this version,
-/// so every AppKey and AppCode is unknown (`A400IK`/`A400AC`), which fails closed.
-fn authenticate(api: &CompiledApi, headers: &HeaderMap) -> Result<(), Reject> {
-    match api.auth {
-        AuthType::Anonymous => Ok(()),
-        AuthType::AppOpenId => Err(Reject::new(&codes::A403PR, &[])),
-        AuthType::App => {
-            let appcode = headers.get(header::AUTHORIZATION).is_some_and(|v| {
-                v.as_bytes().len() > 8 && v.as_bytes()[..8].eq_ignore_ascii_case(b"APPCODE ")
-            });
-            if appcode {
-                Err(Reject::new(&codes::A400AC, &["not found"]))
-            } else if headers.contains_key(&X_CA_KEY) {
-                Err(Reject::new(&codes::A400IK, &[]))
-            } else {
-                Err(Reject::new(&codes::A400MA, &[]))
-            }
-        }
-    }
-}
-
 /// The backend path and query for a matched request, in one allocation.
 fn backend_target(
     b: &HttpBackend,
@@ -506,6 +540,17 @@ async fn request_body(
     if headers.contains_key(header::CONTENT_LENGTH) || incoming.is_end_stream() {
         return Ok(GwBody::Stream(incoming));
     }
+    Ok(GwBody::full(read_body(incoming, limit).await?))
+}
+
+/// A request body as it arrived, or read into memory by the authentication phase.
+enum ReqBody {
+    Incoming(Incoming),
+    Buffered(Bytes),
+}
+
+/// Reads a whole body, up to `limit` bytes (`I413RL` beyond).
+async fn read_body(incoming: Incoming, limit: u64) -> Result<Bytes, Reject> {
     let collected = Limited::new(incoming, limit as usize)
         .collect()
         .await
@@ -518,7 +563,46 @@ async fn request_body(
                 Reject::new(&codes::I400BD, &[&e.to_string()])
             }
         })?;
-    Ok(GwBody::full(collected.to_bytes()))
+    Ok(collected.to_bytes())
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Removes every `name=...` pair from the query of a path-and-query string.
+fn strip_query_param(target: &mut String, name: &str) {
+    let Some(q) = target.find('?') else {
+        return;
+    };
+    let kept: Vec<&str> = target[q + 1..]
+        .split('&')
+        .filter(|pair| {
+            let key = pair.split('=').next().unwrap_or("");
+            form_urlencoded::parse(key.as_bytes())
+                .next()
+                .is_none_or(|(k, _)| k != name)
+        })
+        .collect();
+    let rebuilt = kept.join("&");
+    target.truncate(q);
+    if !rebuilt.is_empty() {
+        target.push('?');
+        target.push_str(&rebuilt);
+    }
+}
+
+/// Appends `name=value` pairs (form-encoded) to the query of a path-and-query string.
+fn append_query(target: &mut String, pairs: &[(String, String)]) {
+    for (name, value) in pairs {
+        target.push(if target.contains('?') { '&' } else { '?' });
+        let encoded: String = form_urlencoded::Serializer::new(String::new())
+            .append_pair(name, value)
+            .finish();
+        target.push_str(&encoded);
+    }
 }
 
 /// Hop-by-hop headers, which are never forwarded.
@@ -655,6 +739,7 @@ fn access_log(
         api = trace.api.as_ref().map_or("", |a| &a.api_name),
         api_id = trace.api.as_ref().map_or("", |a| &a.api_id),
         stage = trace.stage.map_or("", |s| s.as_str()),
+        app_id = trace.app_id,
         status = status.as_u16(),
         latency_ms = total.as_secs_f64() * 1000.0,
         service_latency_ms = trace.service_latency.map(|d| d.as_secs_f64() * 1000.0),

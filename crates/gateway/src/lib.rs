@@ -12,12 +12,14 @@
 //!   (thread per core, like nginx workers); they share only the snapshot.
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod backend;
 pub mod body;
 pub mod canned;
 pub mod compress;
 pub mod handler;
 pub mod reload;
+pub mod replay;
 pub mod request_id;
 pub mod router;
 pub mod server;
@@ -46,6 +48,8 @@ pub struct GatewayConfig {
     pub shutdown_timeout: Duration,
     /// Worker threads (each with its own runtime); 0 = one per CPU.
     pub worker_threads: usize,
+    /// Most nonces and `jti`s the in-memory replay guard remembers.
+    pub replay_capacity: usize,
 }
 
 impl Default for GatewayConfig {
@@ -58,6 +62,7 @@ impl Default for GatewayConfig {
             header_read_timeout: Duration::from_secs(30),
             shutdown_timeout: Duration::from_secs(30),
             worker_threads: 0,
+            replay_capacity: 1_000_000,
         }
     }
 }
@@ -68,11 +73,15 @@ pub struct Shared {
     pub snapshot: ArcSwap<Snapshot>,
     /// Identifies this gateway process in `X-Ca-Via`, for loop detection.
     pub node_id: Box<str>,
+    /// Nonces and `jti`s seen (anti-replay).
+    pub replay: Arc<dyn replay::ReplayGuard>,
 }
 
 impl Shared {
     pub fn new(config: GatewayConfig) -> Arc<Shared> {
+        let replay = Arc::new(replay::MemoryReplayGuard::new(config.replay_capacity));
         Arc::new(Shared {
+            replay,
             config,
             snapshot: ArcSwap::from_pointee(Snapshot::empty()),
             node_id: format!("{:016x}", fastrand::u64(..)).into(),

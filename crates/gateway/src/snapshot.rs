@@ -2,10 +2,11 @@
 //! domain → certificate. Built off the request path from the store's [`LiveConfig`] and
 //! swapped in atomically; requests only ever read it.
 
+use crate::auth::{AppCodeMode, AuthPolicy, Credentials, JwtPlugin};
 use crate::router::{MethodMatch, PatternSegment, Router};
 use crate::GatewayConfig;
 use ahash::AHashMap;
-use apigw_model::{AuthType, Deployment, PathPattern, Segment, Stage};
+use apigw_model::{Deployment, PathPattern, Segment, Stage};
 use apigw_store::LiveConfig;
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
@@ -45,7 +46,7 @@ pub struct CompiledApi {
     pub version: Box<str>,
     pub allow_http: bool,
     pub allow_https: bool,
-    pub auth: AuthType,
+    pub auth: AuthPolicy,
     pub backend: Backend,
 }
 
@@ -102,6 +103,8 @@ pub struct Snapshot {
     wildcards: AHashMap<Box<str>, HostEntry>,
     pub groups: Vec<GroupRoutes>,
     pub certs: CertMap,
+    /// Enabled apps by AppKey and AppCode.
+    pub credentials: Arc<Credentials>,
     /// Problems met while compiling (logged by the reloader).
     pub warnings: Vec<String>,
 }
@@ -114,6 +117,7 @@ impl Snapshot {
             wildcards: AHashMap::new(),
             groups: Vec::new(),
             certs: AHashMap::new(),
+            credentials: Arc::default(),
             warnings: Vec::new(),
         }
     }
@@ -194,11 +198,13 @@ impl Snapshot {
                 }
             }
         }
+        snap.credentials = Arc::new(Credentials::compile(&live.apps));
+        let extras = StageExtras::compile(live, &mut snap.warnings);
         for dep in &live.deployments {
             let Some(&gi) = group_index.get(dep.group_id.as_str()) else {
                 continue;
             };
-            if let Err(w) = add_deployment(&mut snap.groups[gi], &base_paths[gi], dep) {
+            if let Err(w) = add_deployment(&mut snap.groups[gi], &base_paths[gi], dep, &extras) {
                 snap.warnings.push(w);
             }
         }
@@ -206,10 +212,51 @@ impl Snapshot {
     }
 }
 
+/// What is bound to an API per stage outside its deployed definition: grants and plugins.
+#[derive(Default)]
+struct StageExtras {
+    grants: AHashMap<(String, Stage), AHashMap<i64, Option<i64>>>,
+    jwt: AHashMap<(String, Stage), Arc<JwtPlugin>>,
+}
+
+impl StageExtras {
+    fn compile(live: &LiveConfig, warnings: &mut Vec<String>) -> StageExtras {
+        let mut x = StageExtras::default();
+        for g in &live.authorizations {
+            x.grants
+                .entry((g.api_id.clone(), g.stage_name))
+                .or_default()
+                .insert(g.app_id, g.expires_at_ms());
+        }
+        let mut jwt_plugins = AHashMap::new();
+        for p in live.plugins.iter().filter(|p| p.plugin_type == "jwtAuth") {
+            match apigw_jwt::JwtConfig::parse(&p.plugin_data) {
+                Ok(config) => {
+                    jwt_plugins.insert(
+                        p.plugin_id.as_str(),
+                        Arc::new(JwtPlugin {
+                            plugin_id: p.plugin_id.as_str().into(),
+                            config,
+                        }),
+                    );
+                }
+                Err(e) => warnings.push(format!("plugin {}: {e}", p.plugin_name)),
+            }
+        }
+        for b in &live.plugin_bindings {
+            if let Some(p) = jwt_plugins.get(b.plugin_id.as_str()) {
+                x.jwt.insert((b.api_id.clone(), b.stage_name), p.clone());
+            }
+        }
+        x
+    }
+}
+
 fn add_deployment(
     group: &mut GroupRoutes,
     base_path: &str,
     dep: &Deployment,
+    extras: &StageExtras,
 ) -> Result<(), String> {
     let def = &dep.definition;
     let rc = &def.request_config;
@@ -238,7 +285,7 @@ fn add_deployment(
         version: dep.history_version.as_str().into(),
         allow_http,
         allow_https,
-        auth: def.auth_type,
+        auth: auth_policy(dep, extras),
         backend,
     });
     let base = base_path
@@ -252,6 +299,22 @@ fn add_deployment(
     group.stages[dep.stage_name.index()]
         .insert(method, base.chain(own), pattern.prefix, api)
         .map_err(|_| format!("{name}: same method and path as another deployed API; not served"))
+}
+
+fn auth_policy(dep: &Deployment, extras: &StageExtras) -> AuthPolicy {
+    let def = &dep.definition;
+    let key = (def.api_id.clone(), dep.stage_name);
+    AuthPolicy {
+        auth: def.auth_type,
+        allow_sha1: def
+            .allow_signature_method
+            .as_deref()
+            .is_some_and(|m| m.split(',').any(|x| x.trim() == "HmacSHA1")),
+        force_nonce: def.force_nonce_check,
+        app_code: AppCodeMode::parse(def.app_code_auth_type.as_deref()),
+        grants: extras.grants.get(&key).cloned().unwrap_or_default(),
+        jwt: extras.jwt.get(&key).cloned(),
+    }
 }
 
 fn compile_backend(dep: &Deployment, request: &PathPattern) -> Result<Backend, String> {

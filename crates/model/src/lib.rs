@@ -7,15 +7,19 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod app;
 pub mod codes;
 pub mod error;
 pub mod group;
 pub mod path;
+pub mod plugin;
 pub mod stage;
 pub mod validate;
 
 pub use api::{ApiDefinition, AuthType, Deployment, MockHeader, RequestConfig, ServiceConfig};
+pub use app::{App, AppKeyPair, Authorization};
 pub use error::ModelError;
 pub use group::{Domain, DomainCertificate, Group};
 pub use path::{PathPattern, Segment};
+pub use plugin::{Plugin, PluginBinding};
 pub use stage::Stage;

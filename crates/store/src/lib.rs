@@ -10,7 +10,9 @@
 
 mod sqlite;
 
-use apigw_model::{ApiDefinition, Deployment, Domain, Group, Stage};
+use apigw_model::{
+    ApiDefinition, App, Authorization, Deployment, Domain, Group, Plugin, PluginBinding, Stage,
+};
 use async_trait::async_trait;
 
 pub use sqlite::SqliteStore;
@@ -35,6 +37,10 @@ pub struct LiveConfig {
     pub domains: Vec<Domain>,
     /// The online deployment of every (API, stage).
     pub deployments: Vec<Deployment>,
+    pub apps: Vec<App>,
+    pub authorizations: Vec<Authorization>,
+    pub plugins: Vec<Plugin>,
+    pub plugin_bindings: Vec<PluginBinding>,
 }
 
 #[async_trait]
@@ -69,4 +75,25 @@ pub trait Store: Send + Sync + 'static {
     async fn switch_version(&self, api_id: &str, stage: Stage, version: &str) -> Result<bool>;
     /// Deployment history of an API, newest first, optionally of one stage.
     async fn history(&self, api_id: &str, stage: Option<Stage>) -> Result<Vec<Deployment>>;
+
+    async fn put_app(&self, app: &App) -> Result<()>;
+    async fn get_app(&self, app_id: i64) -> Result<Option<App>>;
+    async fn list_apps(&self) -> Result<Vec<App>>;
+    /// Deletes the app and its authorizations.
+    async fn delete_app(&self, app_id: i64) -> Result<bool>;
+
+    /// Grants (or updates the grant of) an app on an API in a stage.
+    async fn put_authorization(&self, grant: &Authorization) -> Result<()>;
+    async fn delete_authorization(&self, app_id: i64, api_id: &str, stage: Stage) -> Result<bool>;
+    async fn list_authorizations(&self) -> Result<Vec<Authorization>>;
+
+    async fn put_plugin(&self, plugin: &Plugin) -> Result<()>;
+    async fn list_plugins(&self) -> Result<Vec<Plugin>>;
+    /// Deletes the plugin and its bindings.
+    async fn delete_plugin(&self, plugin_id: &str) -> Result<bool>;
+    /// Binds a plugin to an API in a stage, replacing in the same transaction the bindings
+    /// listed in `replaces` (plugin ids of the same type bound there).
+    async fn bind_plugin(&self, binding: &PluginBinding, replaces: &[String]) -> Result<()>;
+    async fn unbind_plugin(&self, plugin_id: &str, api_id: &str, stage: Stage) -> Result<bool>;
+    async fn list_plugin_bindings(&self) -> Result<Vec<PluginBinding>>;
 }

@@ -4,7 +4,9 @@
 //! schema stays small and every field of the model survives a round trip.
 
 use crate::{LiveConfig, Result, Store, StoreError};
-use apigw_model::{ApiDefinition, Deployment, Domain, Group, Stage};
+use apigw_model::{
+    ApiDefinition, App, Authorization, Deployment, Domain, Group, Plugin, PluginBinding, Stage,
+};
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::de::DeserializeOwned;
@@ -23,6 +25,16 @@ CREATE TABLE IF NOT EXISTS deployments (
     api_id TEXT NOT NULL, stage TEXT NOT NULL, version TEXT NOT NULL, group_id TEXT NOT NULL,
     online INTEGER NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (api_id, stage, version));
 CREATE INDEX IF NOT EXISTS deployments_online ON deployments (online) WHERE online = 1;
+CREATE TABLE IF NOT EXISTS apps (app_id INTEGER PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS authorizations (
+    app_id INTEGER NOT NULL, api_id TEXT NOT NULL, stage TEXT NOT NULL, group_id TEXT NOT NULL,
+    doc TEXT NOT NULL, PRIMARY KEY (app_id, api_id, stage));
+CREATE INDEX IF NOT EXISTS authorizations_api ON authorizations (api_id);
+CREATE TABLE IF NOT EXISTS plugins (plugin_id TEXT PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS plugin_bindings (
+    plugin_id TEXT NOT NULL, api_id TEXT NOT NULL, stage TEXT NOT NULL, group_id TEXT NOT NULL,
+    doc TEXT NOT NULL, PRIMARY KEY (plugin_id, api_id, stage));
+CREATE INDEX IF NOT EXISTS plugin_bindings_api ON plugin_bindings (api_id);
 ";
 
 /// SQLite-backed [`Store`]. Cheap to clone; calls run on tokio's blocking pool.
@@ -166,6 +178,18 @@ impl Store for SqliteStore {
                     "SELECT doc, online FROM deployments WHERE online = 1 ORDER BY api_id, stage",
                     [],
                 )?,
+                apps: query_docs(&tx, "SELECT doc FROM apps ORDER BY app_id", [])?,
+                authorizations: query_docs(
+                    &tx,
+                    "SELECT doc FROM authorizations ORDER BY app_id, api_id, stage",
+                    [],
+                )?,
+                plugins: query_docs(&tx, "SELECT doc FROM plugins ORDER BY plugin_id", [])?,
+                plugin_bindings: query_docs(
+                    &tx,
+                    "SELECT doc FROM plugin_bindings ORDER BY api_id, stage, plugin_id",
+                    [],
+                )?,
             };
             tx.commit().map_err(db)?;
             Ok(live)
@@ -203,6 +227,8 @@ impl Store for SqliteStore {
         let id = group_id.to_string();
         self.write(move |tx| {
             for sql in [
+                "DELETE FROM authorizations WHERE group_id = ?1",
+                "DELETE FROM plugin_bindings WHERE group_id = ?1",
                 "DELETE FROM deployments WHERE group_id = ?1",
                 "DELETE FROM apis WHERE group_id = ?1",
                 "DELETE FROM domains WHERE group_id = ?1",
@@ -286,8 +312,13 @@ impl Store for SqliteStore {
     async fn delete_api(&self, api_id: &str) -> Result<bool> {
         let id = api_id.to_string();
         self.write(move |tx| {
-            tx.execute("DELETE FROM deployments WHERE api_id = ?1", [&id])
-                .map_err(db)?;
+            for sql in [
+                "DELETE FROM deployments WHERE api_id = ?1",
+                "DELETE FROM authorizations WHERE api_id = ?1",
+                "DELETE FROM plugin_bindings WHERE api_id = ?1",
+            ] {
+                tx.execute(sql, [&id]).map_err(db)?;
+            }
             Ok(tx
                 .execute("DELETE FROM apis WHERE api_id = ?1", [&id])
                 .map_err(db)?
@@ -365,6 +396,163 @@ impl Store for SqliteStore {
                 "SELECT doc, online FROM deployments WHERE api_id = ?1 ORDER BY version DESC, stage",
                 params![id],
             ),
+        })
+        .await
+    }
+
+    async fn put_app(&self, app: &App) -> Result<()> {
+        let (id, doc) = (app.app_id, to_doc(app)?);
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO apps (app_id, doc) VALUES (?1, ?2) ON CONFLICT (app_id) DO UPDATE SET doc = ?2",
+                params![id, doc],
+            )
+            .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_app(&self, app_id: i64) -> Result<Option<App>> {
+        self.run(move |c| {
+            Ok(query_docs(c, "SELECT doc FROM apps WHERE app_id = ?1", [app_id])?.pop())
+        })
+        .await
+    }
+
+    async fn list_apps(&self) -> Result<Vec<App>> {
+        self.run(|c| query_docs(c, "SELECT doc FROM apps ORDER BY app_id", []))
+            .await
+    }
+
+    async fn delete_app(&self, app_id: i64) -> Result<bool> {
+        self.write(move |tx| {
+            tx.execute("DELETE FROM authorizations WHERE app_id = ?1", [app_id])
+                .map_err(db)?;
+            Ok(tx
+                .execute("DELETE FROM apps WHERE app_id = ?1", [app_id])
+                .map_err(db)?
+                > 0)
+        })
+        .await
+    }
+
+    async fn put_authorization(&self, grant: &Authorization) -> Result<()> {
+        let g = grant.clone();
+        let doc = to_doc(&g)?;
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO authorizations (app_id, api_id, stage, group_id, doc) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (app_id, api_id, stage) DO UPDATE SET group_id = ?4, doc = ?5",
+                params![g.app_id, g.api_id, g.stage_name.as_str(), g.group_id, doc],
+            )
+            .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_authorization(&self, app_id: i64, api_id: &str, stage: Stage) -> Result<bool> {
+        let api = api_id.to_string();
+        self.write(move |tx| {
+            Ok(tx
+                .execute(
+                    "DELETE FROM authorizations WHERE app_id = ?1 AND api_id = ?2 AND stage = ?3",
+                    params![app_id, api, stage.as_str()],
+                )
+                .map_err(db)?
+                > 0)
+        })
+        .await
+    }
+
+    async fn list_authorizations(&self) -> Result<Vec<Authorization>> {
+        self.run(|c| {
+            query_docs(
+                c,
+                "SELECT doc FROM authorizations ORDER BY app_id, api_id, stage",
+                [],
+            )
+        })
+        .await
+    }
+
+    async fn put_plugin(&self, plugin: &Plugin) -> Result<()> {
+        let (id, doc) = (plugin.plugin_id.clone(), to_doc(plugin)?);
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO plugins (plugin_id, doc) VALUES (?1, ?2) ON CONFLICT (plugin_id) DO UPDATE SET doc = ?2",
+                params![id, doc],
+            )
+            .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_plugins(&self) -> Result<Vec<Plugin>> {
+        self.run(|c| query_docs(c, "SELECT doc FROM plugins ORDER BY plugin_id", []))
+            .await
+    }
+
+    async fn delete_plugin(&self, plugin_id: &str) -> Result<bool> {
+        let id = plugin_id.to_string();
+        self.write(move |tx| {
+            tx.execute("DELETE FROM plugin_bindings WHERE plugin_id = ?1", [&id])
+                .map_err(db)?;
+            Ok(tx
+                .execute("DELETE FROM plugins WHERE plugin_id = ?1", [&id])
+                .map_err(db)?
+                > 0)
+        })
+        .await
+    }
+
+    async fn bind_plugin(&self, binding: &PluginBinding, replaces: &[String]) -> Result<()> {
+        let b = binding.clone();
+        let doc = to_doc(&b)?;
+        let replaces = replaces.to_vec();
+        self.write(move |tx| {
+            let stage = b.stage_name.as_str();
+            for old in &replaces {
+                tx.execute(
+                    "DELETE FROM plugin_bindings WHERE plugin_id = ?1 AND api_id = ?2 AND stage = ?3",
+                    params![old, b.api_id, stage],
+                )
+                .map_err(db)?;
+            }
+            tx.execute(
+                "INSERT INTO plugin_bindings (plugin_id, api_id, stage, group_id, doc) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (plugin_id, api_id, stage) DO UPDATE SET group_id = ?4, doc = ?5",
+                params![b.plugin_id, b.api_id, stage, b.group_id, doc],
+            )
+            .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn unbind_plugin(&self, plugin_id: &str, api_id: &str, stage: Stage) -> Result<bool> {
+        let (plugin, api) = (plugin_id.to_string(), api_id.to_string());
+        self.write(move |tx| {
+            Ok(tx
+                .execute(
+                    "DELETE FROM plugin_bindings WHERE plugin_id = ?1 AND api_id = ?2 AND stage = ?3",
+                    params![plugin, api, stage.as_str()],
+                )
+                .map_err(db)?
+                > 0)
+        })
+        .await
+    }
+
+    async fn list_plugin_bindings(&self) -> Result<Vec<PluginBinding>> {
+        self.run(|c| {
+            query_docs(
+                c,
+                "SELECT doc FROM plugin_bindings ORDER BY api_id, stage, plugin_id",
+                [],
+            )
         })
         .await
     }

@@ -1,0 +1,164 @@
+//! Plugins and their bindings to APIs per stage.
+
+use crate::ops::{not_found, Control, Result};
+use crate::{new_id, now_utc};
+use apigw_model::{ModelError, Plugin, PluginBinding, Stage};
+
+/// Checks a plugin document for the types this version executes.
+fn check_document(plugin: &Plugin) -> Result<()> {
+    if plugin.plugin_type == "jwtAuth" {
+        apigw_jwt::JwtConfig::parse(&plugin.plugin_data)
+            .map_err(|why| ModelError::invalid("PluginData", why))?;
+    }
+    Ok(())
+}
+
+impl Control {
+    pub async fn plugins(&self) -> Result<Vec<Plugin>> {
+        Ok(self.store.list_plugins().await?)
+    }
+
+    pub async fn plugin(&self, plugin_id: &str) -> Result<Plugin> {
+        self.plugins()
+            .await?
+            .into_iter()
+            .find(|p| p.plugin_id == plugin_id)
+            .ok_or_else(|| not_found("Plugin", plugin_id))
+    }
+
+    pub async fn plugin_by_name(&self, name: &str) -> Result<Option<Plugin>> {
+        Ok(self
+            .plugins()
+            .await?
+            .into_iter()
+            .find(|p| p.plugin_name == name))
+    }
+
+    pub async fn create_plugin(
+        &self,
+        name: &str,
+        plugin_type: &str,
+        data: &str,
+        description: &str,
+    ) -> Result<Plugin> {
+        let _w = self.write_lock.lock().await;
+        let now = now_utc();
+        let plugin = Plugin {
+            plugin_id: new_id(),
+            plugin_name: name.to_string(),
+            plugin_type: plugin_type.to_string(),
+            plugin_data: data.to_string(),
+            description: description.to_string(),
+            created_time: now.clone(),
+            modified_time: now,
+        };
+        plugin.validate()?;
+        check_document(&plugin)?;
+        if self
+            .store
+            .list_plugins()
+            .await?
+            .iter()
+            .any(|p| p.plugin_name == name)
+        {
+            return Err(ModelError::new(
+                "RepeatedPluginName",
+                format!("a plugin named `{name}` already exists"),
+            )
+            .into());
+        }
+        self.store.put_plugin(&plugin).await?;
+        self.notify();
+        Ok(plugin)
+    }
+
+    /// Changes a plugin's document or description; bound APIs see it at once (no redeploy).
+    pub async fn modify_plugin(
+        &self,
+        plugin_id: &str,
+        data: &str,
+        description: &str,
+    ) -> Result<Plugin> {
+        let _w = self.write_lock.lock().await;
+        let mut plugin = self.plugin(plugin_id).await?;
+        plugin.plugin_data = data.to_string();
+        plugin.description = description.to_string();
+        plugin.modified_time = now_utc();
+        plugin.validate()?;
+        check_document(&plugin)?;
+        self.store.put_plugin(&plugin).await?;
+        self.notify();
+        Ok(plugin)
+    }
+
+    /// Deletes a plugin that is bound nowhere.
+    pub async fn delete_plugin(&self, plugin_id: &str) -> Result<()> {
+        let _w = self.write_lock.lock().await;
+        self.plugin(plugin_id).await?;
+        let bound = self
+            .store
+            .list_plugin_bindings()
+            .await?
+            .into_iter()
+            .filter(|b| b.plugin_id == plugin_id)
+            .count();
+        if bound > 0 {
+            return Err(ModelError::new(
+                "DependencyViolationPlugin",
+                format!("plugin `{plugin_id}` is still attached to {bound} API stage(s)"),
+            )
+            .into());
+        }
+        self.store.delete_plugin(plugin_id).await?;
+        self.notify();
+        Ok(())
+    }
+
+    /// Attaches a plugin to an API in a stage; a plugin of the same type bound there is
+    /// detached in the same write. Takes effect at once, without a redeploy.
+    pub async fn attach_plugin(&self, plugin_id: &str, api_id: &str, stage: Stage) -> Result<()> {
+        let _w = self.write_lock.lock().await;
+        let plugin = self.plugin(plugin_id).await?;
+        let api = self.api(api_id).await?;
+        let plugins = self.store.list_plugins().await?;
+        let same_type: Vec<String> = self
+            .store
+            .list_plugin_bindings()
+            .await?
+            .into_iter()
+            .filter(|b| b.api_id == api_id && b.stage_name == stage && b.plugin_id != plugin_id)
+            .filter(|b| {
+                plugins
+                    .iter()
+                    .any(|p| p.plugin_id == b.plugin_id && p.plugin_type == plugin.plugin_type)
+            })
+            .map(|b| b.plugin_id)
+            .collect();
+        let binding = PluginBinding {
+            plugin_id: plugin.plugin_id,
+            api_id: api.api_id,
+            group_id: api.group_id,
+            stage_name: stage,
+            created_time: now_utc(),
+        };
+        self.store.bind_plugin(&binding, &same_type).await?;
+        self.notify();
+        Ok(())
+    }
+
+    pub async fn detach_plugin(&self, plugin_id: &str, api_id: &str, stage: Stage) -> Result<()> {
+        let _w = self.write_lock.lock().await;
+        if !self.store.unbind_plugin(plugin_id, api_id, stage).await? {
+            return Err(not_found(
+                "PluginBinding",
+                &format!("plugin {plugin_id} on API {api_id} in {stage}"),
+            ));
+        }
+        self.notify();
+        Ok(())
+    }
+
+    pub async fn plugin_bindings(&self) -> Result<Vec<PluginBinding>> {
+        Ok(self.store.list_plugin_bindings().await?)
+    }
+}
