@@ -26,6 +26,8 @@ pub struct Gateway {
     pub admin: SocketAddr,
     pub dir: tempfile::TempDir,
     pub child: Option<Child>,
+    /// Every line the process printed on stdout after its banner (access log, ...).
+    pub stdout: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Gateway {
@@ -74,7 +76,13 @@ impl Gateway {
                 break line;
             }
         };
-        std::thread::spawn(move || for _ in lines {});
+        let stdout = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = stdout.clone();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
         let addrs: Vec<SocketAddr> = banner
             .split("://")
             .skip(1)
@@ -86,6 +94,7 @@ impl Gateway {
             admin: addrs[2],
             dir,
             child: Some(child),
+            stdout,
         }
     }
 
