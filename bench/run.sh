@@ -298,6 +298,13 @@ nginx_targets() {
 apigw_scenarios() {
     local fn=$1
     "$fn" apigw "http://127.0.0.1:$APIGW_PORT/hello"
+    # APP-signed (HmacSHA256), pre-signed once by the independent reference signer; no
+    # timestamp or nonce, so every request of the run verifies (one HMAC per request).
+    local sig
+    sig=$(printf '%s' '{"method":"GET","path":"/signed","secret":"bench-secret-0001","headers":[["Accept","application/json"],["X-Ca-Key","bench-key"],["X-Ca-Signature-Headers","X-Ca-Key"]]}' |
+        python3 "$REPO_ROOT/sdk/reference_sign.py" | python3 -c 'import json,sys; print(json.load(sys.stdin)["signature"])')
+    "$fn" apigw-app-signed "http://127.0.0.1:$APIGW_PORT/signed" -H "Accept: application/json" \
+        -H "X-Ca-Key: bench-key" -H "X-Ca-Signature-Headers: X-Ca-Key" -H "X-Ca-Signature: $sig"
 }
 
 all_targets() {
