@@ -1,9 +1,10 @@
-//! The admin listener. Today: `GET /healthz`. The management OpenAPI will be served at `/`.
+//! The admin listener: `GET /healthz`, and the management OpenAPI (CloudAPI 2016-07-14) at `/`.
 
 use apigw_gateway::Shared;
+use apigw_mgmt::Management;
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -12,9 +13,13 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use tokio::sync::watch;
 
+/// Largest management request body (CreateApi carries JSON documents; ImportSwagger more).
+const MAX_BODY: usize = 8 * 1024 * 1024;
+
 pub fn start(
     listener: std::net::TcpListener,
     shared: Arc<Shared>,
+    mgmt: Arc<Management>,
     mut stop: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::from_std(listener)?;
@@ -25,11 +30,11 @@ pub fn start(
                 _ = stop.changed() => return,
             };
             let Ok((stream, _)) = accepted else { continue };
-            let shared = shared.clone();
+            let (shared, mgmt) = (shared.clone(), mgmt.clone());
             tokio::spawn(async move {
                 let svc = service_fn(move |req| {
-                    let shared = shared.clone();
-                    async move { Ok::<_, Infallible>(handle(req, &shared)) }
+                    let (shared, mgmt) = (shared.clone(), mgmt.clone());
+                    async move { Ok::<_, Infallible>(handle(req, &shared, &mgmt).await) }
                 });
                 let _ = auto::Builder::new(TokioExecutor::new())
                     .serve_connection(TokioIo::new(stream), svc)
@@ -40,24 +45,48 @@ pub fn start(
     Ok(())
 }
 
-fn handle(req: Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>> {
-    let request_id = apigw_gateway::request_id::new_request_id();
-    let rid = request_id.to_str().unwrap_or_default();
-    let (status, body) = if req.uri().path() == "/healthz" {
+async fn handle(
+    req: Request<Incoming>,
+    shared: &Shared,
+    mgmt: &Management,
+) -> Response<Full<Bytes>> {
+    if req.uri().path() == "/healthz" {
         let snap = shared.snapshot.load();
+        let request_id = apigw_gateway::request_id::new_request_id();
         let body = serde_json::json!({
-            "RequestId": rid, "Status": "ok", "Generation": snap.generation, "Apis": snap.api_count(),
+            "RequestId": request_id.to_str().unwrap_or_default(), "Status": "ok",
+            "Generation": snap.generation, "Apis": snap.api_count(),
         });
-        (StatusCode::OK, body)
-    } else {
-        let body = serde_json::json!({
-            "RequestId": rid,
-            "Code": "InvalidAction.NotFound",
-            "Message": "the management OpenAPI is not available in this version; configure with `apigw apply -f`",
-        });
-        (StatusCode::NOT_FOUND, body)
+        return json(StatusCode::OK, body.to_string());
+    }
+    let (parts, body) = req.into_parts();
+    let body = match Limited::new(body, MAX_BODY).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) => {
+            let body = serde_json::json!({
+                "RequestId": apigw_gateway::request_id::new_request_id().to_str().unwrap_or_default(),
+                "Code": "InvalidParameter", "Message": format!("cannot read the request body: {e}"),
+            });
+            return json(StatusCode::BAD_REQUEST, body.to_string());
+        }
     };
-    let mut resp = Response::new(Full::new(Bytes::from(body.to_string())));
+    let reply = mgmt
+        .handle(
+            parts.method.as_str(),
+            parts.uri.path(),
+            parts.uri.query(),
+            &parts.headers,
+            &body,
+        )
+        .await;
+    json(
+        StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        reply.body,
+    )
+}
+
+fn json(status: StatusCode, body: String) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::from(body)));
     *resp.status_mut() = status;
     resp.headers_mut().insert(
         http::header::CONTENT_TYPE,

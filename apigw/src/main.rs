@@ -2,6 +2,7 @@
 //! configuration in the data directory (a running gateway picks the change up by itself).
 
 mod admin;
+mod admin_cli;
 mod call;
 mod demo;
 mod local;
@@ -66,6 +67,9 @@ enum Command {
     /// Send a request signed like the official SDKs (APP signature or AppCode) and print the
     /// response. Exits 1 when the status is 400 or above.
     Call(Box<call::CallArgs>),
+    /// Call a management API action on a running gateway (V3-signed, like the Tea SDK) and
+    /// print the JSON: `apigw admin CreateApiGroup --GroupName shop`.
+    Admin(admin_cli::AdminArgs),
     /// Apps: list them, or rotate a secret.
     #[command(subcommand)]
     App(local::AppCommand),
@@ -86,6 +90,11 @@ fn main() -> ExitCode {
             let data = cmd.data().clone();
             local::run(&data, |c| local::app(c, cmd))
         }
+        Command::Admin(a) => match admin_cli::run(a) {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::FAILURE,
+            Err(e) => Err(e),
+        },
         Command::Call(a) => match call::run(*a) {
             Ok(true) => Ok(()),
             Ok(false) => return ExitCode::FAILURE,

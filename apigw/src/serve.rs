@@ -145,8 +145,20 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
             Duration::from_millis(args.reload_poll_ms.max(10)),
             stop_rx.clone(),
         ));
-        admin::start(admin_listener, shared.clone(), stop_rx).map_err(|e| e.to_string())?;
+        let mgmt = Arc::new(apigw_mgmt::Management::new(
+            control.clone(),
+            local(&admin_listener),
+        ));
+        let root = root_key_from_env()?;
+        let generated = mgmt.ensure_root_key(root).await.map_err(|e| format!("{}: {}", e.code, e.message))?;
+        admin::start(admin_listener, shared.clone(), mgmt, stop_rx).map_err(|e| e.to_string())?;
         println!("{banner}");
+        if let Some(key) = generated {
+            println!(
+                "root AccessKey created (shown once; set APIGW_ROOT_ACCESS_KEY_ID/APIGW_ROOT_ACCESS_KEY_SECRET to choose your own): AccessKeyId {} AccessKeySecret {}",
+                key.access_key_id, key.access_key_secret
+            );
+        }
         if let Some(lines) = demo_lines {
             println!("{lines}");
         }
@@ -159,6 +171,23 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         tracing::info!("stopped");
         Ok::<(), String>(())
     })
+}
+
+/// `APIGW_ROOT_ACCESS_KEY_ID` / `APIGW_ROOT_ACCESS_KEY_SECRET`: both or neither.
+fn root_key_from_env() -> Result<Option<(String, String)>, String> {
+    let id = std::env::var("APIGW_ROOT_ACCESS_KEY_ID")
+        .ok()
+        .filter(|v| !v.is_empty());
+    let secret = std::env::var("APIGW_ROOT_ACCESS_KEY_SECRET")
+        .ok()
+        .filter(|v| !v.is_empty());
+    match (id, secret) {
+        (Some(i), Some(s)) => Ok(Some((i, s))),
+        (None, None) => Ok(None),
+        _ => Err(
+            "set both APIGW_ROOT_ACCESS_KEY_ID and APIGW_ROOT_ACCESS_KEY_SECRET, or neither".into(),
+        ),
+    }
 }
 
 fn init_logging(args: &ServeArgs) -> Result<(), String> {

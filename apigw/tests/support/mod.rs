@@ -473,3 +473,41 @@ pub fn now_ms() -> String {
 pub fn nonce() -> String {
     format!("{:032x}", fastrand::u128(..))
 }
+
+/// Installs the official management SDKs (`sdk/mgmt-setup.sh`, idempotent) once per process.
+pub fn management_sdks() -> PathBuf {
+    static READY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    READY
+        .get_or_init(|| {
+            let dir = repo_root().join("target/sdk");
+            let status = Command::new("bash")
+                .arg(repo_root().join("sdk/mgmt-setup.sh"))
+                .env("APIGW_SDK_DIR", &dir)
+                .status()
+                .expect("run sdk/mgmt-setup.sh");
+            assert!(status.success(), "sdk/mgmt-setup.sh failed");
+            dir
+        })
+        .clone()
+}
+
+/// Calls a management action through an official SDK (`client`: `tea` (V3 signature),
+/// `tea-v1`, `legacy` (V1 over GET), `legacy-post`); returns the driver's report:
+/// `{ok, status, body}` or `{ok: false, status, code, message, request_id}`.
+pub fn mgmt_call(
+    admin: SocketAddr,
+    key: (&str, &str),
+    client: &str,
+    action: &str,
+    params: serde_json::Value,
+) -> serde_json::Value {
+    let dir = management_sdks();
+    let input = serde_json::json!({
+        "endpoint": admin.to_string(), "access_key_id": key.0, "access_key_secret": key.1,
+        "client": client, "action": action, "params": params,
+    });
+    let mut cmd = Command::new(dir.join("mgmt/bin/python"));
+    cmd.arg(repo_root().join("sdk/mgmt_call.py"))
+        .env("APIGW_SDK_DIR", &dir);
+    run_json(&mut cmd, &input)
+}

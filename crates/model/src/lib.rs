@@ -6,6 +6,7 @@
 //! stores or clocks; everything here is a pure function of its inputs.
 #![forbid(unsafe_code)]
 
+pub mod account;
 pub mod api;
 pub mod app;
 pub mod codes;
@@ -16,6 +17,7 @@ pub mod plugin;
 pub mod stage;
 pub mod validate;
 
+pub use account::AccessKey;
 pub use api::{ApiDefinition, AuthType, Deployment, MockHeader, RequestConfig, ServiceConfig};
 pub use app::{App, AppKeyPair, Authorization};
 pub use error::ModelError;

@@ -11,7 +11,8 @@
 mod sqlite;
 
 use apigw_model::{
-    ApiDefinition, App, Authorization, Deployment, Domain, Group, Plugin, PluginBinding, Stage,
+    AccessKey, ApiDefinition, App, Authorization, Deployment, Domain, Group, Plugin, PluginBinding,
+    Stage,
 };
 use async_trait::async_trait;
 
@@ -96,4 +97,8 @@ pub trait Store: Send + Sync + 'static {
     async fn bind_plugin(&self, binding: &PluginBinding, replaces: &[String]) -> Result<()>;
     async fn unbind_plugin(&self, plugin_id: &str, api_id: &str, stage: Stage) -> Result<bool>;
     async fn list_plugin_bindings(&self) -> Result<Vec<PluginBinding>>;
+
+    /// Management AccessKeys (not part of [`LiveConfig`]: the data plane never sees them).
+    async fn put_access_key(&self, key: &AccessKey) -> Result<()>;
+    async fn list_access_keys(&self) -> Result<Vec<AccessKey>>;
 }

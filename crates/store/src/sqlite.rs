@@ -5,7 +5,8 @@
 
 use crate::{LiveConfig, Result, Store, StoreError};
 use apigw_model::{
-    ApiDefinition, App, Authorization, Deployment, Domain, Group, Plugin, PluginBinding, Stage,
+    AccessKey, ApiDefinition, App, Authorization, Deployment, Domain, Group, Plugin, PluginBinding,
+    Stage,
 };
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
@@ -35,6 +36,7 @@ CREATE TABLE IF NOT EXISTS plugin_bindings (
     plugin_id TEXT NOT NULL, api_id TEXT NOT NULL, stage TEXT NOT NULL, group_id TEXT NOT NULL,
     doc TEXT NOT NULL, PRIMARY KEY (plugin_id, api_id, stage));
 CREATE INDEX IF NOT EXISTS plugin_bindings_api ON plugin_bindings (api_id);
+CREATE TABLE IF NOT EXISTS access_keys (access_key_id TEXT PRIMARY KEY, doc TEXT NOT NULL);
 ";
 
 /// SQLite-backed [`Store`]. Cheap to clone; calls run on tokio's blocking pool.
@@ -555,5 +557,24 @@ impl Store for SqliteStore {
             )
         })
         .await
+    }
+
+    async fn put_access_key(&self, key: &AccessKey) -> Result<()> {
+        let (id, doc) = (key.access_key_id.clone(), to_doc(key)?);
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO access_keys (access_key_id, doc) VALUES (?1, ?2)
+                 ON CONFLICT (access_key_id) DO UPDATE SET doc = ?2",
+                params![id, doc],
+            )
+            .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_access_keys(&self) -> Result<Vec<AccessKey>> {
+        self.run(|c| query_docs(c, "SELECT doc FROM access_keys ORDER BY access_key_id", []))
+            .await
     }
 }

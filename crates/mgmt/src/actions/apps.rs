@@ -1,0 +1,225 @@
+//! Apps, their credentials, and authorizations.
+
+use super::{obj, wrap, Out};
+use crate::error::ApiError;
+use crate::params::{paged, Params};
+use apigw_control::{AppSpec, Control};
+use apigw_model::App;
+use serde_json::{json, Value};
+
+fn app_id(p: &Params) -> Result<i64, ApiError> {
+    p.required_i64("AppId")
+}
+
+pub async fn create(c: &Control, p: &Params) -> Out {
+    let app = c
+        .create_app(AppSpec {
+            app_name: p.required("AppName")?.to_string(),
+            description: p.get("Description").unwrap_or("").to_string(),
+            extend: p.get("Extend").unwrap_or("").to_string(),
+            app_key: p.opt("AppKey").map(str::to_string),
+            app_secret: p.opt("AppSecret").map(str::to_string),
+            app_code: p.opt("AppCode").map(str::to_string),
+        })
+        .await?;
+    Ok(obj(json!({"AppId": app.app_id, "TagStatus": false})))
+}
+
+fn attributes(a: &App) -> Value {
+    json!({
+        "AppId": a.app_id, "AppName": a.app_name, "Description": a.description,
+        "Extend": a.extend, "Disabled": a.disabled, "CreatedTime": a.created_time,
+        "ModifiedTime": a.modified_time,
+    })
+}
+
+pub async fn describe(c: &Control, p: &Params) -> Out {
+    Ok(obj(attributes(&c.app(app_id(p)?).await?)))
+}
+
+pub async fn list(c: &Control, p: &Params) -> Out {
+    let mut apps = c.apps().await?;
+    if let Some(id) = p.i64("AppId")? {
+        apps.retain(|a| a.app_id == id);
+    }
+    let (page, mut out) = paged(&apps, p.page()?);
+    let items = page
+        .iter()
+        .map(|a| json!({"AppId": a.app_id, "AppName": a.app_name, "Description": a.description}))
+        .collect();
+    out["Apps"] = wrap("AppItem", items);
+    Ok(obj(out))
+}
+
+pub async fn modify(c: &Control, p: &Params) -> Out {
+    let id = app_id(p)?;
+    let app = c.app(id).await?;
+    let name = p.opt("AppName").unwrap_or(&app.app_name).to_string();
+    let description = p.get("Description").unwrap_or(&app.description).to_string();
+    c.modify_app(
+        id,
+        &name,
+        &description,
+        p.get("Extend"),
+        p.bool("Disabled")?,
+    )
+    .await?;
+    Ok(Default::default())
+}
+
+pub async fn delete(c: &Control, p: &Params) -> Out {
+    c.delete_app(app_id(p)?).await?;
+    Ok(Default::default())
+}
+
+pub async fn security(c: &Control, p: &Params) -> Out {
+    let app = c.app(app_id(p)?).await?;
+    let key = app.keys.first();
+    Ok(obj(json!({
+        "AppKey": key.map(|k| k.app_key.clone()).unwrap_or_default(),
+        "AppSecret": key.map(|k| k.app_secret.clone()).unwrap_or_default(),
+        "AppCode": app.app_codes.first().cloned().unwrap_or_default(),
+        "CreatedTime": app.created_time, "ModifiedTime": app.modified_time,
+    })))
+}
+
+pub async fn reset_secret(c: &Control, p: &Params) -> Out {
+    if p.opt("NewAppKey").is_some() {
+        return Err(ApiError::invalid(
+            "NewAppKey",
+            "changing the AppKey is not supported yet; add a key with a new app instead",
+        ));
+    }
+    c.reset_app_secret(
+        p.required("AppKey")?,
+        p.opt("NewAppSecret").map(str::to_string),
+    )
+    .await?;
+    Ok(Default::default())
+}
+
+pub async fn create_code(c: &Control, p: &Params) -> Out {
+    c.create_app_code(app_id(p)?, p.opt("AppCode").map(str::to_string))
+        .await?;
+    Ok(Default::default())
+}
+
+fn app_ids(p: &Params) -> Result<Vec<i64>, ApiError> {
+    p.list("AppIds")?
+        .iter()
+        .map(|s| {
+            s.parse()
+                .map_err(|_| ApiError::invalid("AppIds", format!("`{s}` is not an AppId")))
+        })
+        .collect()
+}
+
+pub async fn set_apps_authorities(c: &Control, p: &Params) -> Out {
+    let (api, stage) = (p.required("ApiId")?, p.stage("StageName")?);
+    for id in app_ids(p)? {
+        c.authorize(
+            id,
+            api,
+            stage,
+            p.opt("AuthValidTime"),
+            p.get("Description").unwrap_or(""),
+        )
+        .await?;
+    }
+    Ok(Default::default())
+}
+
+pub async fn set_apis_authorities(c: &Control, p: &Params) -> Out {
+    let (id, stage) = (app_id(p)?, p.stage("StageName")?);
+    for api in p.list("ApiIds")? {
+        c.authorize(
+            id,
+            &api,
+            stage,
+            p.opt("AuthValidTime"),
+            p.get("Description").unwrap_or(""),
+        )
+        .await?;
+    }
+    Ok(Default::default())
+}
+
+pub async fn remove_apps_authorities(c: &Control, p: &Params) -> Out {
+    let (api, stage) = (p.required("ApiId")?, p.stage("StageName")?);
+    for id in app_ids(p)? {
+        c.revoke(id, api, stage).await?;
+    }
+    Ok(Default::default())
+}
+
+pub async fn remove_apis_authorities(c: &Control, p: &Params) -> Out {
+    let (id, stage) = (app_id(p)?, p.stage("StageName")?);
+    for api in p.list("ApiIds")? {
+        c.revoke(id, &api, stage).await?;
+    }
+    Ok(Default::default())
+}
+
+pub async fn authorized_apis(c: &Control, p: &Params) -> Out {
+    let id = app_id(p)?;
+    c.app(id).await?;
+    let mut rows = Vec::new();
+    for g in c
+        .authorizations()
+        .await?
+        .into_iter()
+        .filter(|g| g.app_id == id)
+    {
+        let (api_name, group_name) = match c.api(&g.api_id).await {
+            Ok(api) => {
+                let group = c
+                    .group(&api.group_id)
+                    .await
+                    .map(|g| g.group_name)
+                    .unwrap_or_default();
+                (api.api_name, group)
+            }
+            Err(_) => continue,
+        };
+        rows.push(json!({
+            "ApiId": g.api_id, "ApiName": api_name, "GroupId": g.group_id, "GroupName": group_name,
+            "StageName": g.stage_name.as_str(), "AuthVaildTime": g.auth_valid_time,
+            "AuthorizedTime": g.authorized_time, "Description": g.description,
+            "AuthorizationSource": "PROVIDER", "Operator": "PROVIDER", "RegionId": "local",
+        }));
+    }
+    let (page, mut out) = paged(&rows, p.page()?);
+    out["AuthorizedApis"] = wrap("AuthorizedApi", page);
+    Ok(obj(out))
+}
+
+pub async fn authorized_apps(c: &Control, p: &Params) -> Out {
+    let api = c.api(p.required("ApiId")?).await?;
+    let stage = p.opt_stage("StageName")?;
+    let apps = c.apps().await?;
+    let mut rows = Vec::new();
+    for g in c
+        .authorizations()
+        .await?
+        .into_iter()
+        .filter(|g| g.api_id == api.api_id && stage.is_none_or(|s| s == g.stage_name))
+    {
+        let Some(app) = apps.iter().find(|a| a.app_id == g.app_id) else {
+            continue;
+        };
+        if p.i64("AppId")?.is_some_and(|id| id != app.app_id)
+            || p.opt("AppName").is_some_and(|n| !app.app_name.contains(n))
+        {
+            continue;
+        }
+        rows.push(json!({
+            "AppId": app.app_id, "AppName": app.app_name, "AppDescription": app.description,
+            "StageName": g.stage_name.as_str(), "AuthVaildTime": g.auth_valid_time,
+            "AuthorizedTime": g.authorized_time, "Description": g.description,
+            "AuthorizationSource": "PROVIDER", "Operator": "PROVIDER",
+        }));
+    }
+    let (page, mut out) = paged(&rows, p.page()?);
+    out["AuthorizedApps"] = wrap("AuthorizedApp", page);
+    Ok(obj(out))
+}

@@ -1,0 +1,147 @@
+//! API groups and their domains.
+
+use super::{obj, wrap, Out};
+use crate::error::ApiError;
+use crate::params::{paged, Params};
+use apigw_control::Control;
+use apigw_model::{Domain, Group};
+use serde_json::{json, Value};
+
+/// The base domain of default sub-domains (the data plane uses the same default).
+fn sub_domain(g: &Group) -> String {
+    let base = std::env::var("APIGW_BASE_DOMAIN").unwrap_or_else(|_| "apigw.localhost".into());
+    g.sub_domain(&base)
+}
+
+fn summary(g: &Group) -> Value {
+    json!({
+        "GroupId": g.group_id, "GroupName": g.group_name, "Description": g.description,
+        "BasePath": g.base_path, "SubDomain": sub_domain(g), "CreatedTime": g.created_time,
+        "ModifiedTime": g.modified_time, "RegionId": "local", "InstanceId": "apigw",
+        "InstanceType": "VPC_DEDICATED", "TrafficLimit": g.traffic_limit.unwrap_or(0),
+        "HttpsPolicy": "HTTPS2_TLS1_0", "IllegalStatus": "NORMAL", "BillingStatus": "NORMAL",
+    })
+}
+
+pub async fn create(c: &Control, p: &Params) -> Out {
+    let g = c
+        .create_group(
+            p.required("GroupName")?,
+            p.get("Description").unwrap_or(""),
+            p.opt("BasePath"),
+        )
+        .await?;
+    Ok(obj(json!({
+        "GroupId": g.group_id, "GroupName": g.group_name, "Description": g.description,
+        "BasePath": g.base_path, "SubDomain": sub_domain(&g), "InstanceId": "apigw",
+        "InstanceType": "VPC_DEDICATED", "TagStatus": false,
+    })))
+}
+
+pub async fn describe(c: &Control, p: &Params) -> Out {
+    let g = c.group(p.required("GroupId")?).await?;
+    let domains: Vec<Value> = c
+        .domains(&g.group_id)
+        .await?
+        .into_iter()
+        .map(|d| {
+            json!({
+                "DomainName": d.domain_name,
+                "BindStageName": d.bind_stage_name.map(|s| s.to_string()),
+                "CertificateName": d.certificate.as_ref().map(|c| c.certificate_name.clone()),
+                "DomainBindingStatus": "BINDING", "DomainCNAMEStatus": "RESOLVED",
+                "DomainLegalStatus": "NORMAL", "CustomDomainType": if d.domain_name.starts_with("*.") { "WILDCARD" } else { "NORMAL" },
+            })
+        })
+        .collect();
+    let mut out = obj(summary(&g));
+    out.insert("CustomDomains".into(), wrap("DomainItem", domains));
+    out.insert(
+        "StageItems".into(),
+        wrap(
+            "StageInfo",
+            ["RELEASE", "PRE", "TEST"]
+                .iter()
+                .map(|s| json!({"StageName": s, "StageId": s.to_ascii_lowercase()}))
+                .collect(),
+        ),
+    );
+    out.insert("Status".into(), json!("NORMAL"));
+    Ok(out)
+}
+
+pub async fn list(c: &Control, p: &Params) -> Out {
+    let mut groups = c.store().list_groups().await.map_err(store)?;
+    if let Some(id) = p.opt("GroupId") {
+        groups.retain(|g| g.group_id == id);
+    }
+    if let Some(name) = p.opt("GroupName") {
+        groups.retain(|g| g.group_name.contains(name));
+    }
+    if let Some(bp) = p.opt("BasePath") {
+        groups.retain(|g| g.base_path == bp);
+    }
+    groups.sort_by(|a, b| b.modified_time.cmp(&a.modified_time));
+    if p.opt("Sort").is_some_and(|s| s.eq_ignore_ascii_case("asc")) {
+        groups.reverse();
+    }
+    let (page, mut out) = paged(&groups, p.page()?);
+    let items = page.iter().map(summary).collect();
+    out["ApiGroupAttributes"] = wrap("ApiGroupAttribute", items);
+    Ok(obj(out))
+}
+
+pub async fn modify(c: &Control, p: &Params) -> Out {
+    let mut g = c.group(p.required("GroupId")?).await?;
+    if let Some(n) = p.opt("GroupName") {
+        g.group_name = n.to_string();
+    }
+    if let Some(d) = p.get("Description") {
+        g.description = d.to_string();
+    }
+    if let Some(bp) = p.opt("BasePath") {
+        g.base_path = bp.to_string();
+    }
+    let g = c.modify_group(&g).await?;
+    Ok(obj(json!({
+        "GroupId": g.group_id, "GroupName": g.group_name, "Description": g.description,
+        "BasePath": g.base_path, "SubDomain": sub_domain(&g),
+    })))
+}
+
+pub async fn delete(c: &Control, p: &Params) -> Out {
+    c.delete_group(p.required("GroupId")?).await?;
+    Ok(Default::default())
+}
+
+pub async fn set_domain(c: &Control, p: &Params) -> Out {
+    let group_id = p.required("GroupId")?;
+    let name = p.required("DomainName")?.trim().to_ascii_lowercase();
+    let existing = c
+        .domains(group_id)
+        .await?
+        .into_iter()
+        .find(|d| d.domain_name == name);
+    let domain = Domain {
+        domain_name: name,
+        group_id: group_id.to_string(),
+        bind_stage_name: p.opt_stage("BindStageName")?,
+        certificate: existing.and_then(|d| d.certificate),
+    };
+    let d = c.set_domain(domain).await?;
+    Ok(obj(json!({
+        "GroupId": d.group_id, "DomainName": d.domain_name, "SubDomain": "",
+        "DomainBindingStatus": "BINDING", "DomainLegalStatus": "NORMAL",
+        "DomainWebSocketStatus": "CLOSE", "DomainRemark": "",
+    })))
+}
+
+pub async fn delete_domain(c: &Control, p: &Params) -> Out {
+    c.delete_domain(p.required("GroupId")?, p.required("DomainName")?)
+        .await?;
+    Ok(Default::default())
+}
+
+fn store(e: apigw_store::StoreError) -> ApiError {
+    apigw_control::ControlError::Store(e).into()
+}

@@ -1,0 +1,104 @@
+//! The actions, by name. Each takes the call's parameters and returns the response members
+//! (without `RequestId`).
+
+mod apis;
+mod apps;
+mod groups;
+
+use crate::error::ApiError;
+use crate::params::Params;
+use apigw_control::Control;
+use serde_json::{Map, Value};
+
+pub type Out = Result<Map<String, Value>, ApiError>;
+
+/// Actions implemented, in the order of docs/management-api.md.
+pub const ACTIONS: &[&str] = &[
+    "CreateApiGroup",
+    "DescribeApiGroup",
+    "DescribeApiGroups",
+    "ModifyApiGroup",
+    "DeleteApiGroup",
+    "SetDomain",
+    "DeleteDomain",
+    "CreateApi",
+    "ModifyApi",
+    "DescribeApi",
+    "DescribeApis",
+    "DeleteApi",
+    "DeployApi",
+    "AbolishApi",
+    "DescribeDeployedApis",
+    "DescribeHistoryApis",
+    "SwitchApi",
+    "CreateApp",
+    "DescribeApp",
+    "DescribeApps",
+    "ModifyApp",
+    "DeleteApp",
+    "DescribeAppSecurity",
+    "ResetAppSecret",
+    "CreateAppCode",
+    "SetAppsAuthorities",
+    "SetApisAuthorities",
+    "RemoveAppsAuthorities",
+    "RemoveApisAuthorities",
+    "DescribeAuthorizedApis",
+    "DescribeAuthorizedApps",
+];
+
+pub async fn dispatch(control: &Control, action: &str, p: &Params) -> Out {
+    match action {
+        "CreateApiGroup" => groups::create(control, p).await,
+        "DescribeApiGroup" => groups::describe(control, p).await,
+        "DescribeApiGroups" => groups::list(control, p).await,
+        "ModifyApiGroup" => groups::modify(control, p).await,
+        "DeleteApiGroup" => groups::delete(control, p).await,
+        "SetDomain" => groups::set_domain(control, p).await,
+        "DeleteDomain" => groups::delete_domain(control, p).await,
+        "CreateApi" => apis::create(control, p).await,
+        "ModifyApi" => apis::modify(control, p).await,
+        "DescribeApi" => apis::describe(control, p).await,
+        "DescribeApis" => apis::list(control, p).await,
+        "DeleteApi" => apis::delete(control, p).await,
+        "DeployApi" => apis::deploy(control, p).await,
+        "AbolishApi" => apis::abolish(control, p).await,
+        "DescribeDeployedApis" => apis::deployed(control, p).await,
+        "DescribeHistoryApis" => apis::history(control, p).await,
+        "SwitchApi" => apis::switch(control, p).await,
+        "CreateApp" => apps::create(control, p).await,
+        "DescribeApp" => apps::describe(control, p).await,
+        "DescribeApps" => apps::list(control, p).await,
+        "ModifyApp" => apps::modify(control, p).await,
+        "DeleteApp" => apps::delete(control, p).await,
+        "DescribeAppSecurity" => apps::security(control, p).await,
+        "ResetAppSecret" => apps::reset_secret(control, p).await,
+        "CreateAppCode" => apps::create_code(control, p).await,
+        "SetAppsAuthorities" => apps::set_apps_authorities(control, p).await,
+        "SetApisAuthorities" => apps::set_apis_authorities(control, p).await,
+        "RemoveAppsAuthorities" => apps::remove_apps_authorities(control, p).await,
+        "RemoveApisAuthorities" => apps::remove_apis_authorities(control, p).await,
+        "DescribeAuthorizedApis" => apps::authorized_apis(control, p).await,
+        "DescribeAuthorizedApps" => apps::authorized_apps(control, p).await,
+        other => Err(ApiError::new(
+            404,
+            "InvalidAction.NotFound",
+            format!("Specified api `{other}` is not found in this version; see docs/management-api.md for the actions implemented."),
+        )),
+    }
+}
+
+/// Builds the response members from `json!` object literals.
+pub fn obj(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+/// `{"<Singular>": [items]}`, the list wrapper the SDK models expect.
+pub fn wrap(singular: &str, items: Vec<Value>) -> Value {
+    let mut m = Map::new();
+    m.insert(singular.into(), Value::Array(items));
+    Value::Object(m)
+}
