@@ -48,7 +48,9 @@ pub fn run(data: &DataDir, job: impl for<'a> FnOnce(&'a Control) -> Job<'a>) -> 
         .build()
         .map_err(|e| e.to_string())?;
     let store = SqliteStore::open(&data.data_dir).map_err(|e| e.to_string())?;
-    let control = Control::new(Arc::new(store)).with_secret_grace(secret_grace()?);
+    let control = Control::new(Arc::new(store))
+        .with_secret_grace(secret_grace()?)
+        .with_group_limit(group_limit()?);
     rt.block_on(job(&control))
 }
 
@@ -247,6 +249,17 @@ pub fn secret_grace() -> Result<std::time::Duration, String> {
             .map_err(|_| {
                 format!("APIGW_APP_SECRET_GRACE_SECONDS: `{v}` is not a number of seconds")
             }),
+    }
+}
+
+/// `APIGW_MAX_GROUPS`: most groups an account may own (default 100).
+pub fn group_limit() -> Result<usize, String> {
+    match std::env::var("APIGW_MAX_GROUPS") {
+        Err(_) => Ok(apigw_control::DEFAULT_MAX_GROUPS),
+        Ok(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| format!("APIGW_MAX_GROUPS: `{v}` is not a number")),
     }
 }
 

@@ -99,7 +99,9 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
     };
     let shared = Shared::new(config);
     let store: Arc<dyn Store> = Arc::new(store);
-    let control = Control::new(store.clone()).with_secret_grace(crate::local::secret_grace()?);
+    let control = Control::new(store.clone())
+        .with_secret_grace(crate::local::secret_grace()?)
+        .with_group_limit(crate::local::group_limit()?);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name("apigw-control")

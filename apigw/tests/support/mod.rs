@@ -511,3 +511,46 @@ pub fn mgmt_call(
         .env("APIGW_SDK_DIR", &dir);
     run_json(&mut cmd, &input)
 }
+
+/// Calls a management action with apigw's own V3 signer (for tests that need many calls;
+/// SDK compatibility is tested with the official SDKs in `mgmt.rs`). Returns (status, body).
+pub async fn admin_call(
+    admin: SocketAddr,
+    key: (&str, &str),
+    action: &str,
+    params: &[(&str, &str)],
+) -> (u16, serde_json::Value) {
+    use apigw_signature::mgmt::{format_timestamp, sign_v3};
+    let params: Vec<(String, String)> = params
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let call = sign_v3(
+        key.0,
+        key.1,
+        &admin.to_string(),
+        action,
+        "2016-07-14",
+        &params,
+        &format_timestamp(now),
+        &format!("{:032x}", fastrand::u128(..)),
+    );
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new())
+        .build(hyper_util::client::legacy::connect::HttpConnector::new());
+    let mut req = Request::builder()
+        .method(call.method)
+        .uri(format!("http://{admin}{}", call.path_and_query));
+    for (k, v) in &call.headers {
+        req = req.header(k.as_str(), v.as_str());
+    }
+    let resp = client
+        .request(req.body(Full::new(Bytes::from(call.body))).unwrap())
+        .await
+        .expect("admin request");
+    let r = read(resp).await;
+    (r.status.as_u16(), r.json())
+}

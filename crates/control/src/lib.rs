@@ -11,7 +11,7 @@ mod plugins;
 
 pub use apps::{AppSpec, DEFAULT_SECRET_GRACE};
 
-pub use ops::{Control, ControlError};
+pub use ops::{Control, ControlError, DEFAULT_MAX_GROUPS};
 
 /// A fresh 32-character lower-case hex identifier (the shape CloudAPI uses for ids).
 pub fn new_id() -> String {

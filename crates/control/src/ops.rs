@@ -64,7 +64,12 @@ pub struct Control {
     changed: Arc<Notify>,
     /// How long the previous secret of a reset AppKey stays valid.
     pub(crate) secret_grace: std::time::Duration,
+    /// Most groups an account may own (`ExceedLimitApiGroup`).
+    pub(crate) max_groups: usize,
 }
+
+/// Default of [`Control::with_group_limit`], as in the cloud.
+pub const DEFAULT_MAX_GROUPS: usize = 100;
 
 impl Control {
     pub fn new(store: Arc<dyn Store>) -> Control {
@@ -73,7 +78,14 @@ impl Control {
             write_lock: Arc::new(Mutex::new(())),
             changed: Arc::new(Notify::new()),
             secret_grace: crate::apps::DEFAULT_SECRET_GRACE,
+            max_groups: DEFAULT_MAX_GROUPS,
         }
+    }
+
+    /// Sets the most groups an account may own.
+    pub fn with_group_limit(mut self, max: usize) -> Control {
+        self.max_groups = max;
+        self
     }
 
     /// Sets how long the previous secret stays valid after `reset_app_secret`.
@@ -115,13 +127,18 @@ impl Control {
             modified_time: now,
         };
         group.validate()?;
-        if self
-            .store
-            .list_groups()
-            .await?
-            .iter()
-            .any(|g| g.group_name == name)
-        {
+        let groups = self.store.list_groups().await?;
+        if groups.len() >= self.max_groups {
+            return Err(ModelError::new(
+                "ExceedLimitApiGroup",
+                format!(
+                    "an account may own at most {} groups (APIGW_MAX_GROUPS)",
+                    self.max_groups
+                ),
+            )
+            .into());
+        }
+        if groups.iter().any(|g| g.group_name == name) {
             return Err(ModelError::new(
                 "RepeatedGroupName",
                 format!("a group named `{name}` already exists"),
