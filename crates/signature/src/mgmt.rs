@@ -31,7 +31,7 @@
 //!
 //! * **Parameters** are the query parameters followed by the form-body parameters (only when
 //!   `Content-Type` is `application/x-www-form-urlencoded`, see
-//!   [`is_form_content_type`](crate::is_form_content_type)), form-decoded (`+` = space, `%XX` =
+//!   [`is_form_content_type`]), form-decoded (`+` = space, `%XX` =
 //!   byte, invalid UTF-8 replaced by U+FFFD; an ISO-8859-1 `charset` is honoured), pieces with an
 //!   empty key skipped, a piece without `=` is a key with an empty value. **One value per key:**
 //!   a later occurrence replaces an earlier one (so the body wins over the query, spec §3.2), the

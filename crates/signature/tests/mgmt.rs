@@ -315,7 +315,9 @@ fn enc(s: &str, keep: &[u8]) -> String {
 
 /// The three wire spellings of the SDKs (spec §2): Python Tea (`+`, via `form_urlencoded`),
 /// legacy (`%20`, `%2A`), Node (`%20`, literal `*`).
-fn encodings() -> Vec<(&'static str, fn(&str) -> String)> {
+type Encoder = fn(&str) -> String;
+
+fn encodings() -> Vec<(&'static str, Encoder)> {
     vec![
         ("python-tea", |s| {
             form_urlencoded::byte_serialize(s.as_bytes()).collect()
@@ -1392,7 +1394,8 @@ mod never_panics {
             };
             match target {
                 0 => {
-                    let names: Vec<HeaderName> = raw.headers.keys().cloned().collect();
+                    let mut names: Vec<HeaderName> = raw.headers.keys().cloned().collect();
+                    names.push(HeaderName::from_static("authorization"));
                     let name = at.get(&names).clone();
                     raw.headers.insert(name, HeaderValue::from_bytes(&junk).unwrap());
                 }

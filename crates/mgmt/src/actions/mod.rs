@@ -4,6 +4,7 @@
 mod apis;
 mod apps;
 mod groups;
+mod plugins;
 
 use crate::error::ApiError;
 use crate::params::Params;
@@ -45,6 +46,12 @@ pub const ACTIONS: &[&str] = &[
     "RemoveApisAuthorities",
     "DescribeAuthorizedApis",
     "DescribeAuthorizedApps",
+    "CreatePlugin",
+    "ModifyPlugin",
+    "DeletePlugin",
+    "DescribePlugins",
+    "AttachPlugin",
+    "DetachPlugin",
 ];
 
 pub async fn dispatch(control: &Control, action: &str, p: &Params) -> Out {
@@ -80,6 +87,12 @@ pub async fn dispatch(control: &Control, action: &str, p: &Params) -> Out {
         "RemoveApisAuthorities" => apps::remove_apis_authorities(control, p).await,
         "DescribeAuthorizedApis" => apps::authorized_apis(control, p).await,
         "DescribeAuthorizedApps" => apps::authorized_apps(control, p).await,
+        "CreatePlugin" => plugins::create(control, p).await,
+        "ModifyPlugin" => plugins::modify(control, p).await,
+        "DeletePlugin" => plugins::delete(control, p).await,
+        "DescribePlugins" => plugins::list(control, p).await,
+        "AttachPlugin" => plugins::attach(control, p).await,
+        "DetachPlugin" => plugins::detach(control, p).await,
         other => Err(ApiError::new(
             404,
             "InvalidAction.NotFound",
