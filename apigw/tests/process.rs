@@ -508,7 +508,7 @@ Groups:
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn admin_health_counts_deployed_apis_and_other_paths_are_404() {
+async fn admin_health_counts_deployed_apis_and_unsigned_management_calls_are_refused() {
     let yaml = r#"
 Groups:
   - GroupName: group_one
@@ -558,11 +558,12 @@ Groups:
     assert!(ok, "{out}");
     eventually(|| async { get(gw.admin, "localhost", "/healthz").await.json()["Apis"] == 4 }).await;
 
+    // Anything else is the management API: an unsigned call is refused, in JSON.
     for path in ["/", "/nope", "/healthz/extra"] {
         let r = get(gw.admin, "localhost", path).await;
-        assert_eq!(r.status, 404, "{path}: {}", r.text());
+        assert_eq!(r.status, 400, "{path}: {}", r.text());
         let json = r.json();
-        assert_eq!(json["Code"], "InvalidAction.NotFound", "{path}: {json}");
+        assert_eq!(json["Code"], "MissingAccessKeyId", "{path}: {json}");
         let rid = json["RequestId"].as_str().expect("RequestId");
         assert!(!rid.is_empty(), "{path}: {json}");
     }
