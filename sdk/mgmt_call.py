@@ -276,8 +276,9 @@ def call_tea(spec, action, params):
                 "request_id": None, "exception": type(e).__name__}
     except tea_core_exc.UnretryableException as e:
         inner = getattr(e, "inner_exception", None)
+        text = getattr(inner, "message", None) if inner is not None else None
         return {"ok": False, "status": None, "code": "SDK.UnretryableException",
-                "message": str(inner if inner is not None else e), "request_id": None,
+                "message": str(text or inner or e), "request_id": None,
                 "exception": type(e).__name__, "inner": type(inner).__name__ if inner else None}
     except Exception as e:  # noqa: BLE001 - anything else thrown by the SDK
         return {"ok": False, "status": None, "code": "SDK.Crash", "message": str(e),
