@@ -133,3 +133,97 @@ async fn the_group_limit_is_enforced_and_configurable() {
         "{body}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replayed_expired_and_unknown_calls_are_refused() {
+    use support::admin_call_with;
+    let gw = Gateway::start_in_with_env(tempfile::tempdir().unwrap(), &ENV);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let call = |ts: i64, nonce: &'static str, version: &'static str, action: &'static str| {
+        let admin = gw.admin;
+        async move { admin_call_with(admin, AK, action, &[], ts, nonce, version).await }
+    };
+    let (s, b) = call(now, "nonce-1", "2016-07-14", "DescribeApiGroups").await;
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = call(now, "nonce-1", "2016-07-14", "DescribeApiGroups").await;
+    assert_eq!(
+        (s, b["Code"].as_str()),
+        (400, Some("SignatureNonceUsed")),
+        "{b}"
+    );
+    let (s, b) = call(now - 16 * 60, "nonce-2", "2016-07-14", "DescribeApiGroups").await;
+    assert_eq!(
+        (s, b["Code"].as_str()),
+        (400, Some("InvalidTimeStamp.Expired")),
+        "{b}"
+    );
+    let (s, b) = call(now, "nonce-3", "2018-01-01", "DescribeApiGroups").await;
+    assert_eq!(
+        (s, b["Code"].as_str()),
+        (400, Some("InvalidVersion")),
+        "{b}"
+    );
+    let (s, b) = call(now, "nonce-4", "2016-07-14", "NoSuchAction").await;
+    assert_eq!(
+        (s, b["Code"].as_str()),
+        (404, Some("InvalidAction.NotFound")),
+        "{b}"
+    );
+
+    // A group that still has an API cannot be deleted; an API still deployed neither.
+    let (_, g) = admin_call(gw.admin, AK, "CreateApiGroup", &[("GroupName", "in_use")]).await;
+    let gid = g["GroupId"].as_str().unwrap().to_string();
+    let (s, api) = admin_call(
+        gw.admin,
+        AK,
+        "CreateApi",
+        &[
+            ("GroupId", &gid),
+            ("ApiName", "busy_api"),
+            ("Visibility", "PRIVATE"),
+            (
+                "RequestConfig",
+                r#"{"RequestHttpMethod":"GET","RequestPath":"/busy"}"#,
+            ),
+            ("ServiceConfig", r#"{"Mock":"TRUE","MockResult":"ok"}"#),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200, "{api}");
+    let api_id = api["ApiId"].as_str().unwrap().to_string();
+    let (s, b) = admin_call(
+        gw.admin,
+        AK,
+        "DeployApi",
+        &[
+            ("ApiId", &api_id),
+            ("StageName", "RELEASE"),
+            ("Description", "d"),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = admin_call(gw.admin, AK, "DeleteApiGroup", &[("GroupId", &gid)]).await;
+    assert_eq!(
+        (s, b["Code"].as_str()),
+        (400, Some("DependencyViolationApiGroup")),
+        "{b}"
+    );
+    let (s, b) = admin_call(gw.admin, AK, "DeleteApi", &[("ApiId", &api_id)]).await;
+    assert_eq!(
+        (s, b["Code"].as_str()),
+        (400, Some("DependencyViolationApi")),
+        "{b}"
+    );
+    let (s, b) = admin_call(
+        gw.admin,
+        AK,
+        "AbolishApi",
+        &[("ApiId", &api_id), ("StageName", "TEST")],
+    )
+    .await;
+    assert_eq!((s, b["Code"].as_str()), (400, Some("NotFoundStage")), "{b}");
+}

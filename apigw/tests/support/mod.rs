@@ -520,24 +520,38 @@ pub async fn admin_call(
     action: &str,
     params: &[(&str, &str)],
 ) -> (u16, serde_json::Value) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let nonce = format!("{:032x}", fastrand::u128(..));
+    admin_call_with(admin, key, action, params, now, &nonce, "2016-07-14").await
+}
+
+/// Like [`admin_call`] with a chosen timestamp (seconds), nonce and version.
+pub async fn admin_call_with(
+    admin: SocketAddr,
+    key: (&str, &str),
+    action: &str,
+    params: &[(&str, &str)],
+    timestamp: i64,
+    nonce: &str,
+    version: &str,
+) -> (u16, serde_json::Value) {
     use apigw_signature::mgmt::{format_timestamp, sign_v3};
     let params: Vec<(String, String)> = params
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
     let call = sign_v3(
         key.0,
         key.1,
         &admin.to_string(),
         action,
-        "2016-07-14",
+        version,
         &params,
-        &format_timestamp(now),
-        &format!("{:032x}", fastrand::u128(..)),
+        &format_timestamp(timestamp),
+        nonce,
     );
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new())
         .build(hyper_util::client::legacy::connect::HttpConnector::new());
