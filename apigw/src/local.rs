@@ -351,3 +351,153 @@ fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
 }
+
+#[derive(clap::Subcommand)]
+pub enum AccountCommand {
+    /// Create an account with one AccessKey (printed once). The account sees and changes only
+    /// what it creates through the management API.
+    Create {
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Add an AccessKey to an account (printed once).
+    AddKey {
+        /// The account number (`apigw account list`).
+        account_id: i64,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Disable an AccessKey (calls signed with it get `InvalidAccessKeyId.Inactive`).
+    DisableKey {
+        access_key_id: String,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Enable a disabled AccessKey again.
+    EnableKey {
+        access_key_id: String,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// List accounts and their AccessKeys (secrets are not shown).
+    List {
+        #[command(flatten)]
+        data: DataDir,
+    },
+}
+
+impl AccountCommand {
+    pub fn data(&self) -> &DataDir {
+        match self {
+            AccountCommand::Create { data }
+            | AccountCommand::AddKey { data, .. }
+            | AccountCommand::DisableKey { data, .. }
+            | AccountCommand::EnableKey { data, .. }
+            | AccountCommand::List { data } => data,
+        }
+    }
+}
+
+fn random_text(n: usize, alphabet: &[u8]) -> String {
+    apigw_control::random_token(n, alphabet)
+}
+
+fn new_key(account_id: i64) -> apigw_model::AccessKey {
+    apigw_model::AccessKey {
+        access_key_id: format!(
+            "LTAI{}",
+            random_text(
+                20,
+                b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"
+            )
+        ),
+        access_key_secret: random_text(
+            30,
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+        ),
+        account_id,
+        disabled: false,
+        created_time: apigw_control::now_utc(),
+    }
+}
+
+pub fn account(control: &Control, cmd: AccountCommand) -> Job<'_> {
+    Box::pin(async move {
+        let store = control.store();
+        let keys = store.list_access_keys().await.map_err(|e| e.to_string())?;
+        match cmd {
+            AccountCommand::Create { .. } | AccountCommand::AddKey { .. } => {
+                let account_id = match cmd {
+                    AccountCommand::AddKey { account_id, .. } => {
+                        if !keys.iter().any(|k| k.account_id == account_id) {
+                            return Err(format!("no account {account_id}"));
+                        }
+                        account_id
+                    }
+                    _ => loop {
+                        let id = 1_000_000_000_000_000
+                            + (random_text(15, b"0123456789").parse::<i64>().unwrap_or(0));
+                        if !keys.iter().any(|k| k.account_id == id) {
+                            break id;
+                        }
+                    },
+                };
+                let key = new_key(account_id);
+                store
+                    .put_access_key(&key)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                println!("account {account_id}");
+                println!("AccessKeyId {}", key.access_key_id);
+                println!("AccessKeySecret {}  (shown once)", key.access_key_secret);
+                Ok(())
+            }
+            AccountCommand::DisableKey { access_key_id, .. } => {
+                set_disabled(store.as_ref(), keys, &access_key_id, true).await
+            }
+            AccountCommand::EnableKey { access_key_id, .. } => {
+                set_disabled(store.as_ref(), keys, &access_key_id, false).await
+            }
+            AccountCommand::List { .. } => {
+                let mut accounts: Vec<i64> = keys.iter().map(|k| k.account_id).collect();
+                accounts.sort();
+                accounts.dedup();
+                for a in accounts {
+                    let root = if a == apigw_model::account::ROOT_ACCOUNT_ID {
+                        " (root)"
+                    } else {
+                        ""
+                    };
+                    println!("account {a}{root}");
+                    for k in keys.iter().filter(|k| k.account_id == a) {
+                        println!(
+                            "  {}{}",
+                            k.access_key_id,
+                            if k.disabled { " disabled" } else { "" }
+                        );
+                    }
+                }
+                Ok(())
+            }
+        }
+    })
+}
+
+async fn set_disabled(
+    store: &dyn apigw_store::Store,
+    keys: Vec<apigw_model::AccessKey>,
+    id: &str,
+    disabled: bool,
+) -> Result<(), String> {
+    let mut key = keys
+        .into_iter()
+        .find(|k| k.access_key_id == id)
+        .ok_or_else(|| format!("no AccessKey {id}"))?;
+    key.disabled = disabled;
+    store
+        .put_access_key(&key)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("{id} {}", if disabled { "disabled" } else { "enabled" });
+    Ok(())
+}

@@ -70,6 +70,9 @@ enum Command {
     /// Call a management API action on a running gateway (V3-signed, like the Tea SDK) and
     /// print the JSON: `apigw admin CreateApiGroup --GroupName shop`.
     Admin(admin_cli::AdminArgs),
+    /// Accounts and AccessKeys of the management API.
+    #[command(subcommand)]
+    Account(local::AccountCommand),
     /// Apps: list them, or rotate a secret.
     #[command(subcommand)]
     App(local::AppCommand),
@@ -86,6 +89,10 @@ fn main() -> ExitCode {
         Command::Abolish(a) => local::run(&a.api.data.clone(), |c| local::abolish(c, a)),
         Command::History(a) => local::run(&a.data.clone(), |c| local::history(c, a)),
         Command::Rollback(a) => local::run(&a.stage.api.data.clone(), |c| local::rollback(c, a)),
+        Command::Account(cmd) => {
+            let data = cmd.data().clone();
+            local::run(&data, |c| local::account(c, cmd))
+        }
         Command::App(cmd) => {
             let data = cmd.data().clone();
             local::run(&data, |c| local::app(c, cmd))

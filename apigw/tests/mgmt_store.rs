@@ -227,3 +227,127 @@ async fn replayed_expired_and_unknown_calls_are_refused() {
     .await;
     assert_eq!((s, b["Code"].as_str()), (400, Some("NotFoundStage")), "{b}");
 }
+
+/// Runs `apigw account create` and returns the new key.
+fn create_account(gw: &Gateway) -> (String, String) {
+    let (ok, out) = gw.cli(&["account", "create"]);
+    assert!(ok, "{out}");
+    let field = |name: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.split_whitespace().next().unwrap().to_string())
+            .unwrap_or_else(|| panic!("no {name} in {out}"))
+    };
+    (field("AccessKeyId "), field("AccessKeySecret "))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_see_only_their_own_resources() {
+    let gw = Gateway::start_in_with_env(tempfile::tempdir().unwrap(), &ENV);
+    let (id, secret) = create_account(&gw);
+    let other = (id.as_str(), secret.as_str());
+
+    let (_, g) = admin_call(
+        gw.admin,
+        AK,
+        "CreateApiGroup",
+        &[("GroupName", "root_group")],
+    )
+    .await;
+    let gid = g["GroupId"].as_str().unwrap().to_string();
+    let (s, api) = admin_call(
+        gw.admin,
+        AK,
+        "CreateApi",
+        &[
+            ("GroupId", &gid),
+            ("ApiName", "root_api"),
+            ("Visibility", "PRIVATE"),
+            (
+                "RequestConfig",
+                r#"{"RequestHttpMethod":"GET","RequestPath":"/r"}"#,
+            ),
+            ("ServiceConfig", r#"{"Mock":"TRUE","MockResult":"ok"}"#),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200, "{api}");
+    let api_id = api["ApiId"].as_str().unwrap().to_string();
+    let (_, root_app) = admin_call(gw.admin, AK, "CreateApp", &[("AppName", "root_app")]).await;
+    let root_app = root_app["AppId"].as_i64().unwrap().to_string();
+
+    // The other account sees none of it and cannot touch it.
+    let (s, b) = admin_call(gw.admin, other, "DescribeApiGroups", &[]).await;
+    assert_eq!((s, b["TotalCount"].as_u64()), (200, Some(0)), "{b}");
+    let (s, b) = admin_call(gw.admin, other, "DescribeApiGroup", &[("GroupId", &gid)]).await;
+    assert_eq!(
+        (s, b["Code"].as_str()),
+        (403, Some("ForbiddenApiGroup")),
+        "{b}"
+    );
+    let (s, b) = admin_call(gw.admin, other, "DeleteApiGroup", &[("GroupId", &gid)]).await;
+    assert_eq!(
+        (s, b["Code"].as_str()),
+        (403, Some("ForbiddenApiGroup")),
+        "{b}"
+    );
+    let (s, b) = admin_call(gw.admin, other, "DescribeApi", &[("ApiId", &api_id)]).await;
+    assert_eq!((s, b["Code"].as_str()), (403, Some("ForbiddenApi")), "{b}");
+    let (s, b) = admin_call(gw.admin, other, "DescribeApp", &[("AppId", &root_app)]).await;
+    assert_eq!((s, b["Code"].as_str()), (403, Some("ForbiddenApp")), "{b}");
+    // Names are per account.
+    let (s, b) = admin_call(
+        gw.admin,
+        other,
+        "CreateApiGroup",
+        &[("GroupName", "root_group")],
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+
+    // An app of the other account can be authorized on the root's API by AppId.
+    let (_, their_app) =
+        admin_call(gw.admin, other, "CreateApp", &[("AppName", "their_app")]).await;
+    let their_app = their_app["AppId"].as_i64().unwrap().to_string();
+    let (s, b) = admin_call(
+        gw.admin,
+        AK,
+        "SetAppsAuthorities",
+        &[
+            ("ApiId", &api_id),
+            ("AppIds", &their_app),
+            ("StageName", "RELEASE"),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let (_, b) = admin_call(
+        gw.admin,
+        AK,
+        "DescribeAuthorizedApps",
+        &[("ApiId", &api_id)],
+    )
+    .await;
+    assert_eq!(
+        b["AuthorizedApps"]["AuthorizedApp"][0]["AppName"], "their_app",
+        "{b}"
+    );
+    let (_, b) = admin_call(
+        gw.admin,
+        other,
+        "DescribeAuthorizedApis",
+        &[("AppId", &their_app)],
+    )
+    .await;
+    assert_eq!(b["TotalCount"], 1, "the app's owner sees the grant: {b}");
+
+    // A disabled key is refused.
+    let (ok, out) = gw.cli(&["account", "disable-key", &id]);
+    assert!(ok, "{out}");
+    let (s, b) = admin_call(gw.admin, other, "DescribeApiGroups", &[]).await;
+    assert_eq!(
+        (s, b["Code"].as_str()),
+        (400, Some("InvalidAccessKeyId.Inactive")),
+        "{b}"
+    );
+}

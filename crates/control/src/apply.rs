@@ -255,6 +255,7 @@ impl GatewayFile {
             let plugin = apigw_model::Plugin {
                 plugin_id: String::new(),
                 plugin_name: p.plugin_name.clone(),
+                owner_id: apigw_model::account::ROOT_ACCOUNT_ID,
                 plugin_type: p.plugin_type.clone(),
                 plugin_data: p.plugin_data.clone(),
                 description: p.description.clone(),
@@ -416,7 +417,7 @@ pub struct ExportNotes {
 pub async fn export(control: &Control) -> Result<(GatewayFile, ExportNotes)> {
     let mut notes = ExportNotes::default();
     let mut groups = Vec::new();
-    for g in control.store().list_groups().await? {
+    for g in control.groups().await? {
         let domains = control
             .domains(&g.group_id)
             .await?

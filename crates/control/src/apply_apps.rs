@@ -219,7 +219,7 @@ pub(crate) async fn apply_plugin(
 /// Names of every API: id → (group name, API name).
 async fn api_names(control: &Control) -> Result<HashMap<String, (String, String)>> {
     let mut out = HashMap::new();
-    for g in control.store().list_groups().await? {
+    for g in control.groups().await? {
         for a in control.apis(&g.group_id).await? {
             out.insert(a.api_id, (g.group_name.clone(), a.api_name));
         }

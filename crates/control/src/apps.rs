@@ -24,9 +24,7 @@ pub struct AppSpec {
 }
 
 fn random_chars(n: usize, alphabet: &[u8]) -> String {
-    (0..n)
-        .map(|_| alphabet[fastrand::usize(..alphabet.len())] as char)
-        .collect()
+    crate::random_token(n, alphabet)
 }
 
 const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
@@ -52,11 +50,22 @@ fn repeated(what: &str, value: &str) -> ModelError {
 }
 
 impl Control {
+    /// The acting account's apps.
     pub async fn apps(&self) -> Result<Vec<App>> {
-        Ok(self.store.list_apps().await?)
+        let mut all = self.store.list_apps().await?;
+        all.retain(|a| a.owner_id == self.account);
+        Ok(all)
     }
 
+    /// An app of the acting account (`ForbiddenApp` for another account's).
     pub async fn app(&self, app_id: i64) -> Result<App> {
+        let app = self.any_app(app_id).await?;
+        self.check_owner("App", &app_id.to_string(), app.owner_id)?;
+        Ok(app)
+    }
+
+    /// An app of any account: apps may be authorized on other accounts' APIs by AppId.
+    pub async fn any_app(&self, app_id: i64) -> Result<App> {
         self.store
             .get_app(app_id)
             .await?
@@ -67,10 +76,11 @@ impl Control {
         Ok(self.apps().await?.into_iter().find(|a| a.app_name == name))
     }
 
-    /// Refuses an AppName, AppKey or AppCode another app already uses.
+    /// Refuses an AppKey or AppCode another app already uses, or an AppName another app of
+    /// the same account uses.
     fn check_unique(all: &[App], app: &App) -> Result<()> {
         for other in all.iter().filter(|o| o.app_id != app.app_id) {
-            if other.app_name == app.app_name {
+            if other.app_name == app.app_name && other.owner_id == app.owner_id {
                 return Err(repeated("AppName", &app.app_name).into());
             }
             for k in &app.keys {
@@ -109,6 +119,7 @@ impl Control {
         let app = App {
             app_id,
             app_name: spec.app_name,
+            owner_id: self.account,
             description: spec.description,
             extend: spec.extend,
             disabled: false,
@@ -180,6 +191,7 @@ impl Control {
             .into_iter()
             .find(|a| a.keys.iter().any(|k| k.app_key == app_key))
             .ok_or_else(|| not_found("AppKey", app_key))?;
+        self.check_owner("App", &app.app_id.to_string(), app.owner_id)?;
         let secret = chosen_secret.unwrap_or_else(new_secret);
         validate_app_secret(&secret)?;
         let grace = self.secret_grace.as_millis() as i64;
@@ -272,7 +284,7 @@ impl Control {
         description: &str,
     ) -> Result<Authorization> {
         let _w = self.write_lock.lock().await;
-        self.app(app_id).await?;
+        self.any_app(app_id).await?;
         let api = self.api(api_id).await?;
         let valid_until = valid_until.filter(|v| !v.trim().is_empty());
         if let Some(v) = valid_until {
@@ -295,6 +307,7 @@ impl Control {
     /// Revokes a grant. `NotFoundAuthorization` when there was none.
     pub async fn revoke(&self, app_id: i64, api_id: &str, stage: Stage) -> Result<()> {
         let _w = self.write_lock.lock().await;
+        self.api(api_id).await?;
         if !self
             .store
             .delete_authorization(app_id, api_id, stage)
@@ -309,7 +322,17 @@ impl Control {
         Ok(())
     }
 
+    /// Grants on the acting account's APIs, or held by its apps.
     pub async fn authorizations(&self) -> Result<Vec<Authorization>> {
-        Ok(self.store.list_authorizations().await?)
+        let groups: Vec<String> = self
+            .groups()
+            .await?
+            .into_iter()
+            .map(|g| g.group_id)
+            .collect();
+        let apps: Vec<i64> = self.apps().await?.into_iter().map(|a| a.app_id).collect();
+        let mut all = self.store.list_authorizations().await?;
+        all.retain(|g| groups.contains(&g.group_id) || apps.contains(&g.app_id));
+        Ok(all)
     }
 }

@@ -18,6 +18,23 @@ pub fn new_id() -> String {
     format!("{:032x}", fastrand::u128(..))
 }
 
+/// `n` characters drawn uniformly from `alphabet` with the operating system's secure random
+/// generator (through UUID v4, whose generator is `getrandom`). For secrets and codes.
+pub fn random_token(n: usize, alphabet: &[u8]) -> String {
+    let mut out = String::with_capacity(n);
+    let limit = 256 - 256 % alphabet.len();
+    while out.len() < n {
+        let bytes = uuid::Uuid::new_v4().into_bytes();
+        // Bytes 6 and 8 carry the UUID's version and variant bits.
+        for (_, b) in bytes.iter().enumerate().filter(|(i, _)| *i != 6 && *i != 8) {
+            if (*b as usize) < limit && out.len() < n {
+                out.push(alphabet[*b as usize % alphabet.len()] as char);
+            }
+        }
+    }
+    out
+}
+
 /// Now, as CloudAPI writes times: `2016-07-28T09:50:43Z`.
 pub fn now_utc() -> String {
     let now = time::OffsetDateTime::now_utc();

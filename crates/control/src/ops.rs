@@ -1,4 +1,5 @@
 use crate::{new_id, now_utc, version_now};
+use apigw_model::account::ROOT_ACCOUNT_ID;
 use apigw_model::group::MAX_DOMAINS_PER_GROUP;
 use apigw_model::validate::{check_conflicts, validate_api};
 use apigw_model::{ApiDefinition, Deployment, Domain, Group, ModelError, PathPattern, Stage};
@@ -66,6 +67,8 @@ pub struct Control {
     pub(crate) secret_grace: std::time::Duration,
     /// Most groups an account may own (`ExceedLimitApiGroup`).
     pub(crate) max_groups: usize,
+    /// The account acting: it sees and changes only what it owns.
+    pub(crate) account: i64,
 }
 
 /// Default of [`Control::with_group_limit`], as in the cloud.
@@ -79,6 +82,33 @@ impl Control {
             changed: Arc::new(Notify::new()),
             secret_grace: crate::apps::DEFAULT_SECRET_GRACE,
             max_groups: DEFAULT_MAX_GROUPS,
+            account: ROOT_ACCOUNT_ID,
+        }
+    }
+
+    /// The same operations, acting as `account` (the root account by default).
+    pub fn as_account(&self, account: i64) -> Control {
+        Control {
+            account,
+            ..self.clone()
+        }
+    }
+
+    /// The account acting.
+    pub fn account(&self) -> i64 {
+        self.account
+    }
+
+    /// Refuses a resource another account owns (`Forbidden<What>`, 403 in the management API).
+    pub(crate) fn check_owner(&self, what: &str, id: &str, owner: i64) -> Result<()> {
+        if owner == self.account {
+            Ok(())
+        } else {
+            Err(ModelError::new(
+                format!("Forbidden{what}"),
+                format!("{what} `{id}` belongs to another account"),
+            )
+            .into())
         }
     }
 
@@ -120,6 +150,7 @@ impl Control {
         let group = Group {
             group_id: new_id(),
             group_name: name.to_string(),
+            owner_id: self.account,
             description: description.to_string(),
             base_path: base_path.unwrap_or("/").to_string(),
             traffic_limit: None,
@@ -127,7 +158,7 @@ impl Control {
             modified_time: now,
         };
         group.validate()?;
-        let groups = self.store.list_groups().await?;
+        let groups = self.groups().await?;
         if groups.len() >= self.max_groups {
             return Err(ModelError::new(
                 "ExceedLimitApiGroup",
@@ -154,7 +185,7 @@ impl Control {
         let _w = self.write_lock.lock().await;
         let old = self.group(&group.group_id).await?;
         group.validate()?;
-        let groups = self.store.list_groups().await?;
+        let groups = self.groups().await?;
         if groups
             .iter()
             .any(|g| g.group_name == group.group_name && g.group_id != group.group_id)
@@ -166,6 +197,7 @@ impl Control {
             .into());
         }
         let new = Group {
+            owner_id: old.owner_id,
             created_time: old.created_time,
             modified_time: now_utc(),
             ..group.clone()
@@ -175,17 +207,27 @@ impl Control {
         Ok(new)
     }
 
+    /// A group of the acting account (`ForbiddenApiGroup` for another account's).
     pub async fn group(&self, group_id: &str) -> Result<Group> {
-        self.store
+        let g = self
+            .store
             .get_group(group_id)
             .await?
-            .ok_or_else(|| not_found("ApiGroup", group_id))
+            .ok_or_else(|| not_found("ApiGroup", group_id))?;
+        self.check_owner("ApiGroup", group_id, g.owner_id)?;
+        Ok(g)
+    }
+
+    /// The acting account's groups.
+    pub async fn groups(&self) -> Result<Vec<Group>> {
+        let mut all = self.store.list_groups().await?;
+        all.retain(|g| g.owner_id == self.account);
+        Ok(all)
     }
 
     pub async fn group_by_name(&self, name: &str) -> Result<Option<Group>> {
         Ok(self
-            .store
-            .list_groups()
+            .groups()
             .await?
             .into_iter()
             .find(|g| g.group_name == name))
@@ -250,6 +292,7 @@ impl Control {
 
     pub async fn delete_domain(&self, group_id: &str, domain_name: &str) -> Result<()> {
         let _w = self.write_lock.lock().await;
+        self.group(group_id).await?;
         let all = self.store.list_domains().await?;
         if !all
             .iter()
@@ -263,6 +306,7 @@ impl Control {
     }
 
     pub async fn domains(&self, group_id: &str) -> Result<Vec<Domain>> {
+        self.group(group_id).await?;
         Ok(self
             .store
             .list_domains()
@@ -307,14 +351,24 @@ impl Control {
         Ok(path)
     }
 
+    /// An API in a group of the acting account (`ForbiddenApi` otherwise).
     pub async fn api(&self, api_id: &str) -> Result<ApiDefinition> {
-        self.store
+        let api = self
+            .store
             .get_api(api_id)
             .await?
-            .ok_or_else(|| not_found("Api", api_id))
+            .ok_or_else(|| not_found("Api", api_id))?;
+        let owner = self
+            .store
+            .get_group(&api.group_id)
+            .await?
+            .map_or(ROOT_ACCOUNT_ID, |g| g.owner_id);
+        self.check_owner("Api", api_id, owner)?;
+        Ok(api)
     }
 
     pub async fn apis(&self, group_id: &str) -> Result<Vec<ApiDefinition>> {
+        self.group(group_id).await?;
         Ok(self.store.list_apis(group_id).await?)
     }
 

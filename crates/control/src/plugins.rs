@@ -14,16 +14,24 @@ fn check_document(plugin: &Plugin) -> Result<()> {
 }
 
 impl Control {
+    /// The acting account's plugins.
     pub async fn plugins(&self) -> Result<Vec<Plugin>> {
-        Ok(self.store.list_plugins().await?)
+        let mut all = self.store.list_plugins().await?;
+        all.retain(|p| p.owner_id == self.account);
+        Ok(all)
     }
 
+    /// A plugin of the acting account (`ForbiddenPlugin` for another account's).
     pub async fn plugin(&self, plugin_id: &str) -> Result<Plugin> {
-        self.plugins()
+        let p = self
+            .store
+            .list_plugins()
             .await?
             .into_iter()
             .find(|p| p.plugin_id == plugin_id)
-            .ok_or_else(|| not_found("Plugin", plugin_id))
+            .ok_or_else(|| not_found("Plugin", plugin_id))?;
+        self.check_owner("Plugin", plugin_id, p.owner_id)?;
+        Ok(p)
     }
 
     pub async fn plugin_by_name(&self, name: &str) -> Result<Option<Plugin>> {
@@ -46,6 +54,7 @@ impl Control {
         let plugin = Plugin {
             plugin_id: new_id(),
             plugin_name: name.to_string(),
+            owner_id: self.account,
             plugin_type: plugin_type.to_string(),
             plugin_data: data.to_string(),
             description: description.to_string(),
@@ -54,13 +63,7 @@ impl Control {
         };
         plugin.validate()?;
         check_document(&plugin)?;
-        if self
-            .store
-            .list_plugins()
-            .await?
-            .iter()
-            .any(|p| p.plugin_name == name)
-        {
+        if self.plugins().await?.iter().any(|p| p.plugin_name == name) {
             return Err(ModelError::new(
                 "RepeatedPluginName",
                 format!("a plugin named `{name}` already exists"),
@@ -148,6 +151,7 @@ impl Control {
 
     pub async fn detach_plugin(&self, plugin_id: &str, api_id: &str, stage: Stage) -> Result<()> {
         let _w = self.write_lock.lock().await;
+        self.plugin(plugin_id).await?;
         if !self.store.unbind_plugin(plugin_id, api_id, stage).await? {
             return Err(not_found(
                 "PluginBinding",
@@ -158,7 +162,16 @@ impl Control {
         Ok(())
     }
 
+    /// Bindings of the acting account's plugins.
     pub async fn plugin_bindings(&self) -> Result<Vec<PluginBinding>> {
-        Ok(self.store.list_plugin_bindings().await?)
+        let mine: Vec<String> = self
+            .plugins()
+            .await?
+            .into_iter()
+            .map(|p| p.plugin_id)
+            .collect();
+        let mut all = self.store.list_plugin_bindings().await?;
+        all.retain(|b| mine.contains(&b.plugin_id));
+        Ok(all)
     }
 }

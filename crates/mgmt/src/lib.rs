@@ -205,7 +205,8 @@ impl Management {
             ));
         }
         let params = Params::new(parsed.params.clone());
-        actions::dispatch(&self.control, &parsed.action, &params).await
+        let control = self.control.as_account(key.account_id);
+        actions::dispatch(&control, &parsed.action, &params).await
     }
 }
 
@@ -224,9 +225,7 @@ fn now_ms() -> i64 {
 }
 
 fn random(n: usize, alphabet: &[u8]) -> String {
-    (0..n)
-        .map(|_| alphabet[fastrand::usize(..alphabet.len())] as char)
-        .collect()
+    apigw_control::random_token(n, alphabet)
 }
 
 /// An upper-case UUID v4, like the cloud's request ids.

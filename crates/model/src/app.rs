@@ -15,6 +15,9 @@ pub const MAX_CODES_PER_APP: usize = 5;
 pub struct App {
     pub app_id: i64,
     pub app_name: String,
+    /// The account that owns the app. Apps may be authorized on other accounts' APIs.
+    #[serde(default = "crate::account::root_account")]
+    pub owner_id: i64,
     #[serde(default)]
     pub description: String,
     /// Opaque text, passed to backends as the system parameter `CaAppExtendInfo`.

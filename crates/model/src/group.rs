@@ -12,6 +12,9 @@ pub const MAX_DOMAINS_PER_GROUP: usize = 5;
 pub struct Group {
     pub group_id: String,
     pub group_name: String,
+    /// The account that owns the group (and its APIs).
+    #[serde(default = "crate::account::root_account")]
+    pub owner_id: i64,
     #[serde(default)]
     pub description: String,
     /// Prefix of every API path in the group; `/` when unset.

@@ -34,6 +34,9 @@ pub const MAX_PLUGIN_DATA_BYTES: usize = 50 * 1024;
 pub struct Plugin {
     pub plugin_id: String,
     pub plugin_name: String,
+    /// The account that owns the plugin.
+    #[serde(default = "crate::account::root_account")]
+    pub owner_id: i64,
     pub plugin_type: String,
     pub plugin_data: String,
     #[serde(default)]

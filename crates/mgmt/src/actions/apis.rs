@@ -163,7 +163,7 @@ pub async fn describe(c: &Control, p: &Params) -> Out {
 pub async fn list(c: &Control, p: &Params) -> Out {
     let groups = match p.opt("GroupId") {
         Some(id) => vec![c.group(id).await?],
-        None => c.store().list_groups().await.map_err(store)?,
+        None => c.groups().await?,
     };
     let stage = p.opt_stage("StageName")?;
     let undeployed = p.bool("UnDeployed")?.unwrap_or(false);
@@ -229,8 +229,13 @@ pub async fn abolish(c: &Control, p: &Params) -> Out {
 pub async fn deployed(c: &Control, p: &Params) -> Out {
     let stage = p.opt_stage("StageName")?;
     let live = c.store().load_live().await.map_err(store)?;
+    let mine: Vec<String> = c.groups().await?.into_iter().map(|g| g.group_id).collect();
     let mut rows = Vec::new();
-    for d in &live.deployments {
+    for d in live
+        .deployments
+        .iter()
+        .filter(|d| mine.contains(&d.group_id))
+    {
         let api = &d.definition;
         if stage.is_some_and(|s| s != d.stage_name)
             || p.opt("GroupId").is_some_and(|g| g != d.group_id)

@@ -170,17 +170,16 @@ pub async fn authorized_apis(c: &Control, p: &Params) -> Out {
         .into_iter()
         .filter(|g| g.app_id == id)
     {
-        let (api_name, group_name) = match c.api(&g.api_id).await {
-            Ok(api) => {
-                let group = c
-                    .group(&api.group_id)
-                    .await
-                    .map(|g| g.group_name)
-                    .unwrap_or_default();
-                (api.api_name, group)
-            }
-            Err(_) => continue,
+        // The API may belong to another account: read its names from the store.
+        let store = c.store();
+        let Ok(Some(api)) = store.get_api(&g.api_id).await else {
+            continue;
         };
+        let group_name = match store.get_group(&api.group_id).await {
+            Ok(Some(group)) => group.group_name,
+            _ => String::new(),
+        };
+        let api_name = api.api_name;
         rows.push(json!({
             "ApiId": g.api_id, "ApiName": api_name, "GroupId": g.group_id, "GroupName": group_name,
             "StageName": g.stage_name.as_str(), "AuthVaildTime": g.auth_valid_time,
@@ -196,7 +195,12 @@ pub async fn authorized_apis(c: &Control, p: &Params) -> Out {
 pub async fn authorized_apps(c: &Control, p: &Params) -> Out {
     let api = c.api(p.required("ApiId")?).await?;
     let stage = p.opt_stage("StageName")?;
-    let apps = c.apps().await?;
+    // Apps of any account may hold grants on this account's API.
+    let apps = c
+        .store()
+        .list_apps()
+        .await
+        .map_err(|e| ApiError::from(apigw_control::ControlError::Store(e)))?;
     let mut rows = Vec::new();
     for g in c
         .authorizations()

@@ -1,7 +1,6 @@
 //! API groups and their domains.
 
 use super::{obj, wrap, Out};
-use crate::error::ApiError;
 use crate::params::{paged, Params};
 use apigw_control::Control;
 use apigw_model::{Domain, Group};
@@ -71,7 +70,7 @@ pub async fn describe(c: &Control, p: &Params) -> Out {
 }
 
 pub async fn list(c: &Control, p: &Params) -> Out {
-    let mut groups = c.store().list_groups().await.map_err(store)?;
+    let mut groups = c.groups().await?;
     if let Some(id) = p.opt("GroupId") {
         groups.retain(|g| g.group_id == id);
     }
@@ -140,8 +139,4 @@ pub async fn delete_domain(c: &Control, p: &Params) -> Out {
     c.delete_domain(p.required("GroupId")?, p.required("DomainName")?)
         .await?;
     Ok(Default::default())
-}
-
-fn store(e: apigw_store::StoreError) -> ApiError {
-    apigw_control::ControlError::Store(e).into()
 }
