@@ -250,3 +250,130 @@ async fn errors_have_the_documented_codes() {
         assert_eq!(err(&bad_stage), (400, "InvalidStageName"));
     }
 }
+
+const PETSTORE: &str = r#"
+swagger: "2.0"
+info: {title: pets, version: "1"}
+basePath: /v1
+paths:
+  /pets/{petId}:
+    get:
+      operationId: getPet
+      summary: One pet
+      parameters:
+        - {name: petId, in: path, required: true, type: integer, format: int64}
+        - {name: verbose, in: query, type: boolean, default: false}
+    delete:
+      operationId: deletePet
+      parameters:
+        - {name: petId, in: path, required: true, type: integer}
+  /pets:
+    post:
+      operationId: addPet
+      consumes: [application/x-www-form-urlencoded]
+      parameters:
+        - {name: name, in: formData, required: true, type: string, maxLength: 20}
+    trace:
+      operationId: tracePets
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_swagger_with_dry_run_and_overwrite() {
+    let gw = start();
+    let call = |action: &str, params: Value| mgmt_call(gw.admin, AK, "tea", action, params);
+    let g = ok(
+        call("CreateApiGroup", json!({"GroupName": "imported"})),
+        "CreateApiGroup",
+    );
+    let gid = g["GroupId"].as_str().unwrap();
+    ok(
+        call(
+            "SetDomain",
+            json!({"GroupId": gid, "DomainName": "pets.localhost"}),
+        ),
+        "SetDomain",
+    );
+    let import = |dry: bool, overwrite: bool| {
+        call(
+            "ImportSwagger",
+            json!({"GroupId": gid, "Data": PETSTORE, "DataFormat": "yaml", "DryRun": dry,
+                   "Overwrite": overwrite,
+                   "GlobalCondition": {"x-aliyun-apigateway-auth-type": "ANONYMOUS"}}),
+        )
+    };
+    let dry = ok(import(true, false), "dry run");
+    let created = dry["Success"]["ApiImportSwaggerSuccess"]
+        .as_array()
+        .unwrap();
+    assert_eq!(created.len(), 3, "{dry}");
+    assert!(created.iter().all(|s| s["ApiOperation"] == "CREATE"));
+    let failed = dry["Failed"]["ApiImportSwaggerFailed"].as_array().unwrap();
+    assert_eq!(failed.len(), 1, "TRACE is not importable: {dry}");
+    let none = ok(
+        call("DescribeApis", json!({"GroupId": gid})),
+        "DescribeApis",
+    );
+    assert_eq!(none["TotalCount"], 0, "a dry run creates nothing");
+
+    let real = ok(import(false, false), "import");
+    assert_eq!(
+        real["Success"]["ApiImportSwaggerSuccess"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3,
+        "{real}"
+    );
+    let apis = ok(
+        call("DescribeApis", json!({"GroupId": gid})),
+        "DescribeApis",
+    );
+    assert_eq!(apis["TotalCount"], 3);
+    let again = ok(import(false, false), "again");
+    assert_eq!(
+        again["Failed"]["ApiImportSwaggerFailed"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4,
+        "{again}"
+    );
+    let over = ok(import(false, true), "overwrite");
+    let modified = over["Success"]["ApiImportSwaggerSuccess"]
+        .as_array()
+        .unwrap();
+    assert!(
+        modified.len() == 3 && modified.iter().all(|s| s["ApiOperation"] == "MODIFY"),
+        "{over}"
+    );
+
+    // An imported API is a normal API: deploy it and call it (a mock until a backend is set).
+    let summary = &apis["ApiSummarys"]["ApiSummary"];
+    let get_pet = summary
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["ApiName"] == "getPet")
+        .unwrap();
+    assert_eq!(get_pet["ApiPath"], "/v1/pets/[petId]");
+    let api_id = get_pet["ApiId"].as_str().unwrap();
+    let described = ok(call("DescribeApi", json!({"ApiId": api_id})), "DescribeApi");
+    assert_eq!(
+        described["RequestParameters"]["RequestParameter"][0]["ParameterType"],
+        "Long"
+    );
+    ok(
+        call(
+            "DeployApi",
+            json!({"ApiId": api_id, "StageName": "RELEASE", "Description": "imported"}),
+        ),
+        "DeployApi",
+    );
+    support::eventually(|| async {
+        support::get(gw.http, "pets.localhost", "/v1/pets/7")
+            .await
+            .status
+            == 200
+    })
+    .await;
+}

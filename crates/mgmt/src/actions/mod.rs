@@ -4,6 +4,7 @@
 mod apis;
 mod apps;
 mod groups;
+mod import;
 mod plugins;
 
 use crate::error::ApiError;
@@ -52,6 +53,7 @@ pub const ACTIONS: &[&str] = &[
     "DescribePlugins",
     "AttachPlugin",
     "DetachPlugin",
+    "ImportSwagger",
 ];
 
 pub async fn dispatch(control: &Control, action: &str, p: &Params) -> Out {
@@ -93,6 +95,7 @@ pub async fn dispatch(control: &Control, action: &str, p: &Params) -> Out {
         "DescribePlugins" => plugins::list(control, p).await,
         "AttachPlugin" => plugins::attach(control, p).await,
         "DetachPlugin" => plugins::detach(control, p).await,
+        "ImportSwagger" => import::import(control, p).await,
         other => Err(ApiError::new(
             404,
             "InvalidAction.NotFound",
