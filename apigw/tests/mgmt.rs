@@ -377,3 +377,45 @@ async fn import_swagger_with_dry_run_and_overwrite() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traffic_control_limits_are_ordered() {
+    let gw = start();
+    for client in ["tea", "legacy"] {
+        let call = |action: &str, params: Value| mgmt_call(gw.admin, AK, client, action, params);
+        let base = |name: &str| json!({"TrafficControlName": name, "TrafficControlUnit": "MINUTE"});
+        let mut p = base(&format!("tc_user_{client}"));
+        p["ApiDefault"] = json!(100);
+        p["UserDefault"] = json!(200);
+        assert_eq!(
+            err(&call("CreateTrafficControl", p)),
+            (400, "InvalidUserDefault")
+        );
+        let mut p = base(&format!("tc_app_{client}"));
+        p["ApiDefault"] = json!(100);
+        p["UserDefault"] = json!(50);
+        p["AppDefault"] = json!(60);
+        assert_eq!(
+            err(&call("CreateTrafficControl", p)),
+            (400, "InvalidAppDefault")
+        );
+        let mut p = base(&format!("tc_api_{client}"));
+        p["ApiDefault"] = json!(100_000_001_i64);
+        assert_eq!(
+            err(&call("CreateTrafficControl", p)),
+            (400, "InvalidApiDefault")
+        );
+        let mut p = base(&format!("tc_ok_{client}"));
+        p["ApiDefault"] = json!(100);
+        p["UserDefault"] = json!(50);
+        p["AppDefault"] = json!(10);
+        let created = ok(call("CreateTrafficControl", p), "CreateTrafficControl");
+        let id = created["TrafficControlId"].as_str().unwrap();
+        ok(
+            call("DeleteTrafficControl", json!({"TrafficControlId": id})),
+            "DeleteTrafficControl",
+        );
+        let gone = call("DeleteTrafficControl", json!({"TrafficControlId": id}));
+        assert_eq!(err(&gone), (400, "NotFoundTrafficControl"));
+    }
+}

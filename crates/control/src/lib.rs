@@ -8,6 +8,7 @@ mod apply_apps;
 mod apps;
 mod ops;
 mod plugins;
+pub mod traffic;
 
 pub use apps::{AppSpec, DEFAULT_SECRET_GRACE};
 

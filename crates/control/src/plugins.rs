@@ -6,9 +6,13 @@ use apigw_model::{ModelError, Plugin, PluginBinding, Stage};
 
 /// Checks a plugin document for the types this version executes.
 fn check_document(plugin: &Plugin) -> Result<()> {
-    if plugin.plugin_type == "jwtAuth" {
-        apigw_jwt::JwtConfig::parse(&plugin.plugin_data)
-            .map_err(|why| ModelError::invalid("PluginData", why))?;
+    match plugin.plugin_type.as_str() {
+        "jwtAuth" => {
+            apigw_jwt::JwtConfig::parse(&plugin.plugin_data)
+                .map_err(|why| ModelError::invalid("PluginData", why))?;
+        }
+        "trafficControl" => crate::traffic::check_document(&plugin.plugin_data)?,
+        _ => {}
     }
     Ok(())
 }

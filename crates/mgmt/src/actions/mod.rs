@@ -6,6 +6,7 @@ mod apps;
 mod groups;
 mod import;
 mod plugins;
+mod traffic;
 
 use crate::error::ApiError;
 use crate::params::Params;
@@ -54,6 +55,10 @@ pub const ACTIONS: &[&str] = &[
     "AttachPlugin",
     "DetachPlugin",
     "ImportSwagger",
+    "CreateTrafficControl",
+    "SetTrafficControlApis",
+    "RemoveTrafficControlApis",
+    "DeleteTrafficControl",
 ];
 
 pub async fn dispatch(control: &Control, action: &str, p: &Params) -> Out {
@@ -96,6 +101,10 @@ pub async fn dispatch(control: &Control, action: &str, p: &Params) -> Out {
         "AttachPlugin" => plugins::attach(control, p).await,
         "DetachPlugin" => plugins::detach(control, p).await,
         "ImportSwagger" => import::import(control, p).await,
+        "CreateTrafficControl" => traffic::create(control, p).await,
+        "SetTrafficControlApis" => traffic::set_apis(control, p).await,
+        "RemoveTrafficControlApis" => traffic::remove_apis(control, p).await,
+        "DeleteTrafficControl" => traffic::delete(control, p).await,
         other => Err(ApiError::new(
             404,
             "InvalidAction.NotFound",
