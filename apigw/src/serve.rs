@@ -52,6 +52,10 @@ pub struct ServeArgs {
     /// How often (ms) the store is checked for changes made by other processes.
     #[arg(long, env = "APIGW_RELOAD_POLL_MS", default_value_t = 500)]
     reload_poll_ms: u64,
+    /// Peers allowed to set the client IP through `X-Forwarded-For` for `ipControl` plugins with
+    /// `resource: XFF:<index>` (comma-separated IPs or CIDR blocks; none by default).
+    #[arg(long, env = "APIGW_TRUSTED_PROXIES", default_value = "")]
+    trusted_proxies: String,
     /// Most nonces and JWT `jti`s remembered for anti-replay (memory stays bounded).
     #[arg(long, env = "APIGW_REPLAY_CAPACITY", default_value_t = 1_000_000)]
     replay_capacity: usize,
@@ -95,6 +99,13 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         shutdown_timeout: Duration::from_secs(args.shutdown_timeout),
         worker_threads: args.worker_threads,
         replay_capacity: args.replay_capacity,
+        trusted_proxies: args
+            .trusted_proxies
+            .split(',')
+            .filter(|s| !s.trim().is_empty())
+            .map(apigw_gateway::ipcontrol::Block::parse)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("--trusted-proxies: {e}"))?,
         ..GatewayConfig::default()
     };
     let shared = Shared::new(config);

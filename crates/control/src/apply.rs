@@ -265,6 +265,11 @@ impl GatewayFile {
             plugin.validate().map_err(|e| {
                 ModelError::new(e.code, format!("plugin `{}`: {}", p.plugin_name, e.message))
             })?;
+            if p.plugin_type == "ipControl" {
+                crate::traffic::check_ip_document(&p.plugin_data).map_err(|e| {
+                    ModelError::new(e.code, format!("plugin `{}`: {}", p.plugin_name, e.message))
+                })?;
+            }
             if p.plugin_type == "trafficControl" {
                 crate::traffic::check_document(&p.plugin_data).map_err(|e| {
                     ModelError::new(e.code, format!("plugin `{}`: {}", p.plugin_name, e.message))

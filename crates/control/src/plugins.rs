@@ -12,6 +12,7 @@ fn check_document(plugin: &Plugin) -> Result<()> {
                 .map_err(|why| ModelError::invalid("PluginData", why))?;
         }
         "trafficControl" => crate::traffic::check_document(&plugin.plugin_data)?,
+        "ipControl" => crate::traffic::check_ip_document(&plugin.plugin_data)?,
         _ => {}
     }
     Ok(())

@@ -264,6 +264,20 @@ impl Worker {
         {
             return Err(Reject::new(&codes::I508LD, &[]));
         }
+        // IP control, app-less items: before authentication.
+        let client_ip = api.ip_control.as_ref().map(|c| {
+            crate::ipcontrol::client_ip(
+                c.source,
+                conn.peer.ip(),
+                req.headers().get(&X_FORWARDED_FOR),
+                &self.shared.config.trusted_proxies,
+            )
+        });
+        if let (Some(c), Some(ip)) = (&api.ip_control, client_ip) {
+            if !c.admits(ip) {
+                return Err(Reject::new(&codes::A403IP, &[]));
+            }
+        }
         let (mut parts, incoming) = req.into_parts();
         let mut body = ReqBody::Incoming(incoming);
         let mut target = backend_path.unwrap_or_default();
@@ -271,6 +285,12 @@ impl Worker {
             let caller =
                 Box::pin(self.authenticate(&api, &credentials, &mut parts, &mut body)).await?;
             trace.app_id = caller.app.as_ref().map(|a| a.app_id);
+            // IP control items bound to an app: after authentication.
+            if let (Some(c), Some(ip), Some(app)) = (&api.ip_control, client_ip, &caller.app) {
+                if !c.admits_app(app.app_id, ip) {
+                    return Err(Reject::new(&codes::A403IP, &[]));
+                }
+            }
             if caller.strip_app_code_query {
                 strip_query_param(&mut target, "AppCode");
             }

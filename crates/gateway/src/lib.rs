@@ -18,6 +18,7 @@ pub mod body;
 pub mod canned;
 pub mod compress;
 pub mod handler;
+pub mod ipcontrol;
 pub mod reload;
 pub mod replay;
 pub mod request_id;
@@ -50,6 +51,8 @@ pub struct GatewayConfig {
     pub worker_threads: usize,
     /// Most nonces and `jti`s the in-memory replay guard remembers.
     pub replay_capacity: usize,
+    /// Peers whose `X-Forwarded-For` an `ipControl` plugin with `resource: XFF:<i>` may read.
+    pub trusted_proxies: Vec<ipcontrol::Block>,
 }
 
 impl Default for GatewayConfig {
@@ -63,6 +66,7 @@ impl Default for GatewayConfig {
             shutdown_timeout: Duration::from_secs(30),
             worker_threads: 0,
             replay_capacity: 1_000_000,
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -47,6 +47,8 @@ pub struct CompiledApi {
     pub allow_http: bool,
     pub allow_https: bool,
     pub auth: AuthPolicy,
+    /// A bound `ipControl` plugin.
+    pub ip_control: Option<Arc<crate::ipcontrol::IpControl>>,
     pub backend: Backend,
 }
 
@@ -217,6 +219,7 @@ impl Snapshot {
 struct StageExtras {
     grants: AHashMap<(String, Stage), AHashMap<i64, Option<i64>>>,
     jwt: AHashMap<(String, Stage), Arc<JwtPlugin>>,
+    ip: AHashMap<(String, Stage), Arc<crate::ipcontrol::IpControl>>,
 }
 
 impl StageExtras {
@@ -243,9 +246,22 @@ impl StageExtras {
                 Err(e) => warnings.push(format!("plugin {}: {e}", p.plugin_name)),
             }
         }
+        let mut ip_plugins = AHashMap::new();
+        for p in live.plugins.iter().filter(|p| p.plugin_type == "ipControl") {
+            match crate::ipcontrol::IpControl::parse(&p.plugin_data) {
+                Ok(c) => {
+                    ip_plugins.insert(p.plugin_id.as_str(), Arc::new(c));
+                }
+                Err(e) => warnings.push(format!("plugin {}: {e}", p.plugin_name)),
+            }
+        }
         for b in &live.plugin_bindings {
+            let key = (b.api_id.clone(), b.stage_name);
             if let Some(p) = jwt_plugins.get(b.plugin_id.as_str()) {
-                x.jwt.insert((b.api_id.clone(), b.stage_name), p.clone());
+                x.jwt.insert(key.clone(), p.clone());
+            }
+            if let Some(p) = ip_plugins.get(b.plugin_id.as_str()) {
+                x.ip.insert(key, p.clone());
             }
         }
         x
@@ -286,6 +302,10 @@ fn add_deployment(
         allow_http,
         allow_https,
         auth: auth_policy(dep, extras),
+        ip_control: extras
+            .ip
+            .get(&(def.api_id.clone(), dep.stage_name))
+            .cloned(),
         backend,
     });
     let base = base_path
