@@ -303,6 +303,8 @@ apigw_scenarios() {
     local sig
     sig=$(printf '%s' '{"method":"GET","path":"/signed","secret":"bench-secret-0001","headers":[["Accept","application/json"],["X-Ca-Key","bench-key"],["X-Ca-Signature-Headers","X-Ca-Key"]]}' |
         python3 "$REPO_ROOT/sdk/reference_sign.py" | python3 -c 'import json,sys; print(json.load(sys.stdin)["signature"])')
+    # ipControl plugin bound (ALLOW list of three blocks, the caller in the last).
+    "$fn" apigw-ip-control "http://127.0.0.1:$APIGW_PORT/ip"
     "$fn" apigw-app-signed "http://127.0.0.1:$APIGW_PORT/signed" -H "Accept: application/json" \
         -H "X-Ca-Key: bench-key" -H "X-Ca-Signature-Headers: X-Ca-Key" -H "X-Ca-Signature: $sig"
 }
