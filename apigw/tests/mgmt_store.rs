@@ -394,6 +394,10 @@ async fn apigw_admin_calls_actions_and_prints_json() {
         r#"{"Mock":"TRUE","MockResult":"ok"}"#,
         "--RequestParameters",
         r#"[{"ApiParameterName":"q","Location":"QUERY","ParameterType":"String","Required":"OPTIONAL"}]"#,
+        "--ServiceParameters",
+        r#"[{"ServiceParameterName":"q","Location":"QUERY","ParameterType":"STRING"}]"#,
+        "--ServiceParametersMap",
+        r#"[{"RequestParameterName":"q","ServiceParameterName":"q"}]"#,
     ]);
     assert!(ok, "{api}");
     let (ok, err) = admin(&["CreateApiGroup", "--GroupName", "cli_group"]);

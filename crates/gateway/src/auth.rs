@@ -129,8 +129,12 @@ pub struct Caller {
     pub app: Option<Arc<AppIdentity>>,
     /// Claims to add to the backend request's query string (jwtAuth `claimParameters`).
     pub extra_query: Vec<(String, String)>,
+    /// Claims to add to the backend request's headers (jwtAuth `claimParameters`).
+    pub extra_headers: Vec<(HeaderName, http::HeaderValue)>,
     /// The request's query carried the AppCode: strip it before forwarding.
     pub strip_app_code_query: bool,
+    /// The AppKey of a signed request (the `CaAppKey` system parameter).
+    pub app_key: Option<Box<str>>,
 }
 
 /// What the phase needs from the request.
@@ -218,7 +222,12 @@ async fn app_auth(
     let headers = &req.parts.headers;
     let signed = headers.contains_key(&X_CA_SIGNATURE) || !has_any_appcode(req.parts);
     if headers.contains_key(&X_CA_KEY) && signed {
-        return signature_auth(policy, creds, guard, req).await;
+        let app = signature_auth(policy, creds, guard, req).await?;
+        caller.app_key = headers
+            .get(&X_CA_KEY)
+            .and_then(|v| v.to_str().ok())
+            .map(Into::into);
+        return Ok(app);
     }
     let code = match appcode_header(headers) {
         Some(c) => Some(Cow::Borrowed(c)),
@@ -459,7 +468,7 @@ async fn jwt_auth(
                 let name = HeaderName::from_bytes(name.as_bytes());
                 let value = http::HeaderValue::from_str(&value);
                 if let (Ok(n), Ok(v)) = (name, value) {
-                    parts.headers.insert(n, v);
+                    caller.extra_headers.push((n, v));
                 } else {
                     return Err(Reject::new(
                         &codes::I400IP,

@@ -6,11 +6,15 @@ use crate::auth::{self, Credentials};
 use crate::backend::{self, Client};
 use crate::body::GwBody;
 use crate::compress;
+use crate::params::{Mapped, ParamPlan, RequestView, SystemValues};
 use crate::request_id::new_request_id;
 use crate::router::{split_path, Captures};
-use crate::snapshot::{Backend, BackendPath, CompiledApi, HttpBackend, MockResponse, PathPart};
+use crate::snapshot::{
+    Backend, BackendPath, CompiledApi, ContentTypePolicy, HttpBackend, MockResponse, PathPart,
+};
 use crate::Shared;
 use apigw_model::codes::{self, ErrorCode};
+use apigw_model::params::RequestMode;
 use apigw_model::{AuthType, Stage};
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -34,6 +38,7 @@ static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+static CONTENT_MD5: HeaderName = HeaderName::from_static("content-md5");
 
 /// Methods CloudAPI APIs can declare; anything else is `I405UM`.
 const METHODS: [Method; 9] = [
@@ -211,9 +216,9 @@ impl Worker {
         check_limits(&req, &self.shared.config)?;
 
         // Domain → group, stage, route: one snapshot read, no lock, no await.
-        let (api, backend_path, credentials) = {
+        let (api, backend_path, route, credentials) = {
             let snap = self.shared.snapshot.load();
-            let host = request_host(&req)?;
+            let host = request_host(req.uri(), req.headers())?;
             let entry = snap
                 .host(&host)
                 .ok_or_else(|| Reject::new(&codes::I404DO, &[&host]))?;
@@ -238,20 +243,27 @@ impl Worker {
                     Reject::new(&codes::I404NF, &[&reason])
                 })?;
             let api = found.value.clone();
+            // Without a parameter phase the backend target is known now; with one it is
+            // built from the mapped parameters after authentication.
             let backend_path = match &api.backend {
-                Backend::Http(b) => Some(backend_target(
+                Backend::Http(b) if api.params.is_none() => Some(backend_target(
                     b,
                     path,
                     req.uri().query(),
                     &segments,
                     &found.captures,
                     found.rest_from,
+                    &[],
                 )),
                 _ => None,
             };
+            let route = api
+                .params
+                .is_some()
+                .then(|| (found.captures.clone(), found.rest_from));
             let needs_auth = api.auth.auth != AuthType::Anonymous || api.auth.jwt.is_some();
             let credentials = needs_auth.then(|| snap.credentials.clone());
-            (api, backend_path, credentials)
+            (api, backend_path, route, credentials)
         };
         trace.api = Some(api.clone());
 
@@ -280,21 +292,59 @@ impl Worker {
         }
         let (mut parts, incoming) = req.into_parts();
         let mut body = ReqBody::Incoming(incoming);
-        let mut target = backend_path.unwrap_or_default();
+        let mut caller = None;
         if let Some(credentials) = credentials {
-            let caller =
-                Box::pin(self.authenticate(&api, &credentials, &mut parts, &mut body)).await?;
-            trace.app_id = caller.app.as_ref().map(|a| a.app_id);
+            let c = Box::pin(self.authenticate(&api, &credentials, &mut parts, &mut body)).await?;
+            trace.app_id = c.app.as_ref().map(|a| a.app_id);
             // IP control items bound to an app: after authentication.
-            if let (Some(c), Some(ip), Some(app)) = (&api.ip_control, client_ip, &caller.app) {
-                if !c.admits_app(app.app_id, ip) {
+            if let (Some(ipc), Some(ip), Some(app)) = (&api.ip_control, client_ip, &c.app) {
+                if !ipc.admits_app(app.app_id, ip) {
                     return Err(Reject::new(&codes::A403IP, &[]));
                 }
             }
-            if caller.strip_app_code_query {
+            caller = Some(c);
+        }
+        let mut mapped = None;
+        let mut target = match (backend_path, route) {
+            (Some(t), _) => t,
+            (None, Some((captures, rest_from))) => {
+                let m = Box::pin(self.map_parameters(
+                    &api,
+                    &parts,
+                    &mut body,
+                    &captures,
+                    conn,
+                    request_id,
+                    caller.as_ref(),
+                ))
+                .await?;
+                let t = match &api.backend {
+                    Backend::Http(b) => {
+                        let path = parts.uri.path();
+                        let query = m.query_string();
+                        let query = (!query.is_empty()).then_some(query.as_str());
+                        backend_target(
+                            b,
+                            path,
+                            query,
+                            &split_path(path),
+                            &captures,
+                            rest_from,
+                            &m.path,
+                        )
+                    }
+                    _ => String::new(),
+                };
+                mapped = Some(m);
+                t
+            }
+            (None, None) => String::new(),
+        };
+        if let Some(c) = &caller {
+            if c.strip_app_code_query {
                 strip_query_param(&mut target, "AppCode");
             }
-            append_query(&mut target, &caller.extra_query);
+            append_query(&mut target, &c.extra_query);
         }
 
         match &api.backend {
@@ -302,14 +352,112 @@ impl Worker {
             Backend::Mock(mock) => Ok(mock_response(mock)),
             Backend::Http(backend) => {
                 let started = Instant::now();
+                let outgoing = Outgoing {
+                    target,
+                    mapped,
+                    extra_headers: caller.map(|c| c.extra_headers).unwrap_or_default(),
+                };
                 // Boxed: keeps the per-request future small (hyper moves it around).
-                let result =
-                    Box::pin(self.call_backend(parts, body, backend, target, conn, request_id))
-                        .await;
+                let result = Box::pin(
+                    self.call_backend(&api, parts, body, backend, outgoing, conn, request_id),
+                )
+                .await;
                 trace.service_latency = Some(started.elapsed());
                 result
             }
         }
+    }
+
+    /// The parameter phase: reads the body when the plan needs it, then validates and maps.
+    #[allow(clippy::too_many_arguments)]
+    async fn map_parameters(
+        &self,
+        api: &CompiledApi,
+        parts: &http::request::Parts,
+        body: &mut ReqBody,
+        captures: &Captures,
+        conn: &ConnInfo,
+        request_id: &HeaderValue,
+        caller: Option<&auth::Caller>,
+    ) -> Result<Mapped, Reject> {
+        let Some(plan) = &api.params else {
+            return Ok(Mapped::default());
+        };
+        let is_form = apigw_signature::is_form_content_type(&parts.headers);
+        if plan.reads_form() && is_multipart(&parts.headers) {
+            return Err(Reject::new(
+                &codes::I400CT,
+                &["multipart/form-data is not supported; send application/x-www-form-urlencoded"],
+            ));
+        }
+        let reads_form = plan.reads_form() && is_form;
+        if reads_form || plan.reads_stream() {
+            self.buffer_body(body).await?;
+        }
+        let bytes = match &*body {
+            ReqBody::Buffered(b) => Some(&b[..]),
+            ReqBody::Incoming(_) => None,
+        };
+        let segments = split_path(parts.uri.path());
+        let path: Vec<(&str, &str)> = plan
+            .path_names()
+            .iter()
+            .zip(captures.iter())
+            .filter_map(|(n, &i)| segments.get(i as usize).map(|seg| (&**n, *seg)))
+            .collect();
+        let view = RequestView {
+            path: &path,
+            query: parts.uri.query(),
+            headers: &parts.headers,
+            form: bytes.filter(|_| reads_form),
+            stream: bytes.filter(|_| plan.reads_stream()),
+        };
+        let host = request_host(&parts.uri, &parts.headers).unwrap_or(Cow::Borrowed(""));
+        let ip = crate::ipcontrol::client_ip(
+            crate::ipcontrol::Source::Xff(-1),
+            conn.peer.ip(),
+            parts.headers.get(&X_FORWARDED_FOR),
+            &self.shared.config.trusted_proxies,
+        )
+        .to_string();
+        let time = apigw_signature::mgmt::format_timestamp(now_ms() / 1000);
+        let app = caller.and_then(|c| c.app.as_deref());
+        let sys = SystemValues {
+            client_ip: &ip,
+            domain: &host,
+            handle_time: &time,
+            app_id: app.map(|a| a.app_id),
+            app_key: caller.and_then(|c| c.app_key.as_deref()),
+            app_extend: app.map(|a| &*a.extend),
+            request_id: request_id.to_str().unwrap_or(""),
+            https: conn.tls,
+            api_name: &api.api_name,
+            user_agent: parts
+                .headers
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or(""),
+            stage: api.stage.as_str(),
+            instance_id: &self.shared.node_id,
+        };
+        let mut m = plan.apply(&view, &sys)?;
+        if reads_form && m.form.is_none() {
+            // Every field was declared and mapped elsewhere: the backend gets an empty form.
+            m.form = Some(Vec::new());
+        }
+        Ok(m)
+    }
+
+    /// Reads the request body into memory (up to the body limit), once.
+    async fn buffer_body(&self, body: &mut ReqBody) -> Result<(), Reject> {
+        if let ReqBody::Incoming(_) = body {
+            let taken = std::mem::replace(body, ReqBody::Buffered(Bytes::new()));
+            if let ReqBody::Incoming(incoming) = taken {
+                let bytes = read_body(incoming, self.shared.config.max_body_bytes).await?;
+                *body = ReqBody::Buffered(bytes);
+            }
+        }
+        Ok(())
     }
 
     /// The authentication phase; reads the body first when the signature covers it.
@@ -321,13 +469,7 @@ impl Worker {
         body: &mut ReqBody,
     ) -> Result<auth::Caller, Reject> {
         if auth::needs_body(&api.auth, &parts.headers) {
-            if let ReqBody::Incoming(_) = body {
-                let taken = std::mem::replace(body, ReqBody::Buffered(Bytes::new()));
-                if let ReqBody::Incoming(incoming) = taken {
-                    let bytes = read_body(incoming, self.shared.config.max_body_bytes).await?;
-                    *body = ReqBody::Buffered(bytes);
-                }
-            }
+            self.buffer_body(body).await?;
         }
         let buffered = match body {
             ReqBody::Buffered(b) => Some(&*b),
@@ -341,22 +483,82 @@ impl Worker {
         auth::authenticate(&api.auth, credentials, self.shared.replay.as_ref(), request).await
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn call_backend(
         &self,
+        api: &CompiledApi,
         parts: http::request::Parts,
-        body: ReqBody,
+        mut body: ReqBody,
         backend: &HttpBackend,
-        target: String,
+        outgoing: Outgoing,
         conn: &ConnInfo,
         request_id: &HeaderValue,
     ) -> Result<Response<GwBody>, Reject> {
+        let method = backend.method.clone().unwrap_or(parts.method);
+        let mut headers = match &api.params {
+            Some(plan) if plan.mode != RequestMode::Passthrough => {
+                mapping_headers(parts.headers, plan)
+            }
+            _ => parts.headers,
+        };
+        let mut signed = Vec::new();
+        let mut form_body = None;
+        if let Some(m) = outgoing.mapped {
+            for (name, value) in m.headers {
+                headers.insert(name.clone(), value);
+                signed.push(name);
+            }
+            if let Some(form) = m.form {
+                let encoded = form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(form.iter())
+                    .finish();
+                headers.remove(header::CONTENT_LENGTH);
+                headers.remove(&CONTENT_MD5);
+                headers.insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/x-www-form-urlencoded; charset=UTF-8"),
+                );
+                let bytes = Bytes::from(encoded);
+                form_body = Some(bytes.clone());
+                body = ReqBody::Buffered(bytes);
+            }
+        }
+        for (name, value) in outgoing.extra_headers {
+            headers.insert(name, value);
+        }
+        if let ContentTypePolicy::Custom(ct) = &backend.content_type {
+            headers.insert(header::CONTENT_TYPE, ct.clone());
+        }
+        if let Some(signer) = &api.backend_signer {
+            let is_form = form_body.is_some() || apigw_signature::is_form_content_type(&headers);
+            if method == Method::POST || method == Method::PUT {
+                self.buffer_body(&mut body).await?;
+            }
+            let bytes = match &body {
+                ReqBody::Buffered(b) => b.clone(),
+                ReqBody::Incoming(_) => Bytes::new(),
+            };
+            let (path, query) = match outgoing.target.split_once('?') {
+                Some((p, q)) => (p, Some(q)),
+                None => (outgoing.target.as_str(), None),
+            };
+            let req = crate::backend_sign::Outbound {
+                method: method.as_str(),
+                path,
+                query,
+                signed: &signed,
+                form: is_form.then_some(&bytes[..]),
+                body: &bytes,
+            };
+            signer.sign(&req, &mut headers);
+        }
         let body = match body {
             ReqBody::Buffered(bytes) => GwBody::full(bytes),
             ReqBody::Incoming(incoming) => {
-                request_body(&parts.headers, incoming, self.shared.config.max_body_bytes).await?
+                request_body(&headers, incoming, self.shared.config.max_body_bytes).await?
             }
         };
-        let path_and_query = PathAndQuery::try_from(target)
+        let path_and_query = PathAndQuery::try_from(outgoing.target)
             .map_err(|e| Reject::new(&codes::I400RU, &[&e.to_string()]))?;
         let mut uri = http::uri::Parts::default();
         uri.scheme = Some(backend.scheme.clone());
@@ -365,7 +567,6 @@ impl Worker {
         let uri =
             Uri::from_parts(uri).map_err(|e| Reject::new(&codes::I400RU, &[&e.to_string()]))?;
 
-        let mut headers = parts.headers;
         strip_hop_headers(&mut headers);
         headers.insert(header::HOST, backend.host.clone());
         headers.insert(&X_CA_REQUEST_ID, request_id.clone());
@@ -377,7 +578,7 @@ impl Worker {
         append_via(&mut headers, &self.node_via);
 
         let mut out = Request::new(body);
-        *out.method_mut() = backend.method.clone().unwrap_or(parts.method);
+        *out.method_mut() = method;
         *out.uri_mut() = uri;
         *out.version_mut() = Version::HTTP_11;
         *out.headers_mut() = headers;
@@ -391,6 +592,52 @@ impl Worker {
         strip_hop_headers(&mut parts.headers);
         Ok(Response::from_parts(parts, GwBody::Stream(body)))
     }
+}
+
+/// What the backend request is made of besides the client's request.
+struct Outgoing {
+    /// Backend path and query.
+    target: String,
+    /// The parameter phase's result, when the API has one.
+    mapped: Option<Mapped>,
+    /// Headers authentication adds (jwtAuth claims).
+    extra_headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+/// The headers forwarded in the mapping modes: MAPPING keeps only the standard ones,
+/// MAPPING_PASSTHROUGH every undeclared one; both drop the gateway's authentication headers
+/// and the declared HEAD parameters (they travel under their mapped names).
+fn mapping_headers(headers: HeaderMap, plan: &ParamPlan) -> HeaderMap {
+    let keep_all = plan.mode == RequestMode::MappingPassthrough;
+    let mut kept = HeaderMap::with_capacity(headers.len());
+    let mut last: Option<HeaderName> = None;
+    for (name, value) in headers {
+        let name = match name {
+            Some(n) => {
+                last = Some(n.clone());
+                n
+            }
+            None => match &last {
+                Some(n) => n.clone(),
+                None => continue,
+            },
+        };
+        let keep = (keep_all || crate::params::mapping_keeps_header(&name))
+            && !crate::params::is_gateway_auth_header(&name, &value)
+            && !plan.declared_headers().any(|d| *d == name);
+        if keep {
+            kept.append(name, value);
+        }
+    }
+    kept
+}
+
+fn is_multipart(headers: &HeaderMap) -> bool {
+    headers.get(header::CONTENT_TYPE).is_some_and(|v| {
+        v.as_bytes()
+            .get(..10)
+            .is_some_and(|p| p.eq_ignore_ascii_case(b"multipart/"))
+    })
 }
 
 /// Parse-stage checks: method, URL size, header size, Content-Type, declared body size.
@@ -465,12 +712,11 @@ fn valid_content_type(v: &[u8]) -> bool {
 
 /// The host name the client asked for: the URI authority (HTTP/2, absolute form) or `Host`,
 /// without the port, lower-cased.
-fn request_host(req: &Request<Incoming>) -> Result<Cow<'_, str>, Reject> {
-    let raw = match req.uri().host() {
+fn request_host<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> Result<Cow<'a, str>, Reject> {
+    let raw = match uri.host() {
         Some(h) => h,
         None => {
-            let v = req
-                .headers()
+            let v = headers
                 .get(header::HOST)
                 .ok_or_else(|| Reject::new(&codes::I400MH, &["Host"]))?;
             let s = v
@@ -513,6 +759,7 @@ fn backend_target(
     segments: &[&str],
     captures: &Captures,
     rest_from: Option<usize>,
+    named: &[(Box<str>, String)],
 ) -> String {
     let mut out = String::with_capacity(path.len() + query.map_or(0, |q| q.len() + 1) + 32);
     match &b.path {
@@ -524,6 +771,11 @@ fn backend_target(
                     PathPart::Capture(i) => {
                         if let Some(&seg) = captures.get(*i) {
                             out.push_str(segments[seg as usize]);
+                        }
+                    }
+                    PathPart::Named(n) => {
+                        if let Some((_, v)) = named.iter().find(|(k, _)| k == n) {
+                            out.push_str(v);
                         }
                     }
                 }

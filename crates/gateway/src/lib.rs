@@ -14,11 +14,13 @@
 
 pub mod auth;
 pub mod backend;
+pub mod backend_sign;
 pub mod body;
 pub mod canned;
 pub mod compress;
 pub mod handler;
 pub mod ipcontrol;
+pub mod params;
 pub mod reload;
 pub mod replay;
 pub mod request_id;

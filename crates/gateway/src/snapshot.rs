@@ -3,9 +3,12 @@
 //! swapped in atomically; requests only ever read it.
 
 use crate::auth::{AppCodeMode, AuthPolicy, Credentials, JwtPlugin};
+use crate::backend_sign::BackendSigner;
+use crate::params::ParamPlan;
 use crate::router::{MethodMatch, PatternSegment, Router};
 use crate::GatewayConfig;
 use ahash::AHashMap;
+use apigw_model::params::Parameters;
 use apigw_model::{Deployment, PathPattern, Segment, Stage};
 use apigw_store::LiveConfig;
 use bytes::Bytes;
@@ -49,6 +52,10 @@ pub struct CompiledApi {
     pub auth: AuthPolicy,
     /// A bound `ipControl` plugin.
     pub ip_control: Option<Arc<crate::ipcontrol::IpControl>>,
+    /// Parameter validation and mapping; `None` when the API forwards everything as is.
+    pub params: Option<ParamPlan>,
+    /// A bound `backendSignature` plugin.
+    pub backend_signer: Option<Arc<BackendSigner>>,
     pub backend: Backend,
 }
 
@@ -69,6 +76,17 @@ pub struct HttpBackend {
     pub path: BackendPath,
     pub method: Option<Method>,
     pub timeout: Duration,
+    /// `ContentTypeCatagory`.
+    pub content_type: ContentTypePolicy,
+}
+
+/// The backend request's `Content-Type`.
+#[derive(Debug)]
+pub enum ContentTypePolicy {
+    /// The client's, or the form type for a body the gateway builds (`DEFAULT`, `CLIENT`).
+    Client,
+    /// Always this value (`CUSTOM` with `ContentTypeValue`).
+    Custom(HeaderValue),
 }
 
 #[derive(Debug)]
@@ -87,6 +105,8 @@ pub enum BackendPath {
 pub enum PathPart {
     Text(Box<str>),
     Capture(usize),
+    /// A backend PATH parameter filled by the parameter phase.
+    Named(Box<str>),
 }
 
 #[derive(Debug)]
@@ -220,6 +240,7 @@ struct StageExtras {
     grants: AHashMap<(String, Stage), AHashMap<i64, Option<i64>>>,
     jwt: AHashMap<(String, Stage), Arc<JwtPlugin>>,
     ip: AHashMap<(String, Stage), Arc<crate::ipcontrol::IpControl>>,
+    signers: AHashMap<(String, Stage), Arc<BackendSigner>>,
 }
 
 impl StageExtras {
@@ -255,8 +276,24 @@ impl StageExtras {
                 Err(e) => warnings.push(format!("plugin {}: {e}", p.plugin_name)),
             }
         }
+        let mut signers = AHashMap::new();
+        for p in live
+            .plugins
+            .iter()
+            .filter(|p| p.plugin_type == "backendSignature")
+        {
+            match BackendSigner::parse(&p.plugin_data) {
+                Ok(c) => {
+                    signers.insert(p.plugin_id.as_str(), Arc::new(c));
+                }
+                Err(e) => warnings.push(format!("plugin {}: {e}", p.plugin_name)),
+            }
+        }
         for b in &live.plugin_bindings {
             let key = (b.api_id.clone(), b.stage_name);
+            if let Some(p) = signers.get(b.plugin_id.as_str()) {
+                x.signers.insert(key.clone(), p.clone());
+            }
             if let Some(p) = jwt_plugins.get(b.plugin_id.as_str()) {
                 x.jwt.insert(key.clone(), p.clone());
             }
@@ -289,9 +326,12 @@ fn add_deployment(
         }
     };
     let (allow_http, allow_https) = def.protocols();
-    let backend = match compile_backend(dep, &pattern) {
-        Ok(b) => b,
-        Err(e) => Backend::Broken(e),
+    let (params, backend) = match compile_parameters(dep, &pattern) {
+        Ok((plan, p)) => match compile_backend(dep, &pattern, &p) {
+            Ok(b) => (plan, b),
+            Err(e) => (None, Backend::Broken(e)),
+        },
+        Err(e) => (None, Backend::Broken(e)),
     };
     let api = Arc::new(CompiledApi {
         api_id: def.api_id.as_str().into(),
@@ -304,6 +344,11 @@ fn add_deployment(
         auth: auth_policy(dep, extras),
         ip_control: extras
             .ip
+            .get(&(def.api_id.clone(), dep.stage_name))
+            .cloned(),
+        params,
+        backend_signer: extras
+            .signers
             .get(&(def.api_id.clone(), dep.stage_name))
             .cloned(),
         backend,
@@ -337,7 +382,19 @@ fn auth_policy(dep: &Deployment, extras: &StageExtras) -> AuthPolicy {
     }
 }
 
-fn compile_backend(dep: &Deployment, request: &PathPattern) -> Result<Backend, String> {
+fn compile_parameters(
+    dep: &Deployment,
+    pattern: &PathPattern,
+) -> Result<(Option<ParamPlan>, Parameters), String> {
+    let p = Parameters::of(&dep.definition, pattern).map_err(|e| e.to_string())?;
+    Ok((ParamPlan::compile(&p, pattern)?, p))
+}
+
+fn compile_backend(
+    dep: &Deployment,
+    request: &PathPattern,
+    params: &Parameters,
+) -> Result<Backend, String> {
     let sc = &dep.definition.service_config;
     if sc.mock {
         return compile_mock(sc);
@@ -366,7 +423,16 @@ fn compile_backend(dep: &Deployment, request: &PathPattern) -> Result<Backend, S
     let path = match &sc.service_path {
         None => BackendPath::SameAsRequest,
         Some(p) if p.is_empty() => BackendPath::SameAsRequest,
-        Some(p) => compile_service_path(p, request)?,
+        Some(p) => compile_service_path(p, request, params)?,
+    };
+    let content_type = match sc.content_type_catagory.as_deref() {
+        Some(c) if c.eq_ignore_ascii_case("CUSTOM") => {
+            let v = sc.content_type_value.as_deref().unwrap_or("");
+            ContentTypePolicy::Custom(
+                HeaderValue::from_str(v).map_err(|_| format!("ContentTypeValue `{v}`"))?,
+            )
+        }
+        _ => ContentTypePolicy::Client,
     };
     Ok(Backend::Http(HttpBackend {
         scheme,
@@ -375,10 +441,15 @@ fn compile_backend(dep: &Deployment, request: &PathPattern) -> Result<Backend, S
         path,
         method,
         timeout: Duration::from_millis(u64::from(sc.service_timeout.clamp(1, 30_000))),
+        content_type,
     }))
 }
 
-fn compile_service_path(path: &str, request: &PathPattern) -> Result<BackendPath, String> {
+fn compile_service_path(
+    path: &str,
+    request: &PathPattern,
+    params: &Parameters,
+) -> Result<BackendPath, String> {
     let pattern = PathPattern::parse(path, false).map_err(|e| format!("ServicePath: {e}"))?;
     let names: Vec<&str> = request.param_names().collect();
     let mut parts = Vec::new();
@@ -388,12 +459,16 @@ fn compile_service_path(path: &str, request: &PathPattern) -> Result<BackendPath
         match seg {
             Segment::Literal(l) => text.push_str(&encode_path_text(l)),
             Segment::Param(n) => {
-                let i = names
-                    .iter()
-                    .position(|x| x == n)
-                    .ok_or(format!("ServicePath: unknown parameter [{n}]"))?;
                 parts.push(PathPart::Text(std::mem::take(&mut text).into()));
-                parts.push(PathPart::Capture(i));
+                if params.path_source(n) {
+                    parts.push(PathPart::Named(n.as_str().into()));
+                } else {
+                    let i = names
+                        .iter()
+                        .position(|x| x == n)
+                        .ok_or(format!("ServicePath: unknown parameter [{n}]"))?;
+                    parts.push(PathPart::Capture(i));
+                }
             }
         }
     }

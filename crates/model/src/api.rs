@@ -79,7 +79,9 @@ pub struct RequestConfig {
     pub request_protocol: String,
     pub request_http_method: String,
     pub request_path: String,
-    #[serde(default = "mapping")]
+    /// `MAPPING`, `MAPPING_PASSTHROUGH` or `PASSTHROUGH`; empty = chosen by
+    /// [`crate::params::Parameters::of`] (MAPPING when parameters are declared).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub request_mode: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_format: Option<String>,
@@ -91,9 +93,6 @@ pub struct RequestConfig {
 
 fn http() -> String {
     "HTTP".into()
-}
-fn mapping() -> String {
-    "MAPPING".into()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -2,7 +2,8 @@
 
 use crate::api::{normalize_method, ApiDefinition, MAX_SERVICE_TIMEOUT_MS, METHODS};
 use crate::error::ModelError;
-use crate::path::{parse_field, PathPattern, Segment};
+use crate::params::{check_service_path, Parameters};
+use crate::path::{parse_field, PathPattern};
 
 /// Checks one definition on its own. Returns the parsed request path.
 pub fn validate_api(api: &ApiDefinition) -> Result<PathPattern, ModelError> {
@@ -22,22 +23,9 @@ pub fn validate_api(api: &ApiDefinition) -> Result<PathPattern, ModelError> {
         ));
     }
     check_method("RequestHttpMethod", &rc.request_http_method)?;
-    if !matches!(
-        rc.request_mode.as_str(),
-        "MAPPING" | "MAPPING_PASSTHROUGH" | "PASSTHROUGH"
-    ) {
-        return Err(ModelError::invalid(
-            "RequestMode",
-            "MAPPING, MAPPING_PASSTHROUGH or PASSTHROUGH",
-        ));
-    }
-    if let Some(f) = &rc.body_format {
-        if !matches!(f.as_str(), "FORM" | "STREAM") {
-            return Err(ModelError::invalid("BodyFormat", "FORM or STREAM"));
-        }
-    }
     let path = parse_field("RequestPath", &rc.request_path, rc.escape_path_param)?;
-    validate_service(api, &path)?;
+    let params = Parameters::of(api, &path)?;
+    validate_service(api, &path, &params)?;
     Ok(path)
 }
 
@@ -52,7 +40,11 @@ fn check_method(field: &str, m: &str) -> Result<(), ModelError> {
     }
 }
 
-fn validate_service(api: &ApiDefinition, request_path: &PathPattern) -> Result<(), ModelError> {
+fn validate_service(
+    api: &ApiDefinition,
+    request_path: &PathPattern,
+    params: &Parameters,
+) -> Result<(), ModelError> {
     let sc = &api.service_config;
     if sc.service_timeout == 0 || sc.service_timeout > MAX_SERVICE_TIMEOUT_MS {
         return Err(ModelError::invalid(
@@ -111,16 +103,7 @@ fn validate_service(api: &ApiDefinition, request_path: &PathPattern) -> Result<(
     }
     if let Some(sp) = &sc.service_path {
         let backend = parse_field("ServicePath", sp, false)?;
-        for seg in &backend.segments {
-            if let Segment::Param(name) = seg {
-                if !request_path.param_names().any(|n| n == name) {
-                    return Err(ModelError::new(
-                        "InvalidParamMapping",
-                        format!("backend path parameter `[{name}]` has no request path parameter of that name"),
-                    ));
-                }
-            }
-        }
+        check_service_path(&backend, request_path, params)?;
     }
     Ok(())
 }

@@ -59,6 +59,7 @@ use http::header::{ACCEPT, CONTENT_TYPE, DATE};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use md5::{Digest as _, Md5};
 use subtle::ConstantTimeEq;
+pub mod backend;
 pub mod mgmt;
 
 /// `X-Ca-Key` (lower-case, as stored in a [`HeaderMap`]).
