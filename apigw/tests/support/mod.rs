@@ -344,6 +344,7 @@ async fn backend_handler(req: Request<Incoming>) -> Result<Response<BackendBody>
             let json = serde_json::json!({
                 "method": parts.method.as_str(), "path": parts.uri.path(), "query": parts.uri.query().unwrap_or(""),
                 "headers": headers, "body": String::from_utf8_lossy(&body),
+                "body_b64": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &body),
             });
             full(200, "application/json", json.to_string().into_bytes())
         }

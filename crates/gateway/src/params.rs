@@ -236,6 +236,13 @@ impl ParamPlan {
                 },
             };
             validate(input, &values)?;
+            let stream_stays_body = input.location == Location::Body
+                && self.body_format == Some(BodyFormat::Stream)
+                && matches!(input.target, Some(Out::Form(_)));
+            if stream_stays_body {
+                // A STREAM body mapped to the backend body is forwarded byte for byte.
+                continue;
+            }
             if let Some(target) = &input.target {
                 place(&mut out, target, &input.name, values)?;
             }
@@ -331,6 +338,8 @@ fn read<'a>(
             .map(|(_, raw)| vec![Value::RawPath(raw, decode_path(raw))]),
         Location::Query => pairs_of(query),
         Location::Body => match (req.stream, form) {
+            // An empty STREAM body is a missing parameter.
+            (Some([]), _) => None,
             (Some(body), _) => Some(vec![Value::Decoded(String::from_utf8_lossy(body))]),
             (None, Some(f)) => pairs_of(f),
             (None, None) => None,

@@ -900,3 +900,261 @@ fn type_name(t: ParamType) -> &'static str {
         ParamType::File => "File",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn api(mode: &str, extra: Value) -> ApiDefinition {
+        let mut doc = json!({
+            "ApiName": "get_user",
+            "RequestConfig": {"RequestHttpMethod": "GET", "RequestPath": "/users/[userId]",
+                              "RequestMode": mode},
+            "ServiceConfig": {"ServiceAddress": "http://10.0.0.5:8080",
+                              "ServicePath": "/internal/[uid]"}
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            doc[k] = v.clone();
+        }
+        serde_json::from_value(doc).unwrap()
+    }
+
+    fn complete() -> Value {
+        json!({
+            "RequestParameters": [
+                {"ApiParameterName": "userId", "Location": "PATH", "ParameterType": "String",
+                 "Required": "REQUIRED"},
+                {"ApiParameterName": "verbose", "Location": "QUERY", "ParameterType": "Boolean",
+                 "Required": "OPTIONAL", "DefaultValue": "false"}],
+            "ServiceParameters": {"ServiceParameter": [
+                {"ServiceParameterName": "uid", "Location": "PATH", "ParameterType": "STRING"},
+                {"ServiceParameterName": "v", "Location": "QUERY", "ParameterType": "BOOLEAN"}]},
+            "ServiceParametersMap": "[{\"RequestParameterName\":\"userId\",\"ServiceParameterName\":\"uid\"},{\"RequestParameterName\":\"verbose\",\"ServiceParameterName\":\"v\"}]",
+            "ConstantParameters": [{"ServiceParameterName": "X-Env", "ConstantValue": "prod",
+                                    "Location": "HEAD"}],
+            "SystemParameters": [{"ParameterName": "CaClientIp",
+                                  "ServiceParameterName": "X-Real-IP", "Location": "HEAD"}]
+        })
+    }
+
+    fn check(mode: &str, extra: Value) -> Result<Parameters, ModelError> {
+        crate::validate::validate_api(&api(mode, extra.clone()))?;
+        let a = api(mode, extra);
+        let path = PathPattern::parse(&a.request_config.request_path, false).unwrap();
+        Parameters::of(&a, &path)
+    }
+
+    fn edit(f: impl FnOnce(&mut Value)) -> Value {
+        let mut v = complete();
+        f(&mut v);
+        v
+    }
+
+    #[test]
+    fn the_spec_example_is_accepted_in_every_list_form() {
+        let p = check("MAPPING", complete()).unwrap();
+        assert_eq!(p.mode, RequestMode::Mapping);
+        assert_eq!(p.request.len(), 2);
+        assert_eq!(
+            p.request[0].1,
+            Some(Target {
+                name: "uid".into(),
+                location: Location::Path
+            })
+        );
+        assert_eq!(p.constants[0].value, "prod");
+        assert_eq!(p.system[0].param, SystemParam::CaClientIp);
+        assert!(!p.is_empty());
+    }
+
+    #[test]
+    fn omitted_mode_depends_on_declarations() {
+        let p = check("", complete()).unwrap();
+        assert_eq!(p.mode, RequestMode::Mapping);
+        let a = api("", json!({}));
+        let mut a2 = a.clone();
+        a2.service_config.service_path = Some("/internal/[userId]".into());
+        let path = PathPattern::parse("/users/[userId]", false).unwrap();
+        let p = Parameters::of(&a2, &path).unwrap();
+        assert_eq!(p.mode, RequestMode::Passthrough);
+        assert!(p.is_empty());
+    }
+
+    fn code_of(r: Result<Parameters, ModelError>) -> (String, String) {
+        let e = r.expect_err("refused");
+        (e.code, e.message)
+    }
+
+    #[test]
+    fn incomplete_mappings_are_refused() {
+        let (code, msg) = code_of(check(
+            "MAPPING",
+            edit(|v| v["ServiceParametersMap"] = json!([])),
+        ));
+        assert_eq!(code, "InvalidParamMapping");
+        assert!(
+            msg.contains("`userId` has no ServiceParametersMap entry"),
+            "{msg}"
+        );
+        let (code, msg) = code_of(check(
+            "MAPPING_PASSTHROUGH",
+            edit(|v| {
+                v["ServiceParameters"] =
+                    json!([{"ServiceParameterName": "uid", "Location": "PATH"}])
+            }),
+        ));
+        assert_eq!(code, "InvalidParamMapping");
+        assert!(msg.contains("backend parameter `v`"), "{msg}");
+        let (code, _) = code_of(check(
+            "MAPPING",
+            edit(|v| {
+                v["ServiceParametersMap"] = json!([
+                    {"RequestParameterName": "userId", "ServiceParameterName": "uid"},
+                    {"RequestParameterName": "verbose", "ServiceParameterName": "v"},
+                    {"RequestParameterName": "ghost", "ServiceParameterName": "v"}])
+            }),
+        ));
+        assert_eq!(code, "InvalidParamMapping");
+        // PASSTHROUGH needs no mapping, but the backend path must still be fed.
+        let (code, msg) = code_of(check(
+            "PASSTHROUGH",
+            edit(|v| v["ServiceParametersMap"] = json!([])),
+        ));
+        assert_eq!(code, "InvalidParamMapping");
+        assert!(msg.contains("`[uid]`"), "{msg}");
+    }
+
+    #[test]
+    fn bad_declarations_name_the_item() {
+        let cases: Vec<(Value, &str)> = vec![
+            (
+                json!({"ApiParameterName": "x", "Location": "COOKIE"}),
+                "Location of `x`",
+            ),
+            (
+                json!({"ApiParameterName": "x", "Location": "QUERY", "ParameterType": "Date"}),
+                "ParameterType `Date`",
+            ),
+            (
+                json!({"ApiParameterName": "x", "Location": "QUERY", "RegularExpression": "(["}),
+                "RegularExpression does not compile",
+            ),
+            (
+                json!({"ApiParameterName": "x", "Location": "QUERY", "JsonScheme": "{"}),
+                "JsonScheme is not JSON",
+            ),
+            (
+                json!({"ApiParameterName": "x", "Location": "QUERY", "JsonScheme": "{\"type\": 5}"}),
+                "not a valid JSON Schema",
+            ),
+            (
+                json!({"ApiParameterName": "x", "Location": "QUERY", "ParameterType": "Int", "MinValue": 5, "MaxValue": 1}),
+                "MinValue 5 is above MaxValue 1",
+            ),
+            (
+                json!({"ApiParameterName": "x", "Location": "QUERY", "ParameterType": "Int", "DefaultValue": "ten"}),
+                "DefaultValue of `x` is invalid",
+            ),
+            (
+                json!({"ApiParameterName": "x", "Location": "PATH"}),
+                "does not appear as `[x]`",
+            ),
+            (
+                json!({"ApiParameterName": "userId", "Location": "QUERY"}),
+                "declared twice",
+            ),
+            (
+                json!({"ApiParameterName": "bad header", "Location": "HEAD"}),
+                "not a valid header name",
+            ),
+            (
+                json!({"ApiParameterName": "x", "Location": "QUERY", "Required": "MAYBE"}),
+                "not REQUIRED or OPTIONAL",
+            ),
+            (json!({"Location": "QUERY"}), "has no ApiParameterName"),
+        ];
+        for (item, want) in cases {
+            let r = check(
+                "MAPPING",
+                edit(|v| {
+                    v["RequestParameters"]
+                        .as_array_mut()
+                        .unwrap()
+                        .push(item.clone())
+                }),
+            );
+            let (code, msg) = code_of(r);
+            assert_eq!(code, "InvalidRequestParameters", "{item}: {msg}");
+            assert!(msg.contains(want), "{item}: {msg}");
+        }
+        let (code, _) = code_of(check(
+            "MAPPING",
+            edit(|v| {
+                v["SystemParameters"] = json!([{"ParameterName": "CaWhatever", "Location": "HEAD"}])
+            }),
+        ));
+        assert_eq!(code, "InvalidSystemParameters");
+        let (code, _) = code_of(check(
+            "MAPPING",
+            edit(
+                |v| v["ConstantParameters"] = json!([{"ServiceParameterName": "X-A", "ConstantValue": "a\r\nb", "Location": "HEAD"}]),
+            ),
+        ));
+        assert_eq!(code, "InvalidConstantParameters");
+        let (code, _) = code_of(check(
+            "MAPPING",
+            edit(
+                |v| v["ConstantParameters"] = json!([{"ServiceParameterName": "X-Real-IP", "ConstantValue": "1", "Location": "HEAD"}]),
+            ),
+        ));
+        assert_eq!(
+            code, "InvalidParamMapping",
+            "two values for one backend header"
+        );
+    }
+
+    #[test]
+    fn value_checks() {
+        let c = ValueCheck::new(CheckSpec {
+            param_type: ParamType::Int,
+            min_value: Some(-5.0),
+            max_value: Some(5.0),
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(c.check("5").is_ok() && c.check("-5").is_ok());
+        assert_eq!(c.check("6").unwrap_err(), "must be at most 5");
+        assert_eq!(
+            c.check("2147483648").unwrap_err(),
+            "must be an Int (32-bit integer)"
+        );
+        let s = ValueCheck::new(CheckSpec {
+            max_length: Some(2),
+            enum_values: Some("张三, 李四".into()),
+            regular_expression: Some(r"\p{Han}+".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(s.check("张三").is_ok() && s.check("李四").is_ok());
+        assert!(s.check("王五").unwrap_err().starts_with("must be one of"));
+        let r = ValueCheck::new(CheckSpec {
+            regular_expression: Some("a|b".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(r.check("a").is_ok());
+        assert!(
+            r.check("ab").is_err(),
+            "the expression must match the whole value"
+        );
+        let a = ValueCheck::new(CheckSpec {
+            param_type: ParamType::Array,
+            items_type: ParamType::Boolean,
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(a.check_items(["true", "FALSE"].into_iter()).is_ok());
+        assert!(a.check_items(["true", "1"].into_iter()).is_err());
+    }
+}
