@@ -174,6 +174,9 @@ fn query_pairs(echo: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A request (path, headers) and the error code and message it must get.
+type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str, &'a str);
+
 fn assert_invalid(r: &Resp, code: &str, message: &str) {
     assert_eq!(r.status, 400, "{}", r.text());
     assert_eq!(r.code(), Some(code));
@@ -223,7 +226,7 @@ async fn declared_parameters_are_validated_and_mapped() {
     );
 
     // Each constraint, valid and invalid.
-    let cases: &[(&str, &[(&str, &str)], &str, &str)] = &[
+    let cases: &[Case] = &[
         ("/typed/42", &[], "I400MP", "Parameter `n` is required"),
         ("/typed/abc?n=1", &[], "I400IP", "Invalid parameter `id` must be an Int (32-bit integer)"),
         ("/typed/0?n=1", &[], "I400IP", "Invalid parameter `id` must be at least 1"),
