@@ -419,3 +419,184 @@ async fn traffic_control_limits_are_ordered() {
         assert_eq!(err(&gone), (400, "NotFoundTrafficControl"));
     }
 }
+
+/// Parameters and backend signatures through the official SDKs: an incomplete mapping is
+/// refused, a complete one is enforced on the data plane, and a signature made with the
+/// legacy actions signs the backend requests of the APIs it is set on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parameters_and_backend_signatures() {
+    let backend = support::backend().await;
+    let gw = start();
+    for client in ["tea", "legacy"] {
+        let call = |action: &str, params: Value| mgmt_call(gw.admin, AK, client, action, params);
+        let host = format!("sig-{client}.localhost");
+        let group = ok(
+            call(
+                "CreateApiGroup",
+                json!({"GroupName": format!("sig_{client}")}),
+            ),
+            "CreateApiGroup",
+        );
+        let gid = group["GroupId"].as_str().unwrap().to_string();
+        ok(
+            call("SetDomain", json!({"GroupId": gid, "DomainName": host})),
+            "SetDomain",
+        );
+        let request = json!([{"ApiParameterName": "id", "Location": "QUERY",
+                              "ParameterType": "Int", "Required": "REQUIRED", "MaxValue": 99}]);
+        let api = |map: Value| {
+            json!({
+                "GroupId": gid, "ApiName": format!("signed_{client}"), "AuthType": "ANONYMOUS",
+                "Visibility": "PRIVATE", "ResultType": "JSON",
+                "RequestConfig": json!({"RequestProtocol": "HTTP", "RequestHttpMethod": "GET",
+                                        "RequestPath": "/item", "RequestMode": "MAPPING"}).to_string(),
+                "ServiceConfig": json!({"ServiceProtocol": "HTTP",
+                                        "ServiceAddress": format!("http://{backend}"),
+                                        "ServicePath": "/backend/item", "ServiceHttpMethod": "GET",
+                                        "ServiceTimeout": 3000}).to_string(),
+                "RequestParameters": request.to_string(),
+                "ServiceParameters": json!([{"ServiceParameterName": "X-Item", "Location": "HEAD",
+                                             "ParameterType": "INT"}]).to_string(),
+                "ServiceParametersMap": map.to_string(),
+            })
+        };
+        let refused = call("CreateApi", api(json!([])));
+        assert_eq!(err(&refused), (400, "InvalidParamMapping"), "{refused}");
+        assert!(
+            refused["message"]
+                .as_str()
+                .unwrap()
+                .contains("fully mapped"),
+            "{refused}"
+        );
+        let created = ok(
+            call(
+                "CreateApi",
+                api(json!([{"RequestParameterName": "id", "ServiceParameterName": "X-Item"}])),
+            ),
+            "CreateApi",
+        );
+        let api_id = created["ApiId"].as_str().unwrap().to_string();
+        ok(
+            call(
+                "DeployApi",
+                json!({"GroupId": gid, "ApiId": api_id, "StageName": "RELEASE", "Description": "v1"}),
+            ),
+            "DeployApi",
+        );
+        let bad = call(
+            "CreateSignature",
+            json!({"SignatureName": format!("sig_{client}"), "SignatureKey": "1abc",
+                   "SignatureSecret": "secret-1"}),
+        );
+        assert_eq!(err(&bad), (400, "InvalidSignatureKey"));
+        let sig = ok(
+            call(
+                "CreateSignature",
+                json!({"SignatureName": format!("sig_{client}"), "SignatureKey": "shopKey1",
+                       "SignatureSecret": "secret_1"}),
+            ),
+            "CreateSignature",
+        );
+        let sig_id = sig["SignatureId"].as_str().unwrap().to_string();
+        ok(
+            call(
+                "SetSignatureApis",
+                json!({"SignatureId": sig_id, "GroupId": gid, "ApiIds": api_id, "StageName": "RELEASE"}),
+            ),
+            "SetSignatureApis",
+        );
+        let backend_headers = |path: &'static str| {
+            let host = host.clone();
+            async move {
+                let r = send(gw.http, "GET", &host, path, &[], b"").await;
+                (r.status.as_u16(), r)
+            }
+        };
+        support::eventually(|| async {
+            let (status, r) = backend_headers("/item?id=7").await;
+            status == 200 && r.json()["headers"]["x-ca-proxy-signature-secret-key"] == "shopKey1"
+        })
+        .await;
+        let (_, r) = backend_headers("/item?id=7").await;
+        let e = r.json();
+        assert_eq!(e["headers"]["x-item"], "7");
+        assert!(e["headers"]["x-ca-proxy-signature"].is_string());
+        let (status, r) = backend_headers("/item?id=100").await;
+        assert_eq!((status, r.code()), (400, Some("I400IP")));
+        let (status, r) = backend_headers("/item").await;
+        assert_eq!(
+            (status, r.message()),
+            (400, Some("Parameter `id` is required"))
+        );
+
+        let same = call(
+            "ModifySignature",
+            json!({"SignatureId": sig_id, "SignatureKey": "shopKey1", "SignatureSecret": "secret_1"}),
+        );
+        assert_eq!(err(&same), (400, "EqualSignature"));
+        ok(
+            call(
+                "ModifySignature",
+                json!({"SignatureId": sig_id, "SignatureName": format!("sig_{client}"),
+                       "SignatureKey": "shopKey2", "SignatureSecret": "secret_2"}),
+            ),
+            "ModifySignature",
+        );
+        let listed = ok(
+            call("DescribeSignatures", json!({"SignatureId": sig_id})),
+            "DescribeSignatures",
+        );
+        let info = &listed["SignatureInfos"]["SignatureInfo"][0];
+        assert_eq!(
+            (&info["SignatureKey"], &info["SignatureSecret"]),
+            (&json!("shopKey2"), &json!("secret_2"))
+        );
+        let by_api = ok(
+            call(
+                "DescribeSignaturesByApi",
+                json!({"GroupId": gid, "ApiId": api_id, "StageName": "RELEASE"}),
+            ),
+            "DescribeSignaturesByApi",
+        );
+        assert_eq!(
+            by_api["Signatures"]["SignatureItem"][0]["SignatureId"],
+            json!(sig_id)
+        );
+        support::eventually(|| async {
+            let (_, r) = backend_headers("/item?id=8").await;
+            r.json()["headers"]["x-ca-proxy-signature-secret-key"] == "shopKey2"
+        })
+        .await;
+        ok(
+            call(
+                "RemoveSignatureApis",
+                json!({"SignatureId": sig_id, "GroupId": gid, "ApiIds": api_id, "StageName": "RELEASE"}),
+            ),
+            "RemoveSignatureApis",
+        );
+        support::eventually(|| async {
+            let (_, r) = backend_headers("/item?id=9").await;
+            r.json()["headers"].get("x-ca-proxy-signature").is_none()
+        })
+        .await;
+        ok(
+            call("DeleteSignature", json!({"SignatureId": sig_id})),
+            "DeleteSignature",
+        );
+        let gone = call("DeleteSignature", json!({"SignatureId": sig_id}));
+        assert_eq!(err(&gone), (400, "NotFoundSignature"));
+        let sys = ok(
+            call("DescribeSystemParameters", json!({})),
+            "DescribeSystemParameters",
+        );
+        let names: Vec<&str> = sys["SystemParams"]["SystemParamItem"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["ParamName"].as_str().unwrap())
+            .collect();
+        assert_eq!(names.len(), 15);
+        assert!(names.contains(&"CaClientIp") && names.contains(&"CaAppKey"));
+    }
+}

@@ -13,6 +13,10 @@ fn check_document(plugin: &Plugin) -> Result<()> {
         }
         "trafficControl" => crate::traffic::check_document(&plugin.plugin_data)?,
         "ipControl" => crate::traffic::check_ip_document(&plugin.plugin_data)?,
+        "backendSignature" => {
+            apigw_model::plugin::BackendSignatureDoc::parse(&plugin.plugin_data)
+                .map_err(|why| ModelError::invalid("PluginData", why))?;
+        }
         _ => {}
     }
     Ok(())
@@ -87,8 +91,30 @@ impl Control {
         data: &str,
         description: &str,
     ) -> Result<Plugin> {
+        self.modify_plugin_named(plugin_id, None, data, description)
+            .await
+    }
+
+    /// Like [`Control::modify_plugin`], renaming the plugin too when `name` is given.
+    pub async fn modify_plugin_named(
+        &self,
+        plugin_id: &str,
+        name: Option<&str>,
+        data: &str,
+        description: &str,
+    ) -> Result<Plugin> {
         let _w = self.write_lock.lock().await;
         let mut plugin = self.plugin(plugin_id).await?;
+        if let Some(name) = name.filter(|n| *n != plugin.plugin_name) {
+            if self.plugins().await?.iter().any(|p| p.plugin_name == name) {
+                return Err(ModelError::new(
+                    "RepeatedPluginName",
+                    format!("a plugin named `{name}` already exists"),
+                )
+                .into());
+            }
+            plugin.plugin_name = name.to_string();
+        }
         plugin.plugin_data = data.to_string();
         plugin.description = description.to_string();
         plugin.modified_time = now_utc();

@@ -35,22 +35,9 @@ pub struct BackendSigner {
 impl BackendSigner {
     /// Reads a plugin document: `type: APIGW_BACKEND`, `key`, `secret` (JSON or YAML).
     pub fn parse(doc: &str) -> Result<BackendSigner, String> {
-        let v: serde_json::Value =
-            serde_norway::from_str(doc).map_err(|e| format!("not JSON or YAML: {e}"))?;
-        if let Some(t) = v.get("type") {
-            if t.as_str() != Some("APIGW_BACKEND") {
-                return Err("`type` must be APIGW_BACKEND".into());
-            }
-        }
-        let text = |name: &str| {
-            v.get(name)
-                .and_then(|x| x.as_str())
-                .filter(|s| !s.is_empty())
-                .ok_or_else(|| format!("`{name}` is required"))
-        };
-        let key = text("key")?;
-        let secret = text("secret")?;
-        let key = HeaderValue::from_str(key)
+        let doc = apigw_model::plugin::BackendSignatureDoc::parse(doc)?;
+        let secret = doc.secret;
+        let key = HeaderValue::from_str(&doc.key)
             .map_err(|_| "`key` must be printable ASCII (it travels in a header)".to_string())?;
         Ok(BackendSigner {
             key,

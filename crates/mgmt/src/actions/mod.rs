@@ -6,6 +6,7 @@ mod apps;
 mod groups;
 mod import;
 mod plugins;
+mod signatures;
 mod traffic;
 
 use crate::error::ApiError;
@@ -59,6 +60,14 @@ pub const ACTIONS: &[&str] = &[
     "SetTrafficControlApis",
     "RemoveTrafficControlApis",
     "DeleteTrafficControl",
+    "CreateSignature",
+    "ModifySignature",
+    "DeleteSignature",
+    "DescribeSignatures",
+    "SetSignatureApis",
+    "RemoveSignatureApis",
+    "DescribeSignaturesByApi",
+    "DescribeSystemParameters",
 ];
 
 pub async fn dispatch(control: &Control, action: &str, p: &Params) -> Out {
@@ -105,6 +114,14 @@ pub async fn dispatch(control: &Control, action: &str, p: &Params) -> Out {
         "SetTrafficControlApis" => traffic::set_apis(control, p).await,
         "RemoveTrafficControlApis" => traffic::remove_apis(control, p).await,
         "DeleteTrafficControl" => traffic::delete(control, p).await,
+        "CreateSignature" => signatures::create(control, p).await,
+        "ModifySignature" => signatures::modify(control, p).await,
+        "DeleteSignature" => signatures::delete(control, p).await,
+        "DescribeSignatures" => signatures::list(control, p).await,
+        "SetSignatureApis" => signatures::set_apis(control, p).await,
+        "RemoveSignatureApis" => signatures::remove_apis(control, p).await,
+        "DescribeSignaturesByApi" => signatures::by_api(control, p).await,
+        "DescribeSystemParameters" => signatures::system_parameters(control, p).await,
         other => Err(ApiError::new(
             404,
             "InvalidAction.NotFound",
