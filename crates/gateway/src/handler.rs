@@ -14,7 +14,7 @@ use crate::snapshot::{
 };
 use crate::Shared;
 use apigw_model::codes::{self, ErrorCode};
-use apigw_model::params::RequestMode;
+use apigw_model::params::{RequestMode, SystemParam};
 use apigw_model::{AuthType, Stage};
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -412,15 +412,28 @@ impl Worker {
             form: bytes.filter(|_| reads_form),
             stream: bytes.filter(|_| plan.reads_stream()),
         };
-        let host = request_host(&parts.uri, &parts.headers).unwrap_or(Cow::Borrowed(""));
-        let ip = crate::ipcontrol::client_ip(
-            crate::ipcontrol::Source::Xff(-1),
-            conn.peer.ip(),
-            parts.headers.get(&X_FORWARDED_FOR),
-            &self.shared.config.trusted_proxies,
-        )
-        .to_string();
-        let time = apigw_signature::mgmt::format_timestamp(now_ms() / 1000);
+        // System values that cost something are computed only when the API sends them.
+        let host = if plan.uses(SystemParam::CaDomain) {
+            request_host(&parts.uri, &parts.headers).unwrap_or(Cow::Borrowed(""))
+        } else {
+            Cow::Borrowed("")
+        };
+        let ip = if plan.uses(SystemParam::CaClientIp) {
+            crate::ipcontrol::client_ip(
+                crate::ipcontrol::Source::Xff(-1),
+                conn.peer.ip(),
+                parts.headers.get(&X_FORWARDED_FOR),
+                &self.shared.config.trusted_proxies,
+            )
+            .to_string()
+        } else {
+            String::new()
+        };
+        let time = if plan.uses(SystemParam::CaRequestHandleTime) {
+            apigw_signature::mgmt::format_timestamp(now_ms() / 1000)
+        } else {
+            String::new()
+        };
         let app = caller.and_then(|c| c.app.as_deref());
         let sys = SystemValues {
             client_ip: &ip,
@@ -759,7 +772,7 @@ fn backend_target(
     segments: &[&str],
     captures: &Captures,
     rest_from: Option<usize>,
-    named: &[(Box<str>, String)],
+    named: &[(std::sync::Arc<str>, String)],
 ) -> String {
     let mut out = String::with_capacity(path.len() + query.map_or(0, |q| q.len() + 1) + 32);
     match &b.path {
@@ -774,7 +787,7 @@ fn backend_target(
                         }
                     }
                     PathPart::Named(n) => {
-                        if let Some((_, v)) = named.iter().find(|(k, _)| k == n) {
+                        if let Some((_, v)) = named.iter().find(|(k, _)| **k == **n) {
                             out.push_str(v);
                         }
                     }

@@ -14,15 +14,17 @@ use apigw_model::params::{
 };
 use apigw_model::PathPattern;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
+use smallvec::{smallvec, SmallVec};
 use std::borrow::Cow;
+use std::sync::Arc;
 
 /// Where a value goes in the backend request.
 #[derive(Debug, Clone)]
 pub enum Out {
-    Path(Box<str>),
-    Query(Box<str>),
+    Path(Arc<str>),
+    Query(Arc<str>),
     Header(HeaderName),
-    Form(Box<str>),
+    Form(Arc<str>),
 }
 
 impl Out {
@@ -119,15 +121,15 @@ pub struct RequestView<'a> {
 #[derive(Debug, Default)]
 pub struct Mapped {
     /// Backend PATH parameters (name, value ready for the path).
-    pub path: Vec<(Box<str>, String)>,
+    pub path: Vec<(Arc<str>, String)>,
     /// Backend query parameters (decoded; encoded when the URL is built).
-    pub query: Vec<(Box<str>, String)>,
+    pub query: Vec<(Arc<str>, String)>,
     /// The undeclared part of the request query, as received (passthrough modes).
     pub raw_query: String,
     /// Headers to set on the backend request.
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// Backend form fields; `Some` when the backend body is a form the gateway builds.
-    pub form: Option<Vec<(String, String)>>,
+    pub form: Option<Vec<(Arc<str>, String)>>,
 }
 
 impl Mapped {
@@ -187,6 +189,11 @@ impl ParamPlan {
         }))
     }
 
+    /// True when a system parameter of this kind is sent to the backend.
+    pub fn uses(&self, p: SystemParam) -> bool {
+        self.system.iter().any(|(s, _)| *s == p)
+    }
+
     pub fn path_names(&self) -> &[Box<str>] {
         &self.path_names
     }
@@ -228,7 +235,7 @@ impl ParamPlan {
             let values = match values {
                 Some(v) => v,
                 None => match &input.default {
-                    Some(d) => vec![Value::Decoded(Cow::Borrowed(d))],
+                    Some(d) => smallvec![Value::Decoded(Cow::Borrowed(d))],
                     None if input.required => {
                         return Err(Reject::new(&codes::I400MP, &[&input.name]))
                     }
@@ -295,12 +302,15 @@ impl ParamPlan {
             let f = out.form.get_or_insert_with(Vec::new);
             for (k, v) in form {
                 if !declared(Location::Body, k) {
-                    f.push((k.to_string(), v.to_string()));
+                    f.push((Arc::from(&**k), v.to_string()));
                 }
             }
         }
     }
 }
+
+/// The value(s) of one parameter: one, or several for an array.
+type Values<'a> = SmallVec<[Value<'a>; 1]>;
 
 /// A value read from the request: raw path segments stay encoded for a backend path.
 enum Value<'a> {
@@ -321,9 +331,9 @@ fn read<'a>(
     req: &RequestView<'a>,
     query: &'a [(Cow<'a, str>, Cow<'a, str>)],
     form: Option<&'a [(Cow<'a, str>, Cow<'a, str>)]>,
-) -> Option<Vec<Value<'a>>> {
+) -> Option<Values<'a>> {
     let pairs_of = |pairs: &'a [(Cow<'a, str>, Cow<'a, str>)]| {
-        let v: Vec<Value<'a>> = pairs
+        let v: Values<'a> = pairs
             .iter()
             .filter(|(k, _)| k == &*input.name)
             .map(|(_, v)| Value::Decoded(Cow::Borrowed(&**v)))
@@ -335,12 +345,12 @@ fn read<'a>(
             .path
             .iter()
             .find(|(n, _)| *n == &*input.name)
-            .map(|(_, raw)| vec![Value::RawPath(raw, decode_path(raw))]),
+            .map(|(_, raw)| smallvec![Value::RawPath(raw, decode_path(raw))]),
         Location::Query => pairs_of(query),
         Location::Body => match (req.stream, form) {
             // An empty STREAM body is a missing parameter.
             (Some([]), _) => None,
-            (Some(body), _) => Some(vec![Value::Decoded(String::from_utf8_lossy(body))]),
+            (Some(body), _) => Some(smallvec![Value::Decoded(String::from_utf8_lossy(body))]),
             (None, Some(f)) => pairs_of(f),
             (None, None) => None,
         },
@@ -355,7 +365,7 @@ fn read<'a>(
                         .collect(),
                 )
             } else {
-                Some(vec![Value::Decoded(text)])
+                Some(smallvec![Value::Decoded(text)])
             }
         }
     }
@@ -370,7 +380,7 @@ fn validate(input: &Input, values: &[Value]) -> Result<(), Reject> {
     result.map_err(|why| Reject::new(&codes::I400IP, &[&input.name, &why]))
 }
 
-fn place(out: &mut Mapped, target: &Out, name: &str, values: Vec<Value>) -> Result<(), Reject> {
+fn place(out: &mut Mapped, target: &Out, name: &str, values: Values) -> Result<(), Reject> {
     if let (Out::Path(to), Some(Value::RawPath(raw, _))) = (target, values.first()) {
         out.path.push((to.clone(), (*raw).to_string()));
         return Ok(());
@@ -385,7 +395,7 @@ fn place(out: &mut Mapped, target: &Out, name: &str, values: Vec<Value>) -> Resu
         Out::Form(to) => {
             let f = out.form.get_or_insert_with(Vec::new);
             for v in &values {
-                f.push((to.to_string(), v.text().to_string()));
+                f.push((to.clone(), v.text().to_string()));
             }
             Ok(())
         }
@@ -407,7 +417,7 @@ fn place_one(out: &mut Mapped, target: &Out, name: &str, value: Cow<str>) -> Res
         Out::Form(to) => out
             .form
             .get_or_insert_with(Vec::new)
-            .push((to.to_string(), value.into_owned())),
+            .push((to.clone(), value.into_owned())),
         Out::Header(h) => {
             let v = HeaderValue::from_bytes(value.as_bytes()).map_err(|_| {
                 Reject::new(
