@@ -50,6 +50,29 @@ Groups:
           ServicePath: "/backend/echo/[name]"
           ServiceTimeout: 3000
         DeployTo: [RELEASE]
+      - ApiName: user
+        Description: Declared parameters, validated and mapped to other names and places.
+        AuthType: ANONYMOUS
+        RequestConfig: {RequestProtocol: "HTTP,HTTPS", RequestHttpMethod: GET, RequestPath: "/users/[userId]", RequestMode: MAPPING}
+        ServiceConfig:
+          ServiceProtocol: HTTP
+          ServiceAddress: "http://BACKEND"
+          ServicePath: "/backend/echo/[uid]"
+          ServiceTimeout: 3000
+        RequestParameters:
+          - {ApiParameterName: userId, Location: PATH, ParameterType: Int, Required: REQUIRED, MinValue: 1}
+          - {ApiParameterName: fields, Location: QUERY, ParameterType: String, Required: OPTIONAL, EnumValue: "basic,full", DefaultValue: basic}
+        ServiceParameters:
+          - {ServiceParameterName: uid, Location: PATH, ParameterType: INT}
+          - {ServiceParameterName: X-Fields, Location: HEAD, ParameterType: STRING}
+        ServiceParametersMap:
+          - {RequestParameterName: userId, ServiceParameterName: uid}
+          - {RequestParameterName: fields, ServiceParameterName: X-Fields}
+        ConstantParameters:
+          - {ServiceParameterName: X-Env, ConstantValue: demo, Location: HEAD}
+        SystemParameters:
+          - {ParameterName: CaClientIp, ServiceParameterName: X-Real-IP, Location: HEAD}
+        DeployTo: [RELEASE]
 Apps:
   - AppName: demo_app
     Description: The demo's caller; its secret is public, so never use it elsewhere.
@@ -96,7 +119,7 @@ pub async fn seed(control: &Control, backend: &str) -> Result<(), String> {
 pub fn curl_lines(listen: &str, tls: Option<&str>) -> String {
     let port = listen.rsplit(':').next().unwrap_or("8080");
     let mut s = format!(
-        "demo ready; try:\n  curl -i http://localhost:{port}/hello\n  curl -i 'http://localhost:{port}/echo/world?greeting=hi'\n  curl -i -H 'X-Ca-Stage: TEST' http://localhost:{port}/hello\n  curl -i -H 'X-Ca-Request-Mode: debug' http://localhost:{port}/echo/debug\n  curl -i http://localhost:{port}/nowhere        # I404NF\n  curl -i http://localhost:{port}/signed/me      # A400MA: needs the demo app's credentials\n  APIGW_APP_KEY=demo-key APIGW_APP_SECRET=demo-secret-change-me apigw call --url http://localhost:{port} /signed/me -q greeting=hi\n  curl -i -H 'Authorization: APPCODE demo-appcode-0001' http://localhost:{port}/signed/me"
+        "demo ready; try:\n  curl -i http://localhost:{port}/hello\n  curl -i 'http://localhost:{port}/echo/world?greeting=hi'\n  curl -i -H 'X-Ca-Stage: TEST' http://localhost:{port}/hello\n  curl -i -H 'X-Ca-Request-Mode: debug' http://localhost:{port}/echo/debug\n  curl -i 'http://localhost:{port}/users/42?fields=full'   # parameters mapped (see X-Fields)\n  curl -i http://localhost:{port}/users/abc      # I400IP: userId must be an Int\n  curl -i http://localhost:{port}/nowhere        # I404NF\n  curl -i http://localhost:{port}/signed/me      # A400MA: needs the demo app's credentials\n  APIGW_APP_KEY=demo-key APIGW_APP_SECRET=demo-secret-change-me apigw call --url http://localhost:{port} /signed/me -q greeting=hi\n  curl -i -H 'Authorization: APPCODE demo-appcode-0001' http://localhost:{port}/signed/me"
     );
     if let Some(tls) = tls {
         let tport = tls.rsplit(':').next().unwrap_or("8443");

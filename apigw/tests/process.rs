@@ -568,3 +568,33 @@ Groups:
         assert!(!rid.is_empty(), "{path}: {json}");
     }
 }
+
+/// `apigw serve --demo`, as the README's quick start runs it: every API it seeds answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_answers_as_the_readme_says() {
+    let gw = support::Gateway::start_with_args(tempfile::tempdir().unwrap(), &[], &["--demo"]);
+    let get = |path: &'static str| support::get(gw.http, "localhost", path);
+    let r = get("/hello").await;
+    assert_eq!(
+        (r.status.as_u16(), r.text()),
+        (200, r#"{"message":"Hello from apigw"}"#.to_string())
+    );
+    let r = get("/echo/world?greeting=hi").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().contains("greeting=hi"), "{}", r.text());
+    let r = get("/users/42?fields=full").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let body = r.text().to_ascii_lowercase();
+    assert!(body.contains("/backend/echo/42"), "{body}");
+    assert!(body.contains("x-fields") && body.contains("full"), "{body}");
+    assert!(body.contains("x-env") && body.contains("demo"), "{body}");
+    let r = get("/users/abc").await;
+    assert_eq!((r.status.as_u16(), r.code()), (400, Some("I400IP")));
+    let r = get("/users/42?fields=everything").await;
+    assert_eq!(r.code(), Some("I400IP"));
+    let r = get("/signed/me").await;
+    assert_eq!(r.code(), Some("A400MA"));
+    let code = [("Authorization", "APPCODE demo-appcode-0001")];
+    let r = support::send(gw.http, "GET", "localhost", "/signed/me", &code, b"").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+}

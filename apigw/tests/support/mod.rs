@@ -47,6 +47,11 @@ impl Gateway {
 
     /// Starts the gateway on an existing data directory with extra environment.
     pub fn start_in_with_env(dir: tempfile::TempDir, env: &[(&str, &str)]) -> Gateway {
+        Gateway::start_with_args(dir, env, &[])
+    }
+
+    /// Starts `apigw serve` with extra environment and extra arguments (e.g. `--demo`).
+    pub fn start_with_args(dir: tempfile::TempDir, env: &[(&str, &str)], args: &[&str]) -> Gateway {
         let mut child = Command::new(BIN)
             .args([
                 "serve",
@@ -57,6 +62,7 @@ impl Gateway {
                 "--admin-listen",
                 "127.0.0.1:0",
             ])
+            .args(args)
             .arg("--data-dir")
             .arg(dir.path())
             .env("APIGW_RELOAD_POLL_MS", "50")
