@@ -59,6 +59,12 @@ pub struct ServeArgs {
     /// Most nonces and JWT `jti`s remembered for anti-replay (memory stays bounded).
     #[arg(long, env = "APIGW_REPLAY_CAPACITY", default_value_t = 1_000_000)]
     replay_capacity: usize,
+    /// Requests per second this node serves in all (429 `T429IN` beyond); 0 = no cap.
+    #[arg(long, env = "APIGW_INSTANCE_QPS", default_value_t = 0)]
+    instance_qps: u64,
+    /// Requests per day through each group's default sub-domain (429 `T429ID`); 0 = no cap.
+    #[arg(long, env = "APIGW_DEFAULT_DOMAIN_DAILY_QUOTA", default_value_t = 1000)]
+    default_domain_daily_quota: u64,
     /// Seed a demo group on `localhost` and start the demo backend.
     #[arg(long)]
     demo: bool,
@@ -99,6 +105,8 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         shutdown_timeout: Duration::from_secs(args.shutdown_timeout),
         worker_threads: args.worker_threads,
         replay_capacity: args.replay_capacity,
+        instance_qps: args.instance_qps,
+        default_domain_daily_quota: args.default_domain_daily_quota,
         trusted_proxies: args
             .trusted_proxies
             .split(',')

@@ -84,6 +84,9 @@ pub struct GroupSpec {
     pub description: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_path: Option<String>,
+    /// Requests per second to all the group's APIs on one node (`T429GR`); absent = no cap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traffic_limit: Option<u32>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub domains: Vec<DomainSpec>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -312,17 +315,25 @@ async fn apply_group(control: &Control, spec: &GroupSpec, report: &mut Vec<Strin
     let name = &spec.group_name;
     let group = match control.group_by_name(name).await? {
         None => {
-            let g = control
+            let mut g = control
                 .create_group(name, &spec.description, spec.base_path.as_deref())
                 .await?;
+            if spec.traffic_limit.is_some() {
+                g.traffic_limit = spec.traffic_limit;
+                g = control.modify_group(&g).await?;
+            }
             report.push(format!("created group {name} ({})", g.group_id));
             g
         }
         Some(mut g) => {
             let base_path = spec.base_path.clone().unwrap_or_else(|| "/".into());
-            if g.description != spec.description || g.base_path != base_path {
+            if g.description != spec.description
+                || g.base_path != base_path
+                || g.traffic_limit != spec.traffic_limit
+            {
                 g.description = spec.description.clone();
                 g.base_path = base_path;
+                g.traffic_limit = spec.traffic_limit;
                 g = control.modify_group(&g).await?;
                 report.push(format!("updated group {name}"));
             }
@@ -476,6 +487,7 @@ pub async fn export(control: &Control) -> Result<(GatewayFile, ExportNotes)> {
             group_name: g.group_name,
             description: g.description,
             base_path,
+            traffic_limit: g.traffic_limit,
             domains,
             apis,
         });

@@ -34,6 +34,8 @@ const JTI_DEFAULT_TTL: Duration = Duration::from_secs(24 * 3600);
 #[derive(Debug)]
 pub struct AppIdentity {
     pub app_id: i64,
+    /// The account owning the app (the "user" of flow control).
+    pub owner_id: i64,
     pub app_name: Box<str>,
     pub extend: Box<str>,
 }
@@ -58,6 +60,7 @@ impl Credentials {
         for app in apps.iter().filter(|a| !a.disabled) {
             let id = Arc::new(AppIdentity {
                 app_id: app.app_id,
+                owner_id: app.owner_id,
                 app_name: app.app_name.as_str().into(),
                 extend: app.extend.as_str().into(),
             });

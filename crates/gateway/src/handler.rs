@@ -12,6 +12,7 @@ use crate::router::{split_path, Captures};
 use crate::snapshot::{
     Backend, BackendPath, CompiledApi, ContentTypePolicy, HttpBackend, MockResponse, PathPart,
 };
+use crate::traffic::{CounterKey, Dimension, Throttled, Unit};
 use crate::Shared;
 use apigw_model::codes::{self, ErrorCode};
 use apigw_model::params::{RequestMode, SystemParam};
@@ -216,7 +217,7 @@ impl Worker {
         check_limits(&req, &self.shared.config)?;
 
         // Domain → group, stage, route: one snapshot read, no lock, no await.
-        let (api, backend_path, route, credentials) = {
+        let (api, backend_path, route, credentials, limits) = {
             let snap = self.shared.snapshot.load();
             let host = request_host(req.uri(), req.headers())?;
             let entry = snap
@@ -224,6 +225,11 @@ impl Worker {
                 .ok_or_else(|| Reject::new(&codes::I404DO, &[&host]))?;
             let group = &snap.groups[entry.group];
             trace.group = Some(group.group_id.clone());
+            let limits = GroupLimits {
+                group_id: group.group_id.clone(),
+                qps: group.traffic_limit,
+                default_domain: entry.default_domain.then(|| host.to_string()),
+            };
             let stage = match entry.bind_stage {
                 Some(s) => s,
                 None => match req.headers().get(&X_CA_STAGE) {
@@ -263,7 +269,7 @@ impl Worker {
                 .then(|| (found.captures.clone(), found.rest_from));
             let needs_auth = api.auth.auth != AuthType::Anonymous || api.auth.jwt.is_some();
             let credentials = needs_auth.then(|| snap.credentials.clone());
-            (api, backend_path, route, credentials)
+            (api, backend_path, route, credentials, limits)
         };
         trace.api = Some(api.clone());
 
@@ -276,6 +282,7 @@ impl Worker {
         {
             return Err(Reject::new(&codes::I508LD, &[]));
         }
+        self.check_group_limits(&limits).await?;
         // IP control, app-less items: before authentication.
         let client_ip = api.ip_control.as_ref().map(|c| {
             crate::ipcontrol::client_ip(
@@ -340,6 +347,19 @@ impl Worker {
             }
             (None, None) => String::new(),
         };
+        if let Some(policy) = &api.traffic {
+            let app = caller
+                .as_ref()
+                .and_then(|c| c.app.as_ref())
+                .map(|a| (a.app_id, a.owner_id));
+            policy
+                .admit(self.shared.counter.as_ref(), app, now_ms())
+                .await
+                .map_err(|t| match t {
+                    Throttled::Api => Reject::new(&codes::T429PA, &[]),
+                    Throttled::Plugin => Reject::new(&codes::T429PR, &[]),
+                })?;
+        }
         if let Some(c) = &caller {
             if c.strip_app_code_query {
                 strip_query_param(&mut target, "AppCode");
@@ -366,6 +386,51 @@ impl Worker {
                 result
             }
         }
+    }
+
+    /// The default sub-domain's daily quota (`T429ID`), the instance and group QPS caps
+    /// (`T429IN`, `T429GR`).
+    async fn check_group_limits(&self, limits: &GroupLimits) -> Result<(), Reject> {
+        let config = &self.shared.config;
+        let counter = self.shared.counter.as_ref();
+        let now = now_ms();
+        let key = |dimension| CounterKey {
+            scope: limits.group_id.clone(),
+            dimension,
+            id: 0,
+        };
+        if let Some(host) = &limits.default_domain {
+            let quota = config.default_domain_daily_quota;
+            if quota > 0
+                && !counter
+                    .acquire(&key(Dimension::DefaultDomain), quota, Unit::Day, now)
+                    .await
+            {
+                return Err(Reject::new(&codes::T429ID, &[host, &quota.to_string()]));
+            }
+        }
+        if config.instance_qps > 0 {
+            let instance = CounterKey {
+                scope: INSTANCE_SCOPE.with(|s| s.clone()),
+                dimension: Dimension::Instance,
+                id: 0,
+            };
+            if !counter
+                .acquire(&instance, config.instance_qps, Unit::Second, now)
+                .await
+            {
+                return Err(Reject::new(&codes::T429IN, &[]));
+            }
+        }
+        if let Some(qps) = limits.qps {
+            if !counter
+                .acquire(&key(Dimension::Group), u64::from(qps), Unit::Second, now)
+                .await
+            {
+                return Err(Reject::new(&codes::T429GR, &[]));
+            }
+        }
+        Ok(())
     }
 
     /// The parameter phase: reads the body when the plan needs it, then validates and maps.
@@ -605,6 +670,19 @@ impl Worker {
         strip_hop_headers(&mut parts.headers);
         Ok(Response::from_parts(parts, GwBody::Stream(body)))
     }
+}
+
+/// The flow limits of the group a request reached.
+struct GroupLimits {
+    group_id: Arc<str>,
+    /// `TrafficLimit` (requests per second).
+    qps: Option<u32>,
+    /// The host name, when the request came through the group's default sub-domain.
+    default_domain: Option<String>,
+}
+
+thread_local! {
+    static INSTANCE_SCOPE: Arc<str> = Arc::from("instance");
 }
 
 /// What the backend request is made of besides the client's request.

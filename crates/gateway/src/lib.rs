@@ -16,8 +16,10 @@ pub mod auth;
 pub mod backend;
 pub mod backend_sign;
 pub mod body;
+pub mod breaker;
 pub mod canned;
 pub mod compress;
+pub mod cors;
 pub mod handler;
 pub mod ipcontrol;
 pub mod params;
@@ -28,6 +30,7 @@ pub mod router;
 pub mod server;
 pub mod snapshot;
 pub mod tls;
+pub mod traffic;
 
 use arc_swap::ArcSwap;
 use snapshot::Snapshot;
@@ -55,6 +58,10 @@ pub struct GatewayConfig {
     pub replay_capacity: usize,
     /// Peers whose `X-Forwarded-For` an `ipControl` plugin with `resource: XFF:<i>` may read.
     pub trusted_proxies: Vec<ipcontrol::Block>,
+    /// Requests per second this node serves in all (`T429IN` beyond); 0 = no cap.
+    pub instance_qps: u64,
+    /// Requests per day through a group's default sub-domain (`T429ID` beyond); 0 = no cap.
+    pub default_domain_daily_quota: u64,
 }
 
 impl Default for GatewayConfig {
@@ -69,6 +76,8 @@ impl Default for GatewayConfig {
             worker_threads: 0,
             replay_capacity: 1_000_000,
             trusted_proxies: Vec::new(),
+            instance_qps: 0,
+            default_domain_daily_quota: 1000,
         }
     }
 }
@@ -81,6 +90,8 @@ pub struct Shared {
     pub node_id: Box<str>,
     /// Nonces and `jti`s seen (anti-replay).
     pub replay: Arc<dyn replay::ReplayGuard>,
+    /// Flow-control counters.
+    pub counter: Arc<dyn traffic::Counter>,
 }
 
 impl Shared {
@@ -88,6 +99,7 @@ impl Shared {
         let replay = Arc::new(replay::MemoryReplayGuard::new(config.replay_capacity));
         Arc::new(Shared {
             replay,
+            counter: Arc::new(traffic::MemoryCounter::new()),
             config,
             snapshot: ArcSwap::from_pointee(Snapshot::empty()),
             node_id: format!("{:016x}", fastrand::u64(..)).into(),

@@ -6,6 +6,7 @@ use crate::auth::{AppCodeMode, AuthPolicy, Credentials, JwtPlugin};
 use crate::backend_sign::BackendSigner;
 use crate::params::ParamPlan;
 use crate::router::{MethodMatch, PatternSegment, Router};
+use crate::traffic::{TrafficDoc, TrafficPolicy};
 use crate::GatewayConfig;
 use ahash::AHashMap;
 use apigw_model::params::Parameters;
@@ -25,11 +26,15 @@ pub struct HostEntry {
     pub group: usize,
     /// A domain bound to one stage forces it (and `X-Ca-Stage` is ignored).
     pub bind_stage: Option<Stage>,
+    /// The group's default sub-domain (daily quota, `T429ID`).
+    pub default_domain: bool,
 }
 
 pub struct GroupRoutes {
     pub group_id: Arc<str>,
     pub group_name: Arc<str>,
+    /// The group's QPS cap (`TrafficLimit`, `T429GR`).
+    pub traffic_limit: Option<u32>,
     stages: [Router<Arc<CompiledApi>>; 3],
 }
 
@@ -56,6 +61,8 @@ pub struct CompiledApi {
     pub params: Option<ParamPlan>,
     /// A bound `backendSignature` plugin.
     pub backend_signer: Option<Arc<BackendSigner>>,
+    /// A bound `trafficControl` plugin.
+    pub traffic: Option<TrafficPolicy>,
     pub backend: Backend,
 }
 
@@ -181,6 +188,7 @@ impl Snapshot {
             let entry = HostEntry {
                 group: snap.groups.len(),
                 bind_stage: None,
+                default_domain: true,
             };
             snap.hosts.insert(
                 g.sub_domain(&config.base_domain)
@@ -192,6 +200,7 @@ impl Snapshot {
             snap.groups.push(GroupRoutes {
                 group_id: g.group_id.as_str().into(),
                 group_name: g.group_name.as_str().into(),
+                traffic_limit: g.traffic_limit.filter(|l| *l > 0),
                 stages: Default::default(),
             });
         }
@@ -202,6 +211,7 @@ impl Snapshot {
             let entry = HostEntry {
                 group,
                 bind_stage: d.bind_stage_name,
+                default_domain: false,
             };
             match d.domain_name.strip_prefix("*.") {
                 Some(parent) => snap.wildcards.insert(parent.into(), entry),
@@ -241,6 +251,7 @@ struct StageExtras {
     jwt: AHashMap<(String, Stage), Arc<JwtPlugin>>,
     ip: AHashMap<(String, Stage), Arc<crate::ipcontrol::IpControl>>,
     signers: AHashMap<(String, Stage), Arc<BackendSigner>>,
+    traffic: AHashMap<(String, Stage), Arc<TrafficDoc>>,
 }
 
 impl StageExtras {
@@ -276,6 +287,19 @@ impl StageExtras {
                 Err(e) => warnings.push(format!("plugin {}: {e}", p.plugin_name)),
             }
         }
+        let mut traffic_docs = AHashMap::new();
+        for p in live
+            .plugins
+            .iter()
+            .filter(|p| p.plugin_type == "trafficControl")
+        {
+            match TrafficDoc::parse(&p.plugin_data) {
+                Ok(d) => {
+                    traffic_docs.insert(p.plugin_id.as_str(), Arc::new(d));
+                }
+                Err(e) => warnings.push(format!("plugin {}: {e}", p.plugin_name)),
+            }
+        }
         let mut signers = AHashMap::new();
         for p in live
             .plugins
@@ -293,6 +317,9 @@ impl StageExtras {
             let key = (b.api_id.clone(), b.stage_name);
             if let Some(p) = signers.get(b.plugin_id.as_str()) {
                 x.signers.insert(key.clone(), p.clone());
+            }
+            if let Some(d) = traffic_docs.get(b.plugin_id.as_str()) {
+                x.traffic.insert(key.clone(), d.clone());
             }
             if let Some(p) = jwt_plugins.get(b.plugin_id.as_str()) {
                 x.jwt.insert(key.clone(), p.clone());
@@ -351,6 +378,10 @@ fn add_deployment(
             .signers
             .get(&(def.api_id.clone(), dep.stage_name))
             .cloned(),
+        traffic: extras
+            .traffic
+            .get(&(def.api_id.clone(), dep.stage_name))
+            .map(|d| d.bind(&format!("{}/{}", def.api_id, dep.stage_name))),
         backend,
     });
     let base = base_path

@@ -20,7 +20,7 @@ pub struct Group {
     /// Prefix of every API path in the group; `/` when unset.
     #[serde(default = "root_path")]
     pub base_path: String,
-    /// Group QPS cap (`T429GR`), enforced once flow control lands.
+    /// Group QPS cap (`T429GR`): requests per second to all its APIs on one node.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub traffic_limit: Option<u32>,
     #[serde(default)]
