@@ -13,6 +13,15 @@ fn check_document(plugin: &Plugin) -> Result<()> {
         }
         "trafficControl" => crate::traffic::check_document(&plugin.plugin_data)?,
         "ipControl" => crate::traffic::check_ip_document(&plugin.plugin_data)?,
+        // The data plane's own parsers: what is accepted here is what runs there.
+        "cors" => {
+            apigw_gateway::cors::Cors::parse(&plugin.plugin_data)
+                .map_err(|why| ModelError::invalid("PluginData", why))?;
+        }
+        "circuitBreaker" => {
+            apigw_gateway::breaker::BreakerConfig::parse(&plugin.plugin_data)
+                .map_err(|why| ModelError::invalid("PluginData", why))?;
+        }
         "backendSignature" => {
             apigw_model::plugin::BackendSignatureDoc::parse(&plugin.plugin_data)
                 .map_err(|why| ModelError::invalid("PluginData", why))?;

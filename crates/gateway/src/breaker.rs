@@ -14,6 +14,7 @@ use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, StatusCode};
 use serde_json::{Map, Value};
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -431,6 +432,9 @@ fn parse_compare(tokens: &[Token]) -> Result<(Compare, &[Token]), String> {
 pub struct Breaker {
     config: Arc<BreakerConfig>,
     state: Mutex<State>,
+    /// Mirrors `state` being `Closed`, so that the common case (closed, call succeeded) takes
+    /// no lock. Written only under the lock.
+    closed: AtomicBool,
 }
 
 #[derive(Debug)]
@@ -448,7 +452,14 @@ impl Breaker {
         Breaker {
             config,
             state: Mutex::new(State::Closed(VecDeque::new())),
+            closed: AtomicBool::new(true),
         }
+    }
+
+    fn set(&self, state: &mut State, new: State) {
+        self.closed
+            .store(matches!(new, State::Closed(_)), Ordering::Release);
+        *state = new;
     }
 
     pub fn config(&self) -> &BreakerConfig {
@@ -461,6 +472,9 @@ impl Breaker {
 
     /// Decide for a call starting at `now`.
     pub fn admit(&self, now: Instant) -> Admit {
+        if self.closed.load(Ordering::Acquire) {
+            return Admit::Pass;
+        }
         let open_timeout = self.config.open_timeout;
         let mut state = self.lock();
         match &*state {
@@ -473,7 +487,7 @@ impl Breaker {
                 Admit::Busy
             }
             State::Open(_) | State::HalfOpen(_) => {
-                *state = State::HalfOpen(Some(now));
+                self.set(&mut state, State::HalfOpen(Some(now)));
                 Admit::Probe
             }
         }
@@ -482,19 +496,23 @@ impl Breaker {
     /// Record the end of a call that was admitted as Pass or Probe.
     pub fn record(&self, admitted: Admit, outcome: &Outcome, now: Instant) {
         let failed = self.config.is_failure(outcome);
+        if admitted == Admit::Pass && !failed {
+            return;
+        }
         let mut state = self.lock();
         match (admitted, &mut *state) {
             (Admit::Probe, State::HalfOpen(_)) => {
-                *state = if failed {
+                let new = if failed {
                     State::Open(now + self.config.open_timeout)
                 } else {
                     State::Closed(VecDeque::new())
                 };
+                self.set(&mut state, new);
             }
             (Admit::Pass, State::Closed(failures)) if failed => {
                 let reached = self.count_failure(failures, now);
                 if reached {
-                    *state = State::Open(now + self.config.open_timeout);
+                    self.set(&mut state, State::Open(now + self.config.open_timeout));
                 }
             }
             // Successes while closed, and late ends of calls admitted under another state.
@@ -990,5 +1008,38 @@ errorCondition: \"$LatencyMilliSeconds > 500\"
         })
         .join();
         assert_eq!(b.admit(Instant::now()), Admit::Pass);
+    }
+}
+
+/// Breakers outlive snapshots: a recompiled configuration gets the same breaker (and state)
+/// for an API and stage as long as its plugin document is unchanged.
+#[derive(Default)]
+pub struct BreakerRegistry {
+    map: Mutex<std::collections::HashMap<BreakerKey, Arc<Breaker>>>,
+}
+
+/// API id, stage, and the plugin document (`None`: the default breaker).
+pub type BreakerKey = (String, apigw_model::Stage, Option<String>);
+
+impl BreakerRegistry {
+    /// Runs `f` with a lookup that reuses the breakers of the previous compile; the ones not
+    /// asked for are dropped afterwards.
+    pub fn renew<T>(
+        &self,
+        f: impl FnOnce(&mut dyn FnMut(BreakerKey, &Arc<BreakerConfig>) -> Arc<Breaker>) -> T,
+    ) -> T {
+        let mut old = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        let mut new = std::collections::HashMap::new();
+        let mut get = |key: BreakerKey, config: &Arc<BreakerConfig>| {
+            let b = old
+                .get(&key)
+                .cloned()
+                .unwrap_or_else(|| Arc::new(Breaker::new(config.clone())));
+            new.insert(key, b.clone());
+            b
+        };
+        let out = f(&mut get);
+        *old = new;
+        out
     }
 }

@@ -5,7 +5,9 @@
 use crate::auth::{self, Credentials};
 use crate::backend::{self, Client};
 use crate::body::GwBody;
+use crate::breaker::{Admit, Breaker, Outcome};
 use crate::compress;
+use crate::cors::Cors;
 use crate::params::{Mapped, ParamPlan, RequestView, SystemValues};
 use crate::request_id::new_request_id;
 use crate::router::{split_path, Captures};
@@ -170,6 +172,7 @@ impl Worker {
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"debug"));
         let gzip_ok = compress::client_accepts_gzip(req.headers());
         let head_request = req.method() == Method::HEAD;
+        let origin = req.headers().get(header::ORIGIN).cloned();
         let log_target = tracing::enabled!(target: "apigw::access", tracing::Level::INFO)
             .then(|| (req.method().clone(), req.uri().path().to_string()));
         let mut trace = Trace::default();
@@ -182,6 +185,9 @@ impl Worker {
             trace.error = Some(reject.code.code);
             reject.into_response()
         });
+        if let (Some(origin), Some(api)) = (&origin, &trace.api) {
+            decorate_cors(api, origin, resp.headers_mut());
+        }
         let headers = resp.headers_mut();
         headers.insert(&X_CA_REQUEST_ID, request_id.clone());
         let total = start.elapsed();
@@ -241,13 +247,13 @@ impl Worker {
             trace.stage = Some(stage);
             let path = req.uri().path();
             let segments = split_path(path);
-            let found = group
-                .router(stage)
-                .find(req.method(), &segments)
-                .ok_or_else(|| {
-                    let reason = format!("with `{} {}` in stage `{}`", req.method(), path, stage);
-                    Reject::new(&codes::I404NF, &[&reason])
-                })?;
+            let Some(found) = group.router(stage).find(req.method(), &segments) else {
+                if let Some(preflight) = Preflight::of(&req) {
+                    return preflight.answer(group.router(stage), &segments, path);
+                }
+                let reason = format!("with `{} {}` in stage `{}`", req.method(), path, stage);
+                return Err(Reject::new(&codes::I404NF, &[&reason]));
+            };
             let api = found.value.clone();
             // Without a parameter phase the backend target is known now; with one it is
             // built from the mapped parameters after authentication.
@@ -372,6 +378,10 @@ impl Worker {
             Backend::Mock(mock) => Ok(mock_response(mock)),
             Backend::Http(backend) => {
                 let started = Instant::now();
+                let admitted = api.breaker.admit(started);
+                if matches!(admitted, Admit::Open | Admit::Busy) {
+                    return breaker_refusal(&api.breaker, admitted, started);
+                }
                 let outgoing = Outgoing {
                     target,
                     mapped,
@@ -382,7 +392,14 @@ impl Worker {
                     self.call_backend(&api, parts, body, backend, outgoing, conn, request_id),
                 )
                 .await;
-                trace.service_latency = Some(started.elapsed());
+                let latency = started.elapsed();
+                trace.service_latency = Some(latency);
+                let outcome = Outcome {
+                    timed_out: matches!(&result, Err(r) if r.code.code.starts_with("D504")),
+                    status: result.as_ref().ok().map(|r| r.status().as_u16()),
+                    latency,
+                };
+                api.breaker.record(admitted, &outcome, Instant::now());
                 result
             }
         }
@@ -669,6 +686,89 @@ impl Worker {
         let (mut parts, body) = resp.into_parts();
         strip_hop_headers(&mut parts.headers);
         Ok(Response::from_parts(parts, GwBody::Stream(body)))
+    }
+}
+
+/// An open (or busy half-open) breaker: the downgrade backend's answer, or `D503CB`/`D503BB`.
+fn breaker_refusal(
+    breaker: &Breaker,
+    admitted: Admit,
+    now: Instant,
+) -> Result<Response<GwBody>, Reject> {
+    if let Some(d) = breaker.config().downgrade() {
+        let mut resp = Response::new(GwBody::full(d.body.clone()));
+        *resp.status_mut() = d.status;
+        *resp.headers_mut() = d.headers.clone();
+        return Ok(resp);
+    }
+    if admitted == Admit::Busy {
+        return Err(Reject::new(&codes::D503BB, &[]));
+    }
+    let reason = format!("retry in {} s", breaker.open_for(now).max(1));
+    Err(Reject::new(&codes::D503CB, &[&reason]))
+}
+
+/// A CORS preflight the gateway answers itself: `OPTIONS` with `Origin` and
+/// `Access-Control-Request-Method`, on a path with no `OPTIONS` API.
+struct Preflight<'a> {
+    origin: &'a str,
+    method: &'a str,
+    headers: Option<&'a str>,
+}
+
+/// The policy for APIs without a `cors` plugin.
+static PERMISSIVE_CORS: std::sync::LazyLock<Cors> = std::sync::LazyLock::new(Cors::permissive);
+
+impl<'a> Preflight<'a> {
+    fn of(req: &'a Request<Incoming>) -> Option<Preflight<'a>> {
+        if req.method() != Method::OPTIONS {
+            return None;
+        }
+        let h = req.headers();
+        Some(Preflight {
+            origin: h.get(header::ORIGIN)?.to_str().ok()?,
+            method: h
+                .get(header::ACCESS_CONTROL_REQUEST_METHOD)?
+                .to_str()
+                .ok()?,
+            headers: h
+                .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+                .and_then(|v| v.to_str().ok()),
+        })
+    }
+
+    /// `I404CO` when no API serves the requested method there, `A403CO` for an origin the
+    /// policy refuses, else 200 with the policy's headers.
+    fn answer(
+        &self,
+        router: &crate::router::Router<Arc<CompiledApi>>,
+        segments: &[&str],
+        path: &str,
+    ) -> Result<Response<GwBody>, Reject> {
+        let method = Method::from_bytes(self.method.trim().as_bytes())
+            .map_err(|_| Reject::new(&codes::I404CO, &[self.method, path]))?;
+        let found = router
+            .find(&method, segments)
+            .ok_or_else(|| Reject::new(&codes::I404CO, &[self.method, path]))?;
+        let policy = found.value.cors.as_deref().unwrap_or(&PERMISSIVE_CORS);
+        if !policy.origin_allowed(self.origin) {
+            return Err(Reject::new(&codes::A403CO, &[self.origin]));
+        }
+        let mut resp = Response::new(GwBody::empty());
+        *resp.headers_mut() = policy.preflight_headers(self.origin, self.headers);
+        resp.headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+        Ok(resp)
+    }
+}
+
+/// The CORS headers of an API's `cors` plugin on an actual response to an allowed origin.
+fn decorate_cors(api: &CompiledApi, origin: &HeaderValue, headers: &mut HeaderMap) {
+    let (Some(cors), Ok(origin)) = (&api.cors, origin.to_str()) else {
+        return;
+    };
+    if cors.origin_allowed(origin) {
+        cors.decorate(origin, headers);
     }
 }
 

@@ -92,6 +92,8 @@ pub struct Shared {
     pub replay: Arc<dyn replay::ReplayGuard>,
     /// Flow-control counters.
     pub counter: Arc<dyn traffic::Counter>,
+    /// Circuit breakers, kept across configuration reloads.
+    pub breakers: breaker::BreakerRegistry,
 }
 
 impl Shared {
@@ -100,6 +102,7 @@ impl Shared {
         Arc::new(Shared {
             replay,
             counter: Arc::new(traffic::MemoryCounter::new()),
+            breakers: Default::default(),
             config,
             snapshot: ArcSwap::from_pointee(Snapshot::empty()),
             node_id: format!("{:016x}", fastrand::u64(..)).into(),

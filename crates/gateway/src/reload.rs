@@ -10,12 +10,14 @@ use std::time::Duration;
 use tokio::sync::{watch, Notify};
 
 /// Loads and compiles the live configuration, then swaps it in.
-pub async fn load(store: &dyn Store, shared: &Shared) -> Result<(), StoreError> {
+pub async fn load(store: &dyn Store, shared: &Arc<Shared>) -> Result<(), StoreError> {
     let live = store.load_live().await?;
-    let config = shared.config.clone();
-    let snap = tokio::task::spawn_blocking(move || Snapshot::compile(&live, &config))
-        .await
-        .map_err(|e| StoreError::Unavailable(format!("compiling the configuration failed: {e}")))?;
+    let for_compile = shared.clone();
+    let snap = tokio::task::spawn_blocking(move || {
+        Snapshot::compile_with(&live, &for_compile.config, &for_compile.breakers)
+    })
+    .await
+    .map_err(|e| StoreError::Unavailable(format!("compiling the configuration failed: {e}")))?;
     for w in &snap.warnings {
         tracing::warn!(target: "apigw::config", "{w}");
     }

@@ -4,6 +4,8 @@
 
 use crate::auth::{AppCodeMode, AuthPolicy, Credentials, JwtPlugin};
 use crate::backend_sign::BackendSigner;
+use crate::breaker::{Breaker, BreakerConfig, BreakerRegistry};
+use crate::cors::Cors;
 use crate::params::ParamPlan;
 use crate::router::{MethodMatch, PatternSegment, Router};
 use crate::traffic::{TrafficDoc, TrafficPolicy};
@@ -63,6 +65,10 @@ pub struct CompiledApi {
     pub backend_signer: Option<Arc<BackendSigner>>,
     /// A bound `trafficControl` plugin.
     pub traffic: Option<TrafficPolicy>,
+    /// A bound `cors` plugin.
+    pub cors: Option<Arc<Cors>>,
+    /// The circuit breaker (a bound `circuitBreaker` plugin's, or the default one).
+    pub breaker: Arc<Breaker>,
     pub backend: Backend,
 }
 
@@ -179,6 +185,16 @@ impl Snapshot {
     /// Compiles the live configuration. Never fails: what cannot be compiled is reported in
     /// `warnings` (and an API whose stored definition is unusable answers `X500AM`).
     pub fn compile(live: &LiveConfig, config: &GatewayConfig) -> Snapshot {
+        Snapshot::compile_with(live, config, &BreakerRegistry::default())
+    }
+
+    /// Like [`Snapshot::compile`], keeping the circuit breakers (and their state) of APIs
+    /// whose breaker configuration did not change.
+    pub fn compile_with(
+        live: &LiveConfig,
+        config: &GatewayConfig,
+        breakers: &BreakerRegistry,
+    ) -> Snapshot {
         let mut snap = Snapshot::empty();
         snap.generation = live.generation;
         let mut group_index = AHashMap::new();
@@ -232,14 +248,23 @@ impl Snapshot {
         }
         snap.credentials = Arc::new(Credentials::compile(&live.apps));
         let extras = StageExtras::compile(live, &mut snap.warnings);
-        for dep in &live.deployments {
-            let Some(&gi) = group_index.get(dep.group_id.as_str()) else {
-                continue;
-            };
-            if let Err(w) = add_deployment(&mut snap.groups[gi], &base_paths[gi], dep, &extras) {
-                snap.warnings.push(w);
+        let default_breaker = Arc::new(BreakerConfig::default_config());
+        breakers.renew(|breaker_for| {
+            for dep in &live.deployments {
+                let Some(&gi) = group_index.get(dep.group_id.as_str()) else {
+                    continue;
+                };
+                let key = (dep.api_id.clone(), dep.stage_name);
+                let breaker = match extras.breakers.get(&key) {
+                    Some((doc, c)) => breaker_for((key.0, key.1, Some(doc.clone())), c),
+                    None => breaker_for((key.0, key.1, None), &default_breaker),
+                };
+                let group = &mut snap.groups[gi];
+                if let Err(w) = add_deployment(group, &base_paths[gi], dep, &extras, breaker) {
+                    snap.warnings.push(w);
+                }
             }
-        }
+        });
         snap
     }
 }
@@ -252,6 +277,9 @@ struct StageExtras {
     ip: AHashMap<(String, Stage), Arc<crate::ipcontrol::IpControl>>,
     signers: AHashMap<(String, Stage), Arc<BackendSigner>>,
     traffic: AHashMap<(String, Stage), Arc<TrafficDoc>>,
+    cors: AHashMap<(String, Stage), Arc<Cors>>,
+    /// Bound `circuitBreaker` documents and their configuration.
+    breakers: AHashMap<(String, Stage), (String, Arc<BreakerConfig>)>,
 }
 
 impl StageExtras {
@@ -300,6 +328,28 @@ impl StageExtras {
                 Err(e) => warnings.push(format!("plugin {}: {e}", p.plugin_name)),
             }
         }
+        let mut cors = AHashMap::new();
+        for p in live.plugins.iter().filter(|p| p.plugin_type == "cors") {
+            match Cors::parse(&p.plugin_data) {
+                Ok(c) => {
+                    cors.insert(p.plugin_id.as_str(), Arc::new(c));
+                }
+                Err(e) => warnings.push(format!("plugin {}: {e}", p.plugin_name)),
+            }
+        }
+        let mut breakers = AHashMap::new();
+        for p in live
+            .plugins
+            .iter()
+            .filter(|p| p.plugin_type == "circuitBreaker")
+        {
+            match BreakerConfig::parse(&p.plugin_data) {
+                Ok(c) => {
+                    breakers.insert(p.plugin_id.as_str(), (p.plugin_data.clone(), Arc::new(c)));
+                }
+                Err(e) => warnings.push(format!("plugin {}: {e}", p.plugin_name)),
+            }
+        }
         let mut signers = AHashMap::new();
         for p in live
             .plugins
@@ -321,6 +371,12 @@ impl StageExtras {
             if let Some(d) = traffic_docs.get(b.plugin_id.as_str()) {
                 x.traffic.insert(key.clone(), d.clone());
             }
+            if let Some(c) = cors.get(b.plugin_id.as_str()) {
+                x.cors.insert(key.clone(), c.clone());
+            }
+            if let Some(c) = breakers.get(b.plugin_id.as_str()) {
+                x.breakers.insert(key.clone(), c.clone());
+            }
             if let Some(p) = jwt_plugins.get(b.plugin_id.as_str()) {
                 x.jwt.insert(key.clone(), p.clone());
             }
@@ -337,6 +393,7 @@ fn add_deployment(
     base_path: &str,
     dep: &Deployment,
     extras: &StageExtras,
+    breaker: Arc<Breaker>,
 ) -> Result<(), String> {
     let def = &dep.definition;
     let rc = &def.request_config;
@@ -382,6 +439,11 @@ fn add_deployment(
             .traffic
             .get(&(def.api_id.clone(), dep.stage_name))
             .map(|d| d.bind(&format!("{}/{}", def.api_id, dep.stage_name))),
+        cors: extras
+            .cors
+            .get(&(def.api_id.clone(), dep.stage_name))
+            .cloned(),
+        breaker,
         backend,
     });
     let base = base_path
