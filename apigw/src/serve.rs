@@ -65,6 +65,9 @@ pub struct ServeArgs {
     /// Requests per day through each group's default sub-domain (429 `T429ID`); 0 = no cap.
     #[arg(long, env = "APIGW_DEFAULT_DOMAIN_DAILY_QUOTA", default_value_t = 1000)]
     default_domain_daily_quota: u64,
+    /// Bytes of responses the `caching` plugin may keep in memory, all APIs together.
+    #[arg(long, env = "APIGW_CACHE_CAPACITY_BYTES", default_value_t = 64 * 1024 * 1024)]
+    cache_capacity_bytes: usize,
     /// Seed a demo group on `localhost` and start the demo backend.
     #[arg(long)]
     demo: bool,
@@ -107,6 +110,7 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         replay_capacity: args.replay_capacity,
         instance_qps: args.instance_qps,
         default_domain_daily_quota: args.default_domain_daily_quota,
+        cache_capacity_bytes: args.cache_capacity_bytes,
         trusted_proxies: args
             .trusted_proxies
             .split(',')

@@ -24,8 +24,12 @@ fn config(backend: SocketAddr) -> String {
 Groups:
   - GroupName: policies
     Domains: [{{DomainName: localhost}}]
-    Apis:{}{}{}{}{}
+    Apis:{}{}{}{}{}{}
 Plugins:
+  - PluginName: short_cache
+    PluginType: caching
+    PluginData: "duration: 2\nvaryByParameters: [v]\nclientCacheControl: {{mode: all}}\n"
+    AttachTo: [{{GroupName: policies, ApiName: cached, Stages: [RELEASE]}}]
   - PluginName: web_cors
     PluginType: cors
     PluginData: "allowOrigins: https://app.example.com,*.trusted.com\nallowCredentials: true\nmaxAge: 600\nexposeHeaders: X-Ca-Request-Id,X-Ca-Error-Code\n"
@@ -44,6 +48,7 @@ Plugins:
         api("slow", "GET", "/slow/[ms]", "/slow/[ms]", 200),
         api("failing", "GET", "/status/[code]", "/status/[code]", 3000),
         api("healthy", "GET", "/ok/[x]", "/ok/[x]", 3000),
+        api("cached", "GET", "/cached/[id]", "/cached/[id]", 3000),
     )
 }
 
@@ -179,4 +184,58 @@ async fn breakers_open_on_timeouts_and_errors_and_close_after_a_probe() {
         "the probe closed the error breaker too: {}",
         r.text()
     );
+}
+
+#[tokio::test]
+async fn get_responses_are_cached_per_parameter_and_expire() {
+    let backend = support::backend().await;
+    let gw = Gateway::start(&config(backend));
+    let get = |path: &'static str, headers: &'static [(&'static str, &'static str)]| {
+        send(gw.http, "GET", "localhost", path, headers, b"")
+    };
+    // The echo backend's body holds the request id the gateway sent: a new body = a new call.
+    let first = get("/cached/1?v=1", &[]).await;
+    assert_eq!(first.status, 200);
+    assert!(first.header("x-ca-caching").is_none());
+    let hit = get("/cached/1?v=1&other=x", &[]).await;
+    assert_eq!(
+        hit.header("x-ca-caching"),
+        Some("true"),
+        "other parameters do not vary"
+    );
+    assert_eq!(hit.body, first.body);
+    assert_eq!(hit.header("content-type"), Some("application/json"));
+    assert_ne!(
+        hit.header("x-ca-request-id"),
+        first.header("x-ca-request-id")
+    );
+    let other = get("/cached/1?v=2", &[]).await;
+    assert!(other.header("x-ca-caching").is_none(), "v varies");
+    assert_ne!(other.body, first.body);
+    assert!(
+        get("/cached/2?v=1", &[])
+            .await
+            .header("x-ca-caching")
+            .is_none(),
+        "path varies"
+    );
+
+    // The client may steer (mode: all): no-cache refreshes, only-if-cached never calls.
+    let fresh = get("/cached/1?v=1", &[("Cache-Control", "no-cache")]).await;
+    assert!(fresh.header("x-ca-caching").is_none());
+    assert_ne!(fresh.body, first.body);
+    let again = get("/cached/1?v=1", &[]).await;
+    assert_eq!(again.body, fresh.body, "the refresh was stored");
+    let r = get("/cached/9?v=9", &[("Cache-Control", "only-if-cached")]).await;
+    assert_eq!((r.status.as_u16(), r.code()), (404, Some("I404CH")));
+    assert_eq!(
+        r.message(),
+        Some("Content not cached, with `Cache-Control:only-if-cached`")
+    );
+
+    // Entries expire after `duration`.
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    let late = get("/cached/1?v=1", &[]).await;
+    assert!(late.header("x-ca-caching").is_none());
+    assert_ne!(late.body, fresh.body);
 }

@@ -18,6 +18,10 @@ fn check_document(plugin: &Plugin) -> Result<()> {
             apigw_gateway::cors::Cors::parse(&plugin.plugin_data)
                 .map_err(|why| ModelError::invalid("PluginData", why))?;
         }
+        "caching" => {
+            apigw_gateway::cache::CachePolicy::parse(&plugin.plugin_data)
+                .map_err(|why| ModelError::invalid("PluginData", why))?;
+        }
         "circuitBreaker" => {
             apigw_gateway::breaker::BreakerConfig::parse(&plugin.plugin_data)
                 .map_err(|why| ModelError::invalid("PluginData", why))?;

@@ -377,6 +377,17 @@ impl Worker {
             Backend::Broken(_) => Err(Reject::new(&codes::X500AM, &[])),
             Backend::Mock(mock) => Ok(mock_response(mock)),
             Backend::Http(backend) => {
+                let app_id = caller
+                    .as_ref()
+                    .and_then(|c| c.app.as_ref())
+                    .map(|a| a.app_id);
+                let via_default_domain = limits.default_domain.is_some();
+                let store_as =
+                    match self.cache_lookup(&api, &parts, &target, app_id, via_default_domain)? {
+                        CacheStep::Hit(resp) => return Ok(resp),
+                        CacheStep::Store(key) => Some(key),
+                        CacheStep::Skip => None,
+                    };
                 let started = Instant::now();
                 let admitted = api.breaker.admit(started);
                 if matches!(admitted, Admit::Open | Admit::Busy) {
@@ -400,9 +411,95 @@ impl Worker {
                     latency,
                 };
                 api.breaker.record(admitted, &outcome, Instant::now());
-                result
+                match (store_as, result) {
+                    (Some(key), Ok(resp)) => self.cache_store(&api, key, resp).await,
+                    (_, result) => result,
+                }
             }
         }
+    }
+
+    /// The `caching` plugin before the backend: a stored response (`X-Ca-Caching: true`),
+    /// `I404CH` for `only-if-cached` without one, or the key to store the answer under.
+    fn cache_lookup(
+        &self,
+        api: &CompiledApi,
+        parts: &http::request::Parts,
+        target: &str,
+        app_id: Option<i64>,
+        via_default_domain: bool,
+    ) -> Result<CacheStep, Reject> {
+        let Some(policy) = &api.cache else {
+            return Ok(CacheStep::Skip);
+        };
+        // Only GET, and never through the default sub-domain.
+        if parts.method != Method::GET || via_default_domain {
+            return Ok(CacheStep::Skip);
+        }
+        let query = target.split_once('?').map(|(_, q)| q);
+        let key = policy.key(&api.scope, parts.uri.path(), query, &parts.headers, app_id);
+        let client = if policy.client_may_steer(app_id) {
+            parts
+                .headers
+                .get(header::CACHE_CONTROL)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_ascii_lowercase()
+        } else {
+            String::new()
+        };
+        let no_cache = client.contains("no-cache");
+        if !no_cache {
+            if let Some(entry) = self.shared.cache.get(&key, Instant::now()) {
+                let mut resp = Response::new(GwBody::full(entry.body.clone()));
+                *resp.status_mut() = entry.status;
+                *resp.headers_mut() = entry.headers.clone();
+                resp.headers_mut()
+                    .insert(&crate::cache::X_CA_CACHING, crate::cache::hit_marker());
+                return Ok(CacheStep::Hit(resp));
+            }
+        }
+        if client.contains("only-if-cached") {
+            return Err(Reject::new(&codes::I404CH, &[]));
+        }
+        Ok(CacheStep::Store(key))
+    }
+
+    /// Keeps a cacheable backend answer (200, allowed by its `Cache-Control`, with a length
+    /// within the per-entry bound) and returns it.
+    async fn cache_store(
+        &self,
+        api: &CompiledApi,
+        key: String,
+        resp: Response<GwBody>,
+    ) -> Result<Response<GwBody>, Reject> {
+        use http_body::Body as _;
+        let Some(policy) = &api.cache else {
+            return Ok(resp);
+        };
+        let Some(ttl) = policy.ttl_for(resp.status(), resp.headers()) else {
+            return Ok(resp);
+        };
+        let max = crate::cache::max_entry(self.shared.config.cache_capacity_bytes) as u64;
+        if resp.body().size_hint().exact().is_none_or(|n| n > max) {
+            return Ok(resp);
+        }
+        let (parts, body) = resp.into_parts();
+        let bytes = body
+            .collect()
+            .await
+            .map_err(|e| Reject::new(&codes::D504CO, &[&format!("reading the response: {e}")]))?
+            .to_bytes();
+        let stored = policy.stored_headers(&parts.headers);
+        self.shared.cache.put(
+            key,
+            parts.status,
+            stored,
+            bytes.clone(),
+            ttl,
+            Instant::now(),
+        );
+        Ok(Response::from_parts(parts, GwBody::full(bytes)))
     }
 
     /// The default sub-domain's daily quota (`T429ID`), the instance and group QPS caps
@@ -770,6 +867,15 @@ fn decorate_cors(api: &CompiledApi, origin: &HeaderValue, headers: &mut HeaderMa
     if cors.origin_allowed(origin) {
         cors.decorate(origin, headers);
     }
+}
+
+/// What the cache says before the backend is called.
+enum CacheStep {
+    Hit(Response<GwBody>),
+    /// Not cached yet: store the answer under this key.
+    Store(String),
+    /// The API does not cache this request.
+    Skip,
 }
 
 /// The flow limits of the group a request reached.

@@ -17,6 +17,7 @@ pub mod backend;
 pub mod backend_sign;
 pub mod body;
 pub mod breaker;
+pub mod cache;
 pub mod canned;
 pub mod compress;
 pub mod cors;
@@ -62,6 +63,8 @@ pub struct GatewayConfig {
     pub instance_qps: u64,
     /// Requests per day through a group's default sub-domain (`T429ID` beyond); 0 = no cap.
     pub default_domain_daily_quota: u64,
+    /// Bytes the `caching` plugin may keep in memory, all APIs together.
+    pub cache_capacity_bytes: usize,
 }
 
 impl Default for GatewayConfig {
@@ -78,6 +81,7 @@ impl Default for GatewayConfig {
             trusted_proxies: Vec::new(),
             instance_qps: 0,
             default_domain_daily_quota: 1000,
+            cache_capacity_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -94,6 +98,8 @@ pub struct Shared {
     pub counter: Arc<dyn traffic::Counter>,
     /// Circuit breakers, kept across configuration reloads.
     pub breakers: breaker::BreakerRegistry,
+    /// Responses kept by the `caching` plugin.
+    pub cache: cache::ResponseCache,
 }
 
 impl Shared {
@@ -103,6 +109,7 @@ impl Shared {
             replay,
             counter: Arc::new(traffic::MemoryCounter::new()),
             breakers: Default::default(),
+            cache: cache::ResponseCache::new(config.cache_capacity_bytes),
             config,
             snapshot: ArcSwap::from_pointee(Snapshot::empty()),
             node_id: format!("{:016x}", fastrand::u64(..)).into(),

@@ -5,6 +5,7 @@
 use crate::auth::{AppCodeMode, AuthPolicy, Credentials, JwtPlugin};
 use crate::backend_sign::BackendSigner;
 use crate::breaker::{Breaker, BreakerConfig, BreakerRegistry};
+use crate::cache::CachePolicy;
 use crate::cors::Cors;
 use crate::params::ParamPlan;
 use crate::router::{MethodMatch, PatternSegment, Router};
@@ -67,6 +68,10 @@ pub struct CompiledApi {
     pub traffic: Option<TrafficPolicy>,
     /// A bound `cors` plugin.
     pub cors: Option<Arc<Cors>>,
+    /// A bound `caching` plugin.
+    pub cache: Option<Arc<CachePolicy>>,
+    /// `<ApiId>/<Stage>`: names this API's counters and cache entries.
+    pub scope: Arc<str>,
     /// The circuit breaker (a bound `circuitBreaker` plugin's, or the default one).
     pub breaker: Arc<Breaker>,
     pub backend: Backend,
@@ -278,6 +283,7 @@ struct StageExtras {
     signers: AHashMap<(String, Stage), Arc<BackendSigner>>,
     traffic: AHashMap<(String, Stage), Arc<TrafficDoc>>,
     cors: AHashMap<(String, Stage), Arc<Cors>>,
+    caching: AHashMap<(String, Stage), Arc<CachePolicy>>,
     /// Bound `circuitBreaker` documents and their configuration.
     breakers: AHashMap<(String, Stage), (String, Arc<BreakerConfig>)>,
 }
@@ -337,6 +343,15 @@ impl StageExtras {
                 Err(e) => warnings.push(format!("plugin {}: {e}", p.plugin_name)),
             }
         }
+        let mut caching = AHashMap::new();
+        for p in live.plugins.iter().filter(|p| p.plugin_type == "caching") {
+            match CachePolicy::parse(&p.plugin_data) {
+                Ok(c) => {
+                    caching.insert(p.plugin_id.as_str(), Arc::new(c));
+                }
+                Err(e) => warnings.push(format!("plugin {}: {e}", p.plugin_name)),
+            }
+        }
         let mut breakers = AHashMap::new();
         for p in live
             .plugins
@@ -373,6 +388,9 @@ impl StageExtras {
             }
             if let Some(c) = cors.get(b.plugin_id.as_str()) {
                 x.cors.insert(key.clone(), c.clone());
+            }
+            if let Some(c) = caching.get(b.plugin_id.as_str()) {
+                x.caching.insert(key.clone(), c.clone());
             }
             if let Some(c) = breakers.get(b.plugin_id.as_str()) {
                 x.breakers.insert(key.clone(), c.clone());
@@ -443,6 +461,11 @@ fn add_deployment(
             .cors
             .get(&(def.api_id.clone(), dep.stage_name))
             .cloned(),
+        cache: extras
+            .caching
+            .get(&(def.api_id.clone(), dep.stage_name))
+            .cloned(),
+        scope: format!("{}/{}", def.api_id, dep.stage_name).into(),
         breaker,
         backend,
     });
