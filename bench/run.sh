@@ -307,6 +307,8 @@ apigw_scenarios() {
     "$fn" apigw-ip-control "http://127.0.0.1:$APIGW_PORT/ip"
     "$fn" apigw-app-signed "http://127.0.0.1:$APIGW_PORT/signed" -H "Accept: application/json" \
         -H "X-Ca-Key: bench-key" -H "X-Ca-Signature-Headers: X-Ca-Key" -H "X-Ca-Signature: $sig"
+    # trafficControl (counted, never refused) and ipControl bound together.
+    "$fn" apigw-policies "http://127.0.0.1:$APIGW_PORT/policies"
     # 10 declared parameters validated and mapped (hello_params in gateway.yaml.tmpl).
     "$fn" apigw-params "http://127.0.0.1:$APIGW_PORT/params/4242/orders/9007199254740993?q=phone&page=3&sort=desc&price=19.99&verbose=true" \
         -H "X-Trace: 0123456789abcdef" -H "X-Tenant: acme"

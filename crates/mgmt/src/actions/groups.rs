@@ -1,6 +1,7 @@
 //! API groups and their domains.
 
 use super::{obj, wrap, Out};
+use crate::error::ApiError;
 use crate::params::{paged, Params};
 use apigw_control::Control;
 use apigw_model::{Domain, Group};
@@ -100,6 +101,15 @@ pub async fn modify(c: &Control, p: &Params) -> Out {
     }
     if let Some(bp) = p.opt("BasePath") {
         g.base_path = bp.to_string();
+    }
+    if let Some(t) = p.opt("TrafficLimit") {
+        let limit: u32 = t.trim().parse().map_err(|_| {
+            ApiError::invalid(
+                "TrafficLimit",
+                "a whole number of requests per second, 0 = none",
+            )
+        })?;
+        g.traffic_limit = (limit > 0).then_some(limit);
     }
     let g = c.modify_group(&g).await?;
     Ok(obj(json!({
