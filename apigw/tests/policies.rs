@@ -25,7 +25,16 @@ Groups:
   - GroupName: policies
     Domains: [{{DomainName: localhost}}]
     Apis:{}{}{}{}{}{}
+      - ApiName: primary_down
+        AuthType: ANONYMOUS
+        RequestConfig: {{RequestHttpMethod: GET, RequestPath: "/standby/[x]"}}
+        ServiceConfig: {{ServiceAddress: "http://127.0.0.1:9", ServiceTimeout: 3000}}
+        DeployTo: [RELEASE]
 Plugins:
+  - PluginName: standby_breaker
+    PluginType: circuitBreaker
+    PluginData: '{{"timeoutThreshold": 2, "windowInSeconds": 10, "openTimeoutSeconds": 15, "downgradeBackend": {{"type": "http", "address": "http://{backend}", "timeout": 2000}}}}'
+    AttachTo: [{{GroupName: policies, ApiName: primary_down, Stages: [RELEASE]}}]
   - PluginName: short_cache
     PluginType: caching
     PluginData: "duration: 2\nvaryByParameters: [v]\nclientCacheControl: {{mode: all}}\n"
@@ -238,4 +247,23 @@ async fn get_responses_are_cached_per_parameter_and_expire() {
     let late = get("/cached/1?v=1", &[]).await;
     assert!(late.header("x-ca-caching").is_none());
     assert_ne!(late.body, fresh.body);
+}
+
+#[tokio::test]
+async fn an_open_breaker_sends_the_request_to_the_downgrade_backend() {
+    let backend = support::backend().await;
+    let gw = Gateway::start(&config(backend));
+    // The primary refuses connections: two failures open the breaker.
+    for _ in 0..2 {
+        let r = support::get(gw.http, "localhost", "/standby/a?q=1").await;
+        assert_eq!(r.code(), Some("D504CO"));
+    }
+    // Now the same request (path and query) goes to the standby backend.
+    let r = support::get(gw.http, "localhost", "/standby/a?q=1").await;
+    assert_eq!(r.status, 200, "{:?} {:?}", r.code(), r.message());
+    let e = r.json();
+    assert_eq!(
+        (e["path"].as_str(), e["query"].as_str()),
+        (Some("/standby/a"), Some("q=1"))
+    );
 }

@@ -30,12 +30,15 @@ pub struct BreakerConfig {
     downgrade: Option<Downgrade>,
 }
 
-/// The fallback response served while the breaker is open.
+/// The fallback served while the breaker is open: a fixed response (`type: mock`), or
+/// another backend (`type: http`) called with the same request.
 #[derive(Debug, Clone)]
 pub struct Downgrade {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// `type: http`: `address` (`http(s)://host[:port]`) and `timeout` (ms, default 10000).
+    pub http: Option<(String, u32)>,
 }
 
 /// What the breaker says about one call.
@@ -167,9 +170,12 @@ impl Downgrade {
             .ok_or("circuitBreaker: `downgradeBackend` must be a mapping")?;
         match obj.get("type") {
             Some(Value::String(t)) if t.eq_ignore_ascii_case("mock") => {}
+            Some(Value::String(t)) if t.eq_ignore_ascii_case("http") => {
+                return Downgrade::parse_http(obj);
+            }
             Some(Value::String(t)) => {
                 return Err(format!(
-                    "circuitBreaker: `downgradeBackend.type` `{t}` is not supported (only `mock`)"
+                    "circuitBreaker: `downgradeBackend.type` `{t}` is not supported (mock or http)"
                 ))
             }
             Some(_) => {
@@ -202,6 +208,25 @@ impl Downgrade {
             status,
             headers,
             body,
+            http: None,
+        })
+    }
+
+    /// `type: http`: another backend, same request.
+    fn parse_http(obj: &Map<String, Value>) -> Result<Downgrade, String> {
+        let address = obj.get("address").and_then(Value::as_str).ok_or(
+            "circuitBreaker: `downgradeBackend.address` (http(s)://host[:port]) is required",
+        )?;
+        apigw_model::validate::validate_service_address(address)
+            .map_err(|e| format!("circuitBreaker: `downgradeBackend.address`: {}", e.message))?;
+        let timeout = number(obj, "timeout", 1, 30_000)
+            .map_err(|_| "circuitBreaker: `downgradeBackend.timeout` must be 1..=30000 ms")?
+            .unwrap_or(10_000) as u32;
+        Ok(Downgrade {
+            status: StatusCode::OK,
+            headers: HeaderMap::new(),
+            body: Bytes::new(),
+            http: Some((address.to_string(), timeout)),
         })
     }
 }
@@ -759,7 +784,16 @@ errorCondition: \"$LatencyMilliSeconds > 500\"
                 "downgradeBackend: {statusCode: 200}",
                 "downgradeBackend.type",
             ),
-            ("downgradeBackend: {type: http}", "`http`"),
+            ("downgradeBackend: {type: grpc}", "`grpc`"),
+            ("downgradeBackend: {type: http}", "downgradeBackend.address"),
+            (
+                "downgradeBackend: {type: http, address: 'ftp://x'}",
+                "downgradeBackend.address",
+            ),
+            (
+                "downgradeBackend: {type: http, address: 'http://x:1', timeout: 0}",
+                "downgradeBackend.timeout",
+            ),
             ("downgradeBackend: {type: 1}", "downgradeBackend.type"),
             (
                 "downgradeBackend: {type: mock, statusCode: 99}",

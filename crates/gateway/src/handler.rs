@@ -390,14 +390,25 @@ impl Worker {
                     };
                 let started = Instant::now();
                 let admitted = api.breaker.admit(started);
-                if matches!(admitted, Admit::Open | Admit::Busy) {
-                    return breaker_refusal(&api.breaker, admitted, started);
-                }
                 let outgoing = Outgoing {
                     target,
                     mapped,
                     extra_headers: caller.map(|c| c.extra_headers).unwrap_or_default(),
                 };
+                if matches!(admitted, Admit::Open | Admit::Busy) {
+                    // The same request to the downgrade backend, or a refusal.
+                    return match &api.downgrade {
+                        Some(dg) => {
+                            Box::pin(
+                                self.call_backend(
+                                    &api, parts, body, dg, outgoing, conn, request_id,
+                                ),
+                            )
+                            .await
+                        }
+                        None => breaker_refusal(&api.breaker, admitted, started),
+                    };
+                }
                 // Boxed: keeps the per-request future small (hyper moves it around).
                 let result = Box::pin(
                     self.call_backend(&api, parts, body, backend, outgoing, conn, request_id),

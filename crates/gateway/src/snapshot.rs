@@ -74,6 +74,8 @@ pub struct CompiledApi {
     pub scope: Arc<str>,
     /// The circuit breaker (a bound `circuitBreaker` plugin's, or the default one).
     pub breaker: Arc<Breaker>,
+    /// The breaker's `type: http` downgrade backend, called while it is open.
+    pub downgrade: Option<HttpBackend>,
     pub backend: Backend,
 }
 
@@ -435,6 +437,15 @@ fn add_deployment(
         },
         Err(e) => (None, Backend::Broken(e)),
     };
+    let downgrade = match (&backend, breaker.config().downgrade()) {
+        (Backend::Http(main), Some(d)) => match &d.http {
+            Some((address, timeout)) => Some(
+                downgrade_backend(address, *timeout, main).map_err(|e| format!("{name}: {e}"))?,
+            ),
+            None => None,
+        },
+        _ => None,
+    };
     let api = Arc::new(CompiledApi {
         api_id: def.api_id.as_str().into(),
         api_name: def.api_name.as_str().into(),
@@ -467,6 +478,7 @@ fn add_deployment(
             .cloned(),
         scope: format!("{}/{}", def.api_id, dep.stage_name).into(),
         breaker,
+        downgrade,
         backend,
     });
     let base = base_path
@@ -559,6 +571,41 @@ fn compile_backend(
         timeout: Duration::from_millis(u64::from(sc.service_timeout.clamp(1, 30_000))),
         content_type,
     }))
+}
+
+/// A circuit breaker's HTTP downgrade: another address, the main backend's method and
+/// Content-Type policy, its own timeout.
+fn downgrade_backend(
+    address: &str,
+    timeout_ms: u32,
+    main: &HttpBackend,
+) -> Result<HttpBackend, String> {
+    let uri: http::Uri = address
+        .trim_end_matches('/')
+        .parse()
+        .map_err(|e| format!("downgrade address: {e}"))?;
+    let scheme = uri
+        .scheme()
+        .cloned()
+        .ok_or("downgrade address has no scheme")?;
+    let authority = uri
+        .authority()
+        .cloned()
+        .ok_or("downgrade address has no host")?;
+    let host = HeaderValue::from_str(authority.as_str()).map_err(|e| e.to_string())?;
+    let content_type = match &main.content_type {
+        ContentTypePolicy::Client => ContentTypePolicy::Client,
+        ContentTypePolicy::Custom(v) => ContentTypePolicy::Custom(v.clone()),
+    };
+    Ok(HttpBackend {
+        scheme,
+        authority,
+        host,
+        path: BackendPath::SameAsRequest,
+        method: main.method.clone(),
+        timeout: Duration::from_millis(u64::from(timeout_ms.clamp(1, 30_000))),
+        content_type,
+    })
 }
 
 fn compile_service_path(
