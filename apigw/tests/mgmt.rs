@@ -600,3 +600,210 @@ async fn parameters_and_backend_signatures() {
         assert!(names.contains(&"CaClientIp") && names.contains(&"CaAppKey"));
     }
 }
+
+/// The legacy IP control and throttling families through the official SDKs, enforced on the
+/// data plane.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn legacy_ip_control_and_throttling_policies() {
+    let backend = support::backend().await;
+    let gw = start();
+    for client in ["tea", "legacy"] {
+        let call = |action: &str, params: Value| mgmt_call(gw.admin, AK, client, action, params);
+        let host = format!("pol-{client}.localhost");
+        let group = ok(
+            call(
+                "CreateApiGroup",
+                json!({"GroupName": format!("pol_{client}")}),
+            ),
+            "CreateApiGroup",
+        );
+        let gid = group["GroupId"].as_str().unwrap().to_string();
+        ok(
+            call("SetDomain", json!({"GroupId": gid, "DomainName": host})),
+            "SetDomain",
+        );
+        let api = ok(
+            call(
+                "CreateApi",
+                json!({
+                    "GroupId": gid, "ApiName": format!("guarded_{client}"), "AuthType": "ANONYMOUS",
+                    "Visibility": "PRIVATE", "ResultType": "JSON",
+                    "RequestConfig": json!({"RequestProtocol": "HTTP", "RequestHttpMethod": "GET",
+                                            "RequestPath": "/g", "RequestMode": "PASSTHROUGH"}).to_string(),
+                    "ServiceConfig": json!({"ServiceProtocol": "HTTP",
+                                            "ServiceAddress": format!("http://{backend}"),
+                                            "ServicePath": "/g", "ServiceTimeout": 3000}).to_string(),
+                }),
+            ),
+            "CreateApi",
+        );
+        let api_id = api["ApiId"].as_str().unwrap().to_string();
+        ok(
+            call(
+                "DeployApi",
+                json!({"GroupId": gid, "ApiId": api_id, "StageName": "RELEASE", "Description": "v1"}),
+            ),
+            "DeployApi",
+        );
+        let status = |path: &'static str| {
+            let host = host.clone();
+            async move { send(gw.http, "GET", &host, path, &[], b"").await }
+        };
+
+        // IP control: a REFUSE policy with the loopback address refuses the test client.
+        let bad = call(
+            "CreateIpControl",
+            json!({"IpControlName": format!("ip_{client}"), "IpControlType": "MAYBE"}),
+        );
+        assert_eq!(err(&bad), (400, "InvalidIpControlType"));
+        let created = ok(
+            call(
+                "CreateIpControl",
+                json!({"IpControlName": format!("ip_{client}"), "IpControlType": "REFUSE",
+                       "IpControlPolicys.1.CidrIp": "127.0.0.1;10.9.0.0/16"}),
+            ),
+            "CreateIpControl",
+        );
+        let ip_id = created["IpControlId"].as_str().unwrap().to_string();
+        ok(
+            call(
+                "SetIpControlApis",
+                json!({"IpControlId": ip_id, "GroupId": gid, "ApiIds": api_id, "StageName": "RELEASE"}),
+            ),
+            "SetIpControlApis",
+        );
+        support::eventually(|| async { status("/g").await.code() == Some("A403IP") }).await;
+        let with_app = call(
+            "AddIpControlPolicyItem",
+            json!({"IpControlId": ip_id, "CidrIp": "192.0.2.1", "AppId": "12345"}),
+        );
+        assert_eq!(
+            err(&with_app),
+            (400, "InvalidAppId"),
+            "AppId only in ALLOW"
+        );
+        let added = ok(
+            call(
+                "AddIpControlPolicyItem",
+                json!({"IpControlId": ip_id, "CidrIp": "192.0.2.0/24"}),
+            ),
+            "AddIpControlPolicyItem",
+        );
+        assert!(added["PolicyItemId"].is_string());
+        let listed = ok(
+            call("DescribeIpControls", json!({"IpControlId": ip_id})),
+            "DescribeIpControls",
+        );
+        assert_eq!(
+            listed["IpControlInfos"]["IpControlInfo"][0]["IpControlType"],
+            "REFUSE"
+        );
+        let items = ok(
+            call(
+                "DescribeIpControlPolicyItems",
+                json!({"IpControlId": ip_id}),
+            ),
+            "DescribeIpControlPolicyItems",
+        );
+        let items = items["IpControlPolicyItems"]["IpControlPolicyItem"]
+            .as_array()
+            .unwrap()
+            .clone();
+        assert_eq!(items.len(), 2);
+        assert_eq!(items[0]["CidrIp"], "127.0.0.1;10.9.0.0/16");
+        let loopback_item = items[0]["PolicyItemId"].as_str().unwrap().to_string();
+        ok(
+            call(
+                "RemoveIpControlPolicyItem",
+                json!({"IpControlId": ip_id, "PolicyItemIds": loopback_item}),
+            ),
+            "RemoveIpControlPolicyItem",
+        );
+        support::eventually(|| async { status("/g").await.status == 200 }).await;
+
+        // Throttling: 3 per minute, a special limit, then removed.
+        let tc = ok(
+            call(
+                "CreateTrafficControl",
+                json!({"TrafficControlName": format!("tc_{client}"), "TrafficControlUnit": "MINUTE",
+                       "ApiDefault": 3, "UserDefault": 2, "AppDefault": 1}),
+            ),
+            "CreateTrafficControl",
+        );
+        let tc_id = tc["TrafficControlId"].as_str().unwrap().to_string();
+        let too_big = call(
+            "AddTrafficSpecialControl",
+            json!({"TrafficControlId": tc_id, "SpecialType": "APP", "SpecialKey": "12345", "TrafficValue": 4}),
+        );
+        assert_eq!(err(&too_big), (400, "InvalidSpecialValue"));
+        ok(
+            call(
+                "AddTrafficSpecialControl",
+                json!({"TrafficControlId": tc_id, "SpecialType": "APP", "SpecialKey": "12345", "TrafficValue": 3}),
+            ),
+            "AddTrafficSpecialControl",
+        );
+        let broken = call(
+            "ModifyTrafficControl",
+            json!({"TrafficControlId": tc_id, "UserDefault": 5}),
+        );
+        assert_eq!(err(&broken), (400, "InvalidUserDefault"));
+        ok(
+            call(
+                "SetTrafficControlApis",
+                json!({"TrafficControlId": tc_id, "GroupId": gid, "ApiIds": api_id, "StageName": "RELEASE"}),
+            ),
+            "SetTrafficControlApis",
+        );
+        let listed = ok(
+            call(
+                "DescribeTrafficControls",
+                json!({"GroupId": gid, "ApiId": api_id, "StageName": "RELEASE"}),
+            ),
+            "DescribeTrafficControls",
+        );
+        let t = &listed["TrafficControls"]["TrafficControl"][0];
+        assert_eq!(
+            (&t["TrafficControlId"], &t["ApiDefault"]),
+            (&json!(tc_id), &json!(3))
+        );
+        let special = &t["SpecialPolicies"]["SpecialPolicy"][0];
+        assert_eq!(special["SpecialType"], "APP");
+        assert_eq!(special["Specials"]["Special"][0]["TrafficValue"], 3);
+        let by_api = ok(
+            call(
+                "DescribeTrafficControlsByApi",
+                json!({"GroupId": gid, "ApiId": api_id, "StageName": "RELEASE"}),
+            ),
+            "DescribeTrafficControlsByApi",
+        );
+        assert_eq!(
+            by_api["TrafficControlItems"]["TrafficControlItem"][0]["TrafficControlItemId"],
+            json!(tc_id)
+        );
+        support::eventually(|| async { status("/g").await.code() == Some("T429PA") }).await;
+        ok(
+            call(
+                "DeleteAllTrafficSpecialControl",
+                json!({"TrafficControlId": tc_id}),
+            ),
+            "DeleteAllTrafficSpecialControl",
+        );
+        let gone = call(
+            "DeleteTrafficSpecialControl",
+            json!({"TrafficControlId": tc_id, "SpecialType": "APP", "SpecialKey": "12345"}),
+        );
+        assert_eq!(err(&gone), (400, "NotFoundTrafficSpecialControl"));
+        ok(
+            call(
+                "RemoveIpControlApis",
+                json!({"IpControlId": ip_id, "GroupId": gid, "ApiIds": api_id, "StageName": "RELEASE"}),
+            ),
+            "RemoveIpControlApis",
+        );
+        ok(
+            call("DeleteIpControl", json!({"IpControlId": ip_id})),
+            "DeleteIpControl",
+        );
+    }
+}

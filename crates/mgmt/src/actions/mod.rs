@@ -5,6 +5,7 @@ mod apis;
 mod apps;
 mod groups;
 mod import;
+mod ipcontrol;
 mod plugins;
 mod signatures;
 mod traffic;
@@ -60,6 +61,21 @@ pub const ACTIONS: &[&str] = &[
     "SetTrafficControlApis",
     "RemoveTrafficControlApis",
     "DeleteTrafficControl",
+    "ModifyTrafficControl",
+    "DescribeTrafficControls",
+    "DescribeTrafficControlsByApi",
+    "AddTrafficSpecialControl",
+    "DeleteTrafficSpecialControl",
+    "DeleteAllTrafficSpecialControl",
+    "CreateIpControl",
+    "ModifyIpControl",
+    "DeleteIpControl",
+    "DescribeIpControls",
+    "AddIpControlPolicyItem",
+    "RemoveIpControlPolicyItem",
+    "DescribeIpControlPolicyItems",
+    "SetIpControlApis",
+    "RemoveIpControlApis",
     "CreateSignature",
     "ModifySignature",
     "DeleteSignature",
@@ -114,6 +130,21 @@ pub async fn dispatch(control: &Control, action: &str, p: &Params) -> Out {
         "SetTrafficControlApis" => traffic::set_apis(control, p).await,
         "RemoveTrafficControlApis" => traffic::remove_apis(control, p).await,
         "DeleteTrafficControl" => traffic::delete(control, p).await,
+        "ModifyTrafficControl" => traffic::modify(control, p).await,
+        "DescribeTrafficControls" => traffic::list(control, p).await,
+        "DescribeTrafficControlsByApi" => traffic::by_api(control, p).await,
+        "AddTrafficSpecialControl" => traffic::add_special(control, p).await,
+        "DeleteTrafficSpecialControl" => traffic::delete_special(control, p).await,
+        "DeleteAllTrafficSpecialControl" => traffic::delete_all_specials(control, p).await,
+        "CreateIpControl" => ipcontrol::create(control, p).await,
+        "ModifyIpControl" => ipcontrol::modify(control, p).await,
+        "DeleteIpControl" => ipcontrol::delete(control, p).await,
+        "DescribeIpControls" => ipcontrol::list(control, p).await,
+        "AddIpControlPolicyItem" => ipcontrol::add_item(control, p).await,
+        "RemoveIpControlPolicyItem" => ipcontrol::remove_items(control, p).await,
+        "DescribeIpControlPolicyItems" => ipcontrol::items(control, p).await,
+        "SetIpControlApis" => ipcontrol::set_apis(control, p).await,
+        "RemoveIpControlApis" => ipcontrol::remove_apis(control, p).await,
         "CreateSignature" => signatures::create(control, p).await,
         "ModifySignature" => signatures::modify(control, p).await,
         "DeleteSignature" => signatures::delete(control, p).await,
