@@ -506,6 +506,22 @@ async fn parameters_and_backend_signatures() {
             ),
             "SetSignatureApis",
         );
+        let on_apis = ok(
+            call(
+                "DescribeApiSignatures",
+                json!({"GroupId": gid, "StageName": "RELEASE"}),
+            ),
+            "DescribeApiSignatures",
+        );
+        assert_eq!(
+            on_apis["ApiSignatures"]["ApiSignatureItem"][0]["SignatureId"],
+            json!(sig_id)
+        );
+        let by = ok(
+            call("DescribeApisBySignature", json!({"SignatureId": sig_id})),
+            "DescribeApisBySignature",
+        );
+        assert_eq!(by["ApiInfos"]["ApiInfo"][0]["ApiId"], json!(api_id));
         let backend_headers = |path: &'static str| {
             let host = host.clone();
             async move {
@@ -672,16 +688,32 @@ async fn legacy_ip_control_and_throttling_policies() {
             ),
             "SetIpControlApis",
         );
+        let by = ok(
+            call("DescribeApisByIpControl", json!({"IpControlId": ip_id})),
+            "DescribeApisByIpControl",
+        );
+        let info = &by["ApiInfos"]["ApiInfo"][0];
+        assert_eq!(
+            (&info["ApiId"], &info["StageName"]),
+            (&json!(api_id), &json!("RELEASE"))
+        );
+        let on_apis = ok(
+            call(
+                "DescribeApiIpControls",
+                json!({"GroupId": gid, "StageName": "RELEASE"}),
+            ),
+            "DescribeApiIpControls",
+        );
+        assert_eq!(
+            on_apis["ApiIpControls"]["ApiIpControlItem"][0]["IpControlId"],
+            json!(ip_id)
+        );
         support::eventually(|| async { status("/g").await.code() == Some("A403IP") }).await;
         let with_app = call(
             "AddIpControlPolicyItem",
             json!({"IpControlId": ip_id, "CidrIp": "192.0.2.1", "AppId": "12345"}),
         );
-        assert_eq!(
-            err(&with_app),
-            (400, "InvalidAppId"),
-            "AppId only in ALLOW"
-        );
+        assert_eq!(err(&with_app), (400, "InvalidAppId"), "AppId only in ALLOW");
         let added = ok(
             call(
                 "AddIpControlPolicyItem",
@@ -690,6 +722,14 @@ async fn legacy_ip_control_and_throttling_policies() {
             "AddIpControlPolicyItem",
         );
         assert!(added["PolicyItemId"].is_string());
+        let added_id = added["PolicyItemId"].as_str().unwrap().to_string();
+        ok(
+            call(
+                "ModifyIpControlPolicyItem",
+                json!({"IpControlId": ip_id, "PolicyItemId": added_id, "CidrIp": "198.51.100.0/24"}),
+            ),
+            "ModifyIpControlPolicyItem",
+        );
         let listed = ok(
             call("DescribeIpControls", json!({"IpControlId": ip_id})),
             "DescribeIpControls",
@@ -711,6 +751,7 @@ async fn legacy_ip_control_and_throttling_policies() {
             .clone();
         assert_eq!(items.len(), 2);
         assert_eq!(items[0]["CidrIp"], "127.0.0.1;10.9.0.0/16");
+        assert_eq!(items[1]["CidrIp"], "198.51.100.0/24");
         let loopback_item = items[0]["PolicyItemId"].as_str().unwrap().to_string();
         ok(
             call(
@@ -754,6 +795,25 @@ async fn legacy_ip_control_and_throttling_policies() {
                 json!({"TrafficControlId": tc_id, "GroupId": gid, "ApiIds": api_id, "StageName": "RELEASE"}),
             ),
             "SetTrafficControlApis",
+        );
+        let by = ok(
+            call(
+                "DescribeApisByTrafficControl",
+                json!({"TrafficControlId": tc_id}),
+            ),
+            "DescribeApisByTrafficControl",
+        );
+        assert_eq!(by["ApiInfos"]["ApiInfo"][0]["ApiId"], json!(api_id));
+        let on_apis = ok(
+            call(
+                "DescribeApiTrafficControls",
+                json!({"GroupId": gid, "StageName": "RELEASE", "ApiIds": api_id}),
+            ),
+            "DescribeApiTrafficControls",
+        );
+        assert_eq!(
+            on_apis["ApiTrafficControls"]["ApiTrafficControlItem"][0]["TrafficControlId"],
+            json!(tc_id)
         );
         let listed = ok(
             call(

@@ -261,3 +261,39 @@ pub async fn remove_apis(c: &Control, p: &Params) -> Out {
     }
     Ok(Default::default())
 }
+
+/// `ModifyIpControlPolicyItem`: new `CidrIp` and/or `AppId` for one item.
+pub async fn modify_item(c: &Control, p: &Params) -> Out {
+    let (plugin, mut doc) = policy(c, p.required("IpControlId")?).await?;
+    let id = p.required("PolicyItemId")?;
+    let allow = doc["type"]
+        .as_str()
+        .is_some_and(|t| t.eq_ignore_ascii_case("ALLOW"));
+    let items = doc["items"].as_array_mut();
+    let Some(target) = items
+        .into_iter()
+        .flatten()
+        .find(|i| i["id"].as_str() == Some(id))
+    else {
+        return Err(ApiError::not_found("IpControlPolicyItem", id));
+    };
+    let cidr = match p.opt("CidrIp") {
+        Some(c) => c.to_string(),
+        None => target["blocks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(";"),
+    };
+    let app = match p.opt("AppId") {
+        Some(a) => Some(a.to_string()),
+        None => target["appId"].as_i64().map(|a| a.to_string()),
+    };
+    let mut new = item(&cidr, app.as_deref(), allow, &now())?;
+    new["id"] = json!(id);
+    new["createTime"] = target["createTime"].clone();
+    *target = new;
+    save(c, &plugin, None, &doc, &plugin.description.clone()).await
+}

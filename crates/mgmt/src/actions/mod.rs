@@ -3,6 +3,7 @@
 
 mod apis;
 mod apps;
+mod bindings;
 mod groups;
 mod import;
 mod ipcontrol;
@@ -76,6 +77,13 @@ pub const ACTIONS: &[&str] = &[
     "DescribeIpControlPolicyItems",
     "SetIpControlApis",
     "RemoveIpControlApis",
+    "ModifyIpControlPolicyItem",
+    "DescribeApisByTrafficControl",
+    "DescribeApiTrafficControls",
+    "DescribeApisByIpControl",
+    "DescribeApiIpControls",
+    "DescribeApisBySignature",
+    "DescribeApiSignatures",
     "CreateSignature",
     "ModifySignature",
     "DeleteSignature",
@@ -145,6 +153,13 @@ pub async fn dispatch(control: &Control, action: &str, p: &Params) -> Out {
         "DescribeIpControlPolicyItems" => ipcontrol::items(control, p).await,
         "SetIpControlApis" => ipcontrol::set_apis(control, p).await,
         "RemoveIpControlApis" => ipcontrol::remove_apis(control, p).await,
+        "ModifyIpControlPolicyItem" => ipcontrol::modify_item(control, p).await,
+        "DescribeApisByTrafficControl" => bindings::apis_by(control, p, &bindings::TRAFFIC).await,
+        "DescribeApiTrafficControls" => bindings::api_items(control, p, &bindings::TRAFFIC).await,
+        "DescribeApisByIpControl" => bindings::apis_by(control, p, &bindings::IP).await,
+        "DescribeApiIpControls" => bindings::api_items(control, p, &bindings::IP).await,
+        "DescribeApisBySignature" => bindings::apis_by(control, p, &bindings::SIGNATURE).await,
+        "DescribeApiSignatures" => bindings::api_items(control, p, &bindings::SIGNATURE).await,
         "CreateSignature" => signatures::create(control, p).await,
         "ModifySignature" => signatures::modify(control, p).await,
         "DeleteSignature" => signatures::delete(control, p).await,
