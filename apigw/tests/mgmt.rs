@@ -522,6 +522,29 @@ async fn parameters_and_backend_signatures() {
             "DescribeApisBySignature",
         );
         assert_eq!(by["ApiInfos"]["ApiInfo"][0]["ApiId"], json!(api_id));
+        // Newer actions: the legacy SDK has no request classes for them.
+        if client == "tea" {
+            let plugins = ok(
+                call(
+                    "DescribePluginsByApi",
+                    json!({"GroupId": gid, "ApiId": api_id, "StageName": "RELEASE"}),
+                ),
+                "DescribePluginsByApi",
+            );
+            assert_eq!(
+                plugins["Plugins"]["PluginAttribute"][0]["PluginType"],
+                "backendSignature"
+            );
+            let summary = ok(
+                call("DescribePluginApis", json!({"PluginId": sig_id})),
+                "DescribePluginApis",
+            );
+            let s = &summary["ApiSummarys"]["ApiPluginSummary"][0];
+            assert_eq!(
+                (&s["ApiId"], &s["Method"], &s["Path"]),
+                (&json!(api_id), &json!("GET"), &json!("/item"))
+            );
+        }
         let backend_headers = |path: &'static str| {
             let host = host.clone();
             async move {

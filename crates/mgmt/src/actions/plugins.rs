@@ -76,3 +76,71 @@ pub async fn detach(c: &Control, p: &Params) -> Out {
     c.detach_plugin(plugin, p.required("ApiId")?, stage).await?;
     Ok(Default::default())
 }
+
+/// `DescribePluginsByApi`: the plugins bound to an API in a stage.
+pub async fn by_api(c: &Control, p: &Params) -> Out {
+    let api = c.api(p.required("ApiId")?).await?;
+    let stage = p.stage("StageName")?;
+    let bound: Vec<String> = c
+        .plugin_bindings()
+        .await?
+        .into_iter()
+        .filter(|b| b.api_id == api.api_id && b.stage_name == stage)
+        .map(|b| b.plugin_id)
+        .collect();
+    let plugins: Vec<_> = c
+        .plugins()
+        .await?
+        .into_iter()
+        .filter(|x| bound.contains(&x.plugin_id))
+        .collect();
+    let (page, mut out) = paged(&plugins, p.page()?);
+    let items = page
+        .iter()
+        .map(|x| {
+            json!({
+                "PluginId": x.plugin_id, "PluginName": x.plugin_name, "PluginType": x.plugin_type,
+                "PluginData": x.plugin_data, "Description": x.description,
+                "CreatedTime": x.created_time, "ModifiedTime": x.modified_time, "RegionId": "local",
+            })
+        })
+        .collect();
+    out["Plugins"] = wrap("PluginAttribute", items);
+    Ok(obj(out))
+}
+
+/// `DescribePluginApis`: the APIs (and stages) a plugin is bound to, optionally narrowed by
+/// `GroupId`, `ApiId`, `ApiName`, `Method`, `Path`.
+pub async fn apis(c: &Control, p: &Params) -> Out {
+    let plugin = c.plugin(p.required("PluginId")?).await?;
+    let mut items = Vec::new();
+    for b in c.plugin_bindings().await? {
+        if b.plugin_id != plugin.plugin_id
+            || p.opt("GroupId").is_some_and(|g| g != b.group_id)
+            || p.opt("ApiId").is_some_and(|a| a != b.api_id)
+        {
+            continue;
+        }
+        let (Ok(api), Ok(group)) = (c.api(&b.api_id).await, c.group(&b.group_id).await) else {
+            continue;
+        };
+        let method = api.method();
+        let path = api.request_config.request_path.clone();
+        if p.opt("ApiName").is_some_and(|n| !api.api_name.contains(n))
+            || p.opt("Method")
+                .is_some_and(|m| !m.eq_ignore_ascii_case(&method))
+            || p.opt("Path").is_some_and(|x| x != path)
+        {
+            continue;
+        }
+        items.push(json!({
+            "ApiId": api.api_id, "ApiName": api.api_name, "GroupId": group.group_id,
+            "GroupName": group.group_name, "StageName": b.stage_name.as_str(),
+            "Method": method, "Path": path, "Description": api.description,
+            "RegionId": "local",
+        }));
+    }
+    let (page, mut out) = paged(&items, p.page()?);
+    out["ApiSummarys"] = wrap("ApiPluginSummary", page);
+    Ok(obj(out))
+}
