@@ -375,7 +375,7 @@ fn validate(input: &Input, values: &[Value]) -> Result<(), Reject> {
     let result = if input.array {
         input.check.check_items(values.iter().map(Value::text))
     } else {
-        input.check.check(values[0].text())
+        input.check.check(values.first().map_or("", Value::text))
     };
     result.map_err(|why| Reject::new(&codes::I400IP, &[&input.name, &why]))
 }
@@ -510,5 +510,97 @@ pub fn is_gateway_auth_header(name: &HeaderName, value: &HeaderValue) -> bool {
             .get(..7)
             .is_some_and(|p| p.eq_ignore_ascii_case(b"APPCODE")),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use apigw_model::ApiDefinition;
+    use proptest::prelude::*;
+
+    fn plan(mode: &str, body: &str) -> ParamPlan {
+        let def: ApiDefinition = serde_json::from_value(serde_json::json!({
+            "ApiName": "prop", "AuthType": "ANONYMOUS",
+            "RequestConfig": {"RequestHttpMethod": "POST", "RequestPath": "/p/[id]",
+                              "RequestMode": mode, "BodyFormat": body},
+            "ServiceConfig": {"ServiceAddress": "http://127.0.0.1:9", "ServicePath": "/s/[sid]"},
+            "RequestParameters": [
+                {"ApiParameterName": "id", "Location": "PATH", "ParameterType": "Int", "Required": "REQUIRED"},
+                {"ApiParameterName": "q", "Location": "QUERY", "ParameterType": "String", "MaxLength": 3, "RegularExpression": "[a-z]*"},
+                {"ApiParameterName": "n", "Location": "QUERY", "ParameterType": "Array", "ArrayItemsType": "Double"},
+                {"ApiParameterName": "X-H", "Location": "HEAD", "ParameterType": "Boolean"},
+                {"ApiParameterName": "f", "Location": "BODY", "ParameterType": "String", "JsonScheme": "{\"type\":\"object\"}"}],
+            "ServiceParameters": [
+                {"ServiceParameterName": "sid", "Location": "PATH"},
+                {"ServiceParameterName": "X-Q", "Location": "HEAD"},
+                {"ServiceParameterName": "n", "Location": "QUERY"},
+                {"ServiceParameterName": "h", "Location": "QUERY"},
+                {"ServiceParameterName": "f", "Location": "BODY"}],
+            "ServiceParametersMap": [
+                {"RequestParameterName": "id", "ServiceParameterName": "sid"},
+                {"RequestParameterName": "q", "ServiceParameterName": "X-Q"},
+                {"RequestParameterName": "n", "ServiceParameterName": "n"},
+                {"RequestParameterName": "X-H", "ServiceParameterName": "h"},
+                {"RequestParameterName": "f", "ServiceParameterName": "f"}],
+            "ConstantParameters": [{"ServiceParameterName": "c", "ConstantValue": "1", "Location": "PATH"}],
+            "SystemParameters": [{"ParameterName": "CaClientUa", "ServiceParameterName": "X-Ua", "Location": "HEAD"}]
+        }))
+        .unwrap();
+        let path = PathPattern::parse("/p/[id]", false).unwrap();
+        let p = Parameters::of(&def, &path).unwrap();
+        ParamPlan::compile(&p, &path).unwrap().unwrap()
+    }
+
+    fn sys(ua: &str) -> SystemValues<'_> {
+        SystemValues {
+            client_ip: "127.0.0.1",
+            domain: "localhost",
+            handle_time: "2026-11-25T00:00:00Z",
+            app_id: None,
+            app_key: None,
+            app_extend: None,
+            request_id: "id",
+            https: false,
+            api_name: "prop",
+            user_agent: ua,
+            stage: "RELEASE",
+            instance_id: "node",
+        }
+    }
+
+    proptest! {
+        /// Whatever a client sends, the phase answers Ok or a documented rejection; it never
+        /// panics, and nothing with a line break reaches a backend header.
+        #[test]
+        fn never_panics(
+            seg in ".{0,12}",
+            query in ".{0,40}",
+            header in proptest::collection::vec(any::<u8>(), 0..12),
+            body in proptest::collection::vec(any::<u8>(), 0..40),
+            ua in "[ -~]{0,8}",
+        ) {
+            let mut headers = HeaderMap::new();
+            if let Ok(v) = HeaderValue::from_bytes(&header) {
+                headers.insert("x-h", v);
+            }
+            for (mode, format) in [("MAPPING", "FORM"), ("MAPPING_PASSTHROUGH", "STREAM"), ("PASSTHROUGH", "FORM")] {
+                let plan = plan(mode, format);
+                let path = [("id", seg.as_str())];
+                let view = RequestView {
+                    path: &path,
+                    query: Some(&query),
+                    headers: &headers,
+                    form: plan.reads_form().then_some(&body[..]),
+                    stream: plan.reads_stream().then_some(&body[..]),
+                };
+                if let Ok(m) = plan.apply(&view, &sys(&ua)) {
+                    for (_, v) in &m.headers {
+                        prop_assert!(!v.as_bytes().iter().any(|b| *b == b'\r' || *b == b'\n'));
+                    }
+                    let _ = m.query_string();
+                }
+            }
+        }
     }
 }
