@@ -524,6 +524,28 @@ async fn parameters_and_backend_signatures() {
         assert_eq!(by["ApiInfos"]["ApiInfo"][0]["ApiId"], json!(api_id));
         // Newer actions: the legacy SDK has no request classes for them.
         if client == "tea" {
+            ok(
+                call(
+                    "DetachGroupPlugin",
+                    json!({"GroupId": gid, "PluginId": sig_id, "StageName": "RELEASE"}),
+                ),
+                "DetachGroupPlugin",
+            );
+            let none = ok(
+                call(
+                    "DescribePluginsByApi",
+                    json!({"GroupId": gid, "ApiId": api_id, "StageName": "RELEASE"}),
+                ),
+                "DescribePluginsByApi",
+            );
+            assert_eq!(none["TotalCount"], 0, "{none}");
+            ok(
+                call(
+                    "AttachGroupPlugin",
+                    json!({"GroupId": gid, "PluginId": sig_id, "StageName": "RELEASE"}),
+                ),
+                "AttachGroupPlugin",
+            );
             let plugins = ok(
                 call(
                     "DescribePluginsByApi",

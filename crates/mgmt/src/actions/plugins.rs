@@ -144,3 +144,28 @@ pub async fn apis(c: &Control, p: &Params) -> Out {
     out["ApiSummarys"] = wrap("ApiPluginSummary", page);
     Ok(obj(out))
 }
+
+/// `AttachGroupPlugin`: binds the plugin to every API the group has now, in one stage (APIs
+/// created later are bound with `AttachPlugin` or another `AttachGroupPlugin`).
+pub async fn attach_group(c: &Control, p: &Params) -> Out {
+    let (plugin, stage) = (p.required("PluginId")?, p.stage("StageName")?);
+    c.plugin(plugin).await?;
+    let group = c.group(p.required("GroupId")?).await?;
+    for api in c.apis(&group.group_id).await? {
+        c.attach_plugin(plugin, &api.api_id, stage).await?;
+    }
+    Ok(Default::default())
+}
+
+/// `DetachGroupPlugin`: unbinds the plugin from every API of the group in one stage.
+pub async fn detach_group(c: &Control, p: &Params) -> Out {
+    let (plugin, stage) = (p.required("PluginId")?, p.stage("StageName")?);
+    c.plugin(plugin).await?;
+    let group = c.group(p.required("GroupId")?).await?;
+    for b in c.plugin_bindings().await? {
+        if b.plugin_id == plugin && b.group_id == group.group_id && b.stage_name == stage {
+            c.detach_plugin(plugin, &b.api_id, stage).await?;
+        }
+    }
+    Ok(Default::default())
+}
