@@ -102,51 +102,13 @@ pub fn check_document(doc: &str) -> Result<(), ModelError> {
     )
 }
 
-/// Checks an `ipControl` plugin document (plugins.md §2): `type` ALLOW or REFUSE, `items` with
-/// `blocks` of IPs or CIDR blocks (IPv4/IPv6), `appId` only in ALLOW mode, `resource: XFF:<i>`.
+/// Checks an `ipControl` plugin document with the data plane's parser (plugins.md §2):
+/// `type` ALLOW or REFUSE, `items` with `blocks` of IPs or CIDR blocks (IPv4/IPv6), `appId`
+/// only in ALLOW mode, `resource: XFF:<i>`.
 pub fn check_ip_document(doc: &str) -> Result<(), ModelError> {
-    let bad = |why: String| ModelError::invalid("PluginData", why);
-    let v: Value =
-        serde_norway::from_str(doc).map_err(|e| bad(format!("not JSON or YAML: {e}")))?;
-    let allow = match v["type"].as_str().map(str::to_ascii_uppercase).as_deref() {
-        Some("ALLOW") => true,
-        Some("REFUSE") => false,
-        _ => return Err(bad("`type` must be ALLOW or REFUSE".into())),
-    };
-    if let Some(r) = v["resource"].as_str() {
-        if r.strip_prefix("XFF:")
-            .and_then(|i| i.trim().parse::<i32>().ok())
-            .is_none()
-        {
-            return Err(bad(format!("`resource: {r}`: expected `XFF:<index>`")));
-        }
-    }
-    let items = v["items"]
-        .as_array()
-        .ok_or_else(|| bad("`items` (a list) is required".into()))?;
-    for item in items {
-        if !item["appId"].is_null() && !allow {
-            return Err(bad("`appId` is only allowed in ALLOW mode".into()));
-        }
-        let blocks = item["blocks"]
-            .as_array()
-            .ok_or_else(|| bad("each item needs `blocks`".into()))?;
-        for b in blocks {
-            let s = b.as_str().unwrap_or("");
-            let (ip, prefix) = s.split_once('/').unwrap_or((s, ""));
-            let ok = match ip.trim().parse::<std::net::IpAddr>() {
-                Ok(a) => {
-                    let max = if a.is_ipv4() { 32 } else { 128 };
-                    prefix.is_empty() || prefix.parse::<u8>().is_ok_and(|p| p <= max)
-                }
-                Err(_) => false,
-            };
-            if !ok {
-                return Err(bad(format!("`{b}` is not an IP or CIDR block")));
-            }
-        }
-    }
-    Ok(())
+    apigw_gateway::ipcontrol::IpControl::parse(doc)
+        .map(|_| ())
+        .map_err(|why| ModelError::invalid("PluginData", why))
 }
 
 #[cfg(test)]

@@ -321,11 +321,13 @@ impl Worker {
         let mut target = match (backend_path, route) {
             (Some(t), _) => t,
             (None, Some((captures, rest_from))) => {
+                let path = parts.uri.path();
+                let segments = split_path(path);
                 let m = Box::pin(self.map_parameters(
                     &api,
                     &parts,
                     &mut body,
-                    &captures,
+                    (&segments, &captures),
                     conn,
                     request_id,
                     caller.as_ref(),
@@ -333,18 +335,9 @@ impl Worker {
                 .await?;
                 let t = match &api.backend {
                     Backend::Http(b) => {
-                        let path = parts.uri.path();
                         let query = m.query_string();
                         let query = (!query.is_empty()).then_some(query.as_str());
-                        backend_target(
-                            b,
-                            path,
-                            query,
-                            &split_path(path),
-                            &captures,
-                            rest_from,
-                            &m.path,
-                        )
+                        backend_target(b, path, query, &segments, &captures, rest_from, &m.path)
                     }
                     _ => String::new(),
                 };
@@ -465,9 +458,7 @@ impl Worker {
         let no_cache = client.contains("no-cache");
         if !no_cache {
             if let Some(entry) = self.shared.cache.get(&key, Instant::now()) {
-                let mut resp = Response::new(GwBody::full(entry.body.clone()));
-                *resp.status_mut() = entry.status;
-                *resp.headers_mut() = entry.headers.clone();
+                let mut resp = fixed_response(entry.status, &entry.headers, &entry.body);
                 resp.headers_mut()
                     .insert(&crate::cache::X_CA_CACHING, crate::cache::hit_marker());
                 return Ok(CacheStep::Hit(resp));
@@ -571,7 +562,7 @@ impl Worker {
         api: &CompiledApi,
         parts: &http::request::Parts,
         body: &mut ReqBody,
-        captures: &Captures,
+        (segments, captures): (&[&str], &Captures),
         conn: &ConnInfo,
         request_id: &HeaderValue,
         caller: Option<&auth::Caller>,
@@ -594,7 +585,6 @@ impl Worker {
             ReqBody::Buffered(b) => Some(&b[..]),
             ReqBody::Incoming(_) => None,
         };
-        let segments = split_path(parts.uri.path());
         let path: Vec<(&str, &str)> = plan
             .path_names()
             .iter()
@@ -810,10 +800,7 @@ fn breaker_refusal(
     now: Instant,
 ) -> Result<Response<GwBody>, Reject> {
     if let Some(d) = breaker.config().downgrade() {
-        let mut resp = Response::new(GwBody::full(d.body.clone()));
-        *resp.status_mut() = d.status;
-        *resp.headers_mut() = d.headers.clone();
-        return Ok(resp);
+        return Ok(fixed_response(d.status, &d.headers, &d.body));
     }
     if admitted == Admit::Busy {
         return Err(Reject::new(&codes::D503BB, &[]));
@@ -1259,9 +1246,14 @@ fn contains_token(list: &[u8], token: &[u8]) -> bool {
 }
 
 fn mock_response(mock: &MockResponse) -> Response<GwBody> {
-    let mut resp = Response::new(GwBody::full(mock.body.clone()));
-    *resp.status_mut() = mock.status;
-    *resp.headers_mut() = mock.headers.clone();
+    fixed_response(mock.status, &mock.headers, &mock.body)
+}
+
+/// A stored answer (mock, downgrade mock, cache entry) as a response.
+fn fixed_response(status: StatusCode, headers: &HeaderMap, body: &Bytes) -> Response<GwBody> {
+    let mut resp = Response::new(GwBody::full(body.clone()));
+    *resp.status_mut() = status;
+    *resp.headers_mut() = headers.clone();
     resp
 }
 

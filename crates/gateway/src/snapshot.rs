@@ -13,7 +13,7 @@ use crate::traffic::{TrafficDoc, TrafficPolicy};
 use crate::GatewayConfig;
 use ahash::AHashMap;
 use apigw_model::params::Parameters;
-use apigw_model::{Deployment, PathPattern, Segment, Stage};
+use apigw_model::{Deployment, PathPattern, Plugin, Segment, Stage};
 use apigw_store::LiveConfig;
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
@@ -299,113 +299,59 @@ impl StageExtras {
                 .or_default()
                 .insert(g.app_id, g.expires_at_ms());
         }
-        let mut jwt_plugins = AHashMap::new();
-        for p in live.plugins.iter().filter(|p| p.plugin_type == "jwtAuth") {
-            match apigw_jwt::JwtConfig::parse(&p.plugin_data) {
-                Ok(config) => {
-                    jwt_plugins.insert(
-                        p.plugin_id.as_str(),
-                        Arc::new(JwtPlugin {
-                            plugin_id: p.plugin_id.as_str().into(),
-                            config,
-                        }),
-                    );
-                }
-                Err(e) => warnings.push(format!("plugin {}: {e}", p.plugin_name)),
-            }
-        }
-        let mut ip_plugins = AHashMap::new();
-        for p in live.plugins.iter().filter(|p| p.plugin_type == "ipControl") {
-            match crate::ipcontrol::IpControl::parse(&p.plugin_data) {
-                Ok(c) => {
-                    ip_plugins.insert(p.plugin_id.as_str(), Arc::new(c));
-                }
-                Err(e) => warnings.push(format!("plugin {}: {e}", p.plugin_name)),
-            }
-        }
-        let mut traffic_docs = AHashMap::new();
-        for p in live
-            .plugins
-            .iter()
-            .filter(|p| p.plugin_type == "trafficControl")
-        {
-            match TrafficDoc::parse(&p.plugin_data) {
-                Ok(d) => {
-                    traffic_docs.insert(p.plugin_id.as_str(), Arc::new(d));
-                }
-                Err(e) => warnings.push(format!("plugin {}: {e}", p.plugin_name)),
-            }
-        }
-        let mut cors = AHashMap::new();
-        for p in live.plugins.iter().filter(|p| p.plugin_type == "cors") {
-            match Cors::parse(&p.plugin_data) {
-                Ok(c) => {
-                    cors.insert(p.plugin_id.as_str(), Arc::new(c));
-                }
-                Err(e) => warnings.push(format!("plugin {}: {e}", p.plugin_name)),
-            }
-        }
-        let mut caching = AHashMap::new();
-        for p in live.plugins.iter().filter(|p| p.plugin_type == "caching") {
-            match CachePolicy::parse(&p.plugin_data) {
-                Ok(c) => {
-                    caching.insert(p.plugin_id.as_str(), Arc::new(c));
-                }
-                Err(e) => warnings.push(format!("plugin {}: {e}", p.plugin_name)),
-            }
-        }
-        let mut breakers = AHashMap::new();
-        for p in live
-            .plugins
-            .iter()
-            .filter(|p| p.plugin_type == "circuitBreaker")
-        {
-            match BreakerConfig::parse(&p.plugin_data) {
-                Ok(c) => {
-                    breakers.insert(p.plugin_id.as_str(), (p.plugin_data.clone(), Arc::new(c)));
-                }
-                Err(e) => warnings.push(format!("plugin {}: {e}", p.plugin_name)),
-            }
-        }
-        let mut signers = AHashMap::new();
-        for p in live
-            .plugins
-            .iter()
-            .filter(|p| p.plugin_type == "backendSignature")
-        {
-            match BackendSigner::parse(&p.plugin_data) {
-                Ok(c) => {
-                    signers.insert(p.plugin_id.as_str(), Arc::new(c));
-                }
-                Err(e) => warnings.push(format!("plugin {}: {e}", p.plugin_name)),
-            }
-        }
-        for b in &live.plugin_bindings {
-            let key = (b.api_id.clone(), b.stage_name);
-            if let Some(p) = signers.get(b.plugin_id.as_str()) {
-                x.signers.insert(key.clone(), p.clone());
-            }
-            if let Some(d) = traffic_docs.get(b.plugin_id.as_str()) {
-                x.traffic.insert(key.clone(), d.clone());
-            }
-            if let Some(c) = cors.get(b.plugin_id.as_str()) {
-                x.cors.insert(key.clone(), c.clone());
-            }
-            if let Some(c) = caching.get(b.plugin_id.as_str()) {
-                x.caching.insert(key.clone(), c.clone());
-            }
-            if let Some(c) = breakers.get(b.plugin_id.as_str()) {
-                x.breakers.insert(key.clone(), c.clone());
-            }
-            if let Some(p) = jwt_plugins.get(b.plugin_id.as_str()) {
-                x.jwt.insert(key.clone(), p.clone());
-            }
-            if let Some(p) = ip_plugins.get(b.plugin_id.as_str()) {
-                x.ip.insert(key, p.clone());
-            }
-        }
+        x.jwt = bound(live, "jwtAuth", warnings, |p| {
+            let config = apigw_jwt::JwtConfig::parse(&p.plugin_data).map_err(|e| e.to_string())?;
+            Ok(Arc::new(JwtPlugin {
+                plugin_id: p.plugin_id.as_str().into(),
+                config,
+            }))
+        });
+        x.ip = bound(live, "ipControl", warnings, |p| {
+            crate::ipcontrol::IpControl::parse(&p.plugin_data).map(Arc::new)
+        });
+        x.traffic = bound(live, "trafficControl", warnings, |p| {
+            TrafficDoc::parse(&p.plugin_data).map(Arc::new)
+        });
+        x.cors = bound(live, "cors", warnings, |p| {
+            Cors::parse(&p.plugin_data).map(Arc::new)
+        });
+        x.caching = bound(live, "caching", warnings, |p| {
+            CachePolicy::parse(&p.plugin_data).map(Arc::new)
+        });
+        x.breakers = bound(live, "circuitBreaker", warnings, |p| {
+            BreakerConfig::parse(&p.plugin_data).map(|c| (p.plugin_data.clone(), Arc::new(c)))
+        });
+        x.signers = bound(live, "backendSignature", warnings, |p| {
+            BackendSigner::parse(&p.plugin_data).map(Arc::new)
+        });
         x
     }
+}
+
+/// Parses every plugin of `plugin_type` once (a bad document is a warning and the plugin is
+/// skipped), then hands the result to each API and stage it is bound to.
+fn bound<T: Clone>(
+    live: &LiveConfig,
+    plugin_type: &str,
+    warnings: &mut Vec<String>,
+    parse: impl Fn(&Plugin) -> Result<T, String>,
+) -> AHashMap<(String, Stage), T> {
+    let mut parsed = AHashMap::new();
+    for p in live.plugins.iter().filter(|p| p.plugin_type == plugin_type) {
+        match parse(p) {
+            Ok(t) => {
+                parsed.insert(p.plugin_id.as_str(), t);
+            }
+            Err(e) => warnings.push(format!("plugin {}: {e}", p.plugin_name)),
+        }
+    }
+    live.plugin_bindings
+        .iter()
+        .filter_map(|b| {
+            let t = parsed.get(b.plugin_id.as_str())?;
+            Some(((b.api_id.clone(), b.stage_name), t.clone()))
+        })
+        .collect()
 }
 
 fn add_deployment(
@@ -446,6 +392,8 @@ fn add_deployment(
         },
         _ => None,
     };
+    let key = (def.api_id.clone(), dep.stage_name);
+    let scope: Arc<str> = format!("{}/{}", def.api_id, dep.stage_name).into();
     let api = Arc::new(CompiledApi {
         api_id: def.api_id.as_str().into(),
         api_name: def.api_name.as_str().into(),
@@ -455,28 +403,13 @@ fn add_deployment(
         allow_http,
         allow_https,
         auth: auth_policy(dep, extras),
-        ip_control: extras
-            .ip
-            .get(&(def.api_id.clone(), dep.stage_name))
-            .cloned(),
+        ip_control: extras.ip.get(&key).cloned(),
         params,
-        backend_signer: extras
-            .signers
-            .get(&(def.api_id.clone(), dep.stage_name))
-            .cloned(),
-        traffic: extras
-            .traffic
-            .get(&(def.api_id.clone(), dep.stage_name))
-            .map(|d| d.bind(&format!("{}/{}", def.api_id, dep.stage_name))),
-        cors: extras
-            .cors
-            .get(&(def.api_id.clone(), dep.stage_name))
-            .cloned(),
-        cache: extras
-            .caching
-            .get(&(def.api_id.clone(), dep.stage_name))
-            .cloned(),
-        scope: format!("{}/{}", def.api_id, dep.stage_name).into(),
+        backend_signer: extras.signers.get(&key).cloned(),
+        traffic: extras.traffic.get(&key).map(|d| d.bind(scope.clone())),
+        cors: extras.cors.get(&key).cloned(),
+        cache: extras.caching.get(&key).cloned(),
+        scope,
         breaker,
         downgrade,
         backend,

@@ -209,9 +209,9 @@ impl TrafficDoc {
     }
 
     /// The policy for one API in one stage (`scope` names them).
-    pub fn bind(&self, scope: &str) -> TrafficPolicy {
+    pub fn bind(&self, scope: Arc<str>) -> TrafficPolicy {
         TrafficPolicy {
-            scope: scope.into(),
+            scope,
             unit: self.unit,
             api: self.api,
             user: self.user,
@@ -385,7 +385,7 @@ mod tests {
             "unit: MINUTE\napiDefault: 10\nuserDefault: 4\nappDefault: 2\nspecials:\n  - type: APP\n    policies: [{key: 7, value: 5}]\n  - type: USER\n    policies: [{key: 1, value: 6}]\n",
         )
         .unwrap();
-        let p = doc.bind("api/RELEASE");
+        let p = doc.bind("api/RELEASE".into());
         let c = MemoryCounter::new();
         let t = 1_700_000_040_000;
         let run = |app: Option<(i64, i64)>, n: usize| {

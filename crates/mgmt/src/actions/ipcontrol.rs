@@ -9,20 +9,16 @@ use apigw_control::Control;
 use apigw_model::Plugin;
 use serde_json::{json, Value};
 
-const TYPE: &str = "ipControl";
+const TYPE: &str = FAMILY.plugin_type;
 
-/// `NotFoundPlugin` → `NotFoundIpControl`, `RepeatedPluginName` → `RepeatedIpControlName`.
+const FAMILY: &super::legacy::Family = &super::legacy::IP;
+
 fn renamed(e: apigw_control::ControlError) -> ApiError {
-    let mut e = ApiError::from(e);
-    e.code = e.code.replace("Plugin", "IpControl");
-    e
+    FAMILY.renamed(e)
 }
 
 async fn policy(c: &Control, id: &str) -> Result<(Plugin, Value), ApiError> {
-    let plugin = c.plugin(id).await.map_err(renamed)?;
-    if plugin.plugin_type != TYPE {
-        return Err(ApiError::not_found("IpControl", id));
-    }
+    let plugin = FAMILY.plugin(c, id).await?;
     let doc: Value = serde_norway::from_str(&plugin.plugin_data)
         .map_err(|e| ApiError::invalid("IpControl", format!("stored document: {e}")))?;
     Ok((plugin, doc))
@@ -59,13 +55,6 @@ fn item(cidr: &str, app_id: Option<&str>, allow: bool, now: &str) -> Result<Valu
 
 fn new_item_id() -> String {
     format!("P{:016x}", fastrand::u64(..))
-}
-
-fn now() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    apigw_signature::mgmt::format_timestamp(secs)
 }
 
 /// `IpControlPolicys.N.CidrIp` / `.AppId`, N = 1, 2, ...
@@ -105,7 +94,7 @@ pub async fn create(c: &Control, p: &Params) -> Out {
     if kind != "ALLOW" && kind != "REFUSE" {
         return Err(ApiError::invalid("IpControlType", "ALLOW or REFUSE"));
     }
-    let doc = json!({"type": kind, "items": initial_items(p, kind == "ALLOW", &now())?});
+    let doc = json!({"type": kind, "items": initial_items(p, kind == "ALLOW", &apigw_control::now_utc())?});
     let plugin = c
         .create_plugin(
             name,
@@ -169,7 +158,12 @@ pub async fn add_item(c: &Control, p: &Params) -> Out {
     let allow = doc["type"]
         .as_str()
         .is_some_and(|t| t.eq_ignore_ascii_case("ALLOW"));
-    let new = item(p.required("CidrIp")?, p.opt("AppId"), allow, &now())?;
+    let new = item(
+        p.required("CidrIp")?,
+        p.opt("AppId"),
+        allow,
+        &apigw_control::now_utc(),
+    )?;
     let id = new["id"].clone();
     match doc["items"].as_array_mut() {
         Some(items) => items.push(new),
@@ -229,37 +223,11 @@ pub async fn items(c: &Control, p: &Params) -> Out {
 }
 
 pub async fn set_apis(c: &Control, p: &Params) -> Out {
-    let (plugin, _) = policy(c, p.required("IpControlId")?).await?;
-    let stage = p.stage("StageName")?;
-    for api in p.list("ApiIds")? {
-        c.attach_plugin(&plugin.plugin_id, &api, stage).await?;
-    }
-    Ok(Default::default())
+    FAMILY.set_apis(c, p).await
 }
 
 pub async fn remove_apis(c: &Control, p: &Params) -> Out {
-    let (plugin, _) = policy(c, p.required("IpControlId")?).await?;
-    let stage = p.stage("StageName")?;
-    let apis = match p.opt("ApiIds") {
-        Some(_) => p.list("ApiIds")?,
-        None => {
-            let group = p.required("GroupId")?;
-            c.plugin_bindings()
-                .await?
-                .into_iter()
-                .filter(|b| {
-                    b.plugin_id == plugin.plugin_id && b.group_id == group && b.stage_name == stage
-                })
-                .map(|b| b.api_id)
-                .collect()
-        }
-    };
-    for api in apis {
-        c.detach_plugin(&plugin.plugin_id, &api, stage)
-            .await
-            .map_err(renamed)?;
-    }
-    Ok(Default::default())
+    FAMILY.remove_apis(c, p).await
 }
 
 /// `ModifyIpControlPolicyItem`: new `CidrIp` and/or `AppId` for one item.
@@ -291,7 +259,7 @@ pub async fn modify_item(c: &Control, p: &Params) -> Out {
         Some(a) => Some(a.to_string()),
         None => target["appId"].as_i64().map(|a| a.to_string()),
     };
-    let mut new = item(&cidr, app.as_deref(), allow, &now())?;
+    let mut new = item(&cidr, app.as_deref(), allow, &apigw_control::now_utc())?;
     new["id"] = json!(id);
     new["createTime"] = target["createTime"].clone();
     *target = new;

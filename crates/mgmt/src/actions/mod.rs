@@ -3,10 +3,10 @@
 
 mod apis;
 mod apps;
-mod bindings;
 mod groups;
 mod import;
 mod ipcontrol;
+mod legacy;
 mod plugins;
 mod signatures;
 mod traffic;
@@ -162,12 +162,12 @@ pub async fn dispatch(control: &Control, action: &str, p: &Params) -> Out {
         "SetIpControlApis" => ipcontrol::set_apis(control, p).await,
         "RemoveIpControlApis" => ipcontrol::remove_apis(control, p).await,
         "ModifyIpControlPolicyItem" => ipcontrol::modify_item(control, p).await,
-        "DescribeApisByTrafficControl" => bindings::apis_by(control, p, &bindings::TRAFFIC).await,
-        "DescribeApiTrafficControls" => bindings::api_items(control, p, &bindings::TRAFFIC).await,
-        "DescribeApisByIpControl" => bindings::apis_by(control, p, &bindings::IP).await,
-        "DescribeApiIpControls" => bindings::api_items(control, p, &bindings::IP).await,
-        "DescribeApisBySignature" => bindings::apis_by(control, p, &bindings::SIGNATURE).await,
-        "DescribeApiSignatures" => bindings::api_items(control, p, &bindings::SIGNATURE).await,
+        "DescribeApisByTrafficControl" => legacy::apis_by(control, p, &legacy::TRAFFIC).await,
+        "DescribeApiTrafficControls" => legacy::api_items(control, p, &legacy::TRAFFIC).await,
+        "DescribeApisByIpControl" => legacy::apis_by(control, p, &legacy::IP).await,
+        "DescribeApiIpControls" => legacy::api_items(control, p, &legacy::IP).await,
+        "DescribeApisBySignature" => legacy::apis_by(control, p, &legacy::SIGNATURE).await,
+        "DescribeApiSignatures" => legacy::api_items(control, p, &legacy::SIGNATURE).await,
         "CreateSignature" => signatures::create(control, p).await,
         "ModifySignature" => signatures::modify(control, p).await,
         "DeleteSignature" => signatures::delete(control, p).await,

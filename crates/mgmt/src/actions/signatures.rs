@@ -11,13 +11,12 @@ use apigw_model::plugin::BackendSignatureDoc;
 use apigw_model::Plugin;
 use serde_json::json;
 
-const TYPE: &str = "backendSignature";
+const TYPE: &str = FAMILY.plugin_type;
 
-/// `NotFoundPlugin` → `NotFoundSignature`, `RepeatedPluginName` → `RepeatedSignatureName`.
+const FAMILY: &super::legacy::Family = &super::legacy::SIGNATURE;
+
 fn renamed(e: apigw_control::ControlError) -> ApiError {
-    let mut e = ApiError::from(e);
-    e.code = e.code.replace("Plugin", "Signature");
-    e
+    FAMILY.renamed(e)
 }
 
 /// `SignatureKey`: 6-20 characters, a letter first, then letters, digits, `_`, `-`, `.`.
@@ -54,10 +53,7 @@ fn check_secret(secret: &str) -> Result<(), ApiError> {
 }
 
 async fn signature(c: &Control, id: &str) -> Result<(Plugin, BackendSignatureDoc), ApiError> {
-    let plugin = c.plugin(id).await.map_err(renamed)?;
-    if plugin.plugin_type != TYPE {
-        return Err(ApiError::not_found("Signature", id));
-    }
+    let plugin = FAMILY.plugin(c, id).await?;
     let doc = BackendSignatureDoc::parse(&plugin.plugin_data)
         .map_err(|why| ApiError::invalid("Signature", why))?;
     Ok((plugin, doc))
@@ -160,59 +156,22 @@ pub async fn list(c: &Control, p: &Params) -> Out {
 }
 
 pub async fn set_apis(c: &Control, p: &Params) -> Out {
-    let (plugin, _) = signature(c, p.required("SignatureId")?).await?;
-    let stage = p.stage("StageName")?;
-    for api in p.list("ApiIds")? {
-        c.attach_plugin(&plugin.plugin_id, &api, stage).await?;
-    }
-    Ok(Default::default())
+    FAMILY.set_apis(c, p).await
 }
 
 pub async fn remove_apis(c: &Control, p: &Params) -> Out {
-    let (plugin, _) = signature(c, p.required("SignatureId")?).await?;
-    let stage = p.stage("StageName")?;
-    let apis = match p.opt("ApiIds") {
-        Some(_) => p.list("ApiIds")?,
-        None => {
-            let group = p.required("GroupId")?;
-            c.plugin_bindings()
-                .await?
-                .into_iter()
-                .filter(|b| {
-                    b.plugin_id == plugin.plugin_id && b.group_id == group && b.stage_name == stage
-                })
-                .map(|b| b.api_id)
-                .collect()
-        }
-    };
-    for api in apis {
-        c.detach_plugin(&plugin.plugin_id, &api, stage)
-            .await
-            .map_err(renamed)?;
-    }
-    Ok(Default::default())
+    FAMILY.remove_apis(c, p).await
 }
 
 pub async fn by_api(c: &Control, p: &Params) -> Out {
-    let api = p.required("ApiId")?;
-    let stage = p.stage("StageName")?;
-    let plugins = c.plugins().await?;
-    let mut items = Vec::new();
-    for b in c.plugin_bindings().await? {
-        if b.api_id != api || b.stage_name != stage {
-            continue;
-        }
-        if let Some(plugin) = plugins
-            .iter()
-            .find(|x| x.plugin_id == b.plugin_id && x.plugin_type == TYPE)
-        {
-            items.push(json!({
-                "SignatureId": plugin.plugin_id, "SignatureName": plugin.plugin_name,
-                "BoundTime": plugin.modified_time,
-            }));
-        }
-    }
-    Ok(obj(json!({"Signatures": wrap("SignatureItem", items)})))
+    FAMILY
+        .on_api(
+            c,
+            p,
+            ("Signatures", "SignatureItem"),
+            ("SignatureId", "SignatureName"),
+        )
+        .await
 }
 
 pub async fn system_parameters(_c: &Control, _p: &Params) -> Out {

@@ -7,11 +7,10 @@ use crate::params::Params;
 use apigw_control::Control;
 use serde_json::json;
 
-/// `NotFoundPlugin` → `NotFoundTrafficControl`, and so on, in this action family's words.
+const FAMILY: &super::legacy::Family = &super::legacy::TRAFFIC;
+
 fn renamed(e: apigw_control::ControlError) -> ApiError {
-    let mut e = ApiError::from(e);
-    e.code = e.code.replace("Plugin", "TrafficControl");
-    e
+    FAMILY.renamed(e)
 }
 
 pub async fn create(c: &Control, p: &Params) -> Out {
@@ -30,7 +29,7 @@ pub async fn create(c: &Control, p: &Params) -> Out {
     let plugin = c
         .create_plugin(
             name,
-            "trafficControl",
+            FAMILY.plugin_type,
             &doc.to_string(),
             p.get("Description").unwrap_or(""),
         )
@@ -40,42 +39,16 @@ pub async fn create(c: &Control, p: &Params) -> Out {
 }
 
 pub async fn set_apis(c: &Control, p: &Params) -> Out {
-    let (id, stage) = (p.required("TrafficControlId")?, p.stage("StageName")?);
-    let plugin = c.plugin(id).await.map_err(renamed)?;
-    if plugin.plugin_type != "trafficControl" {
-        return Err(ApiError::not_found("TrafficControl", id));
-    }
-    for api in p.list("ApiIds")? {
-        c.attach_plugin(id, &api, stage).await?;
-    }
-    Ok(Default::default())
+    FAMILY.set_apis(c, p).await
 }
 
 pub async fn remove_apis(c: &Control, p: &Params) -> Out {
-    let (id, stage) = (p.required("TrafficControlId")?, p.stage("StageName")?);
-    c.plugin(id).await.map_err(renamed)?;
-    let apis = match p.opt("ApiIds") {
-        Some(_) => p.list("ApiIds")?,
-        None => {
-            let group = p.required("GroupId")?;
-            c.plugin_bindings()
-                .await?
-                .into_iter()
-                .filter(|b| b.plugin_id == id && b.group_id == group && b.stage_name == stage)
-                .map(|b| b.api_id)
-                .collect()
-        }
-    };
-    for api in apis {
-        c.detach_plugin(id, &api, stage).await.map_err(renamed)?;
-    }
-    Ok(Default::default())
+    FAMILY.remove_apis(c, p).await
 }
 
 pub async fn delete(c: &Control, p: &Params) -> Out {
-    c.delete_plugin(p.required("TrafficControlId")?)
-        .await
-        .map_err(renamed)?;
+    let plugin = FAMILY.plugin(c, p.required("TrafficControlId")?).await?;
+    c.delete_plugin(&plugin.plugin_id).await.map_err(renamed)?;
     Ok(Default::default())
 }
 
@@ -89,10 +62,7 @@ async fn policy(
     c: &Control,
     id: &str,
 ) -> Result<(apigw_model::Plugin, serde_json::Value), ApiError> {
-    let plugin = c.plugin(id).await.map_err(renamed)?;
-    if plugin.plugin_type != "trafficControl" {
-        return Err(ApiError::not_found("TrafficControl", id));
-    }
+    let plugin = FAMILY.plugin(c, id).await?;
     let doc = policy_doc(&plugin)?;
     Ok((plugin, doc))
 }
@@ -233,7 +203,7 @@ pub async fn list(c: &Control, p: &Params) -> Out {
     };
     let mut items = Vec::new();
     for plugin in c.plugins().await? {
-        if plugin.plugin_type != "trafficControl"
+        if plugin.plugin_type != FAMILY.plugin_type
             || p.opt("TrafficControlId")
                 .is_some_and(|id| id != plugin.plugin_id)
             || p.opt("TrafficControlName")
@@ -281,23 +251,12 @@ pub async fn list(c: &Control, p: &Params) -> Out {
 }
 
 pub async fn by_api(c: &Control, p: &Params) -> Out {
-    let api = p.required("ApiId")?;
-    let stage = p.stage("StageName")?;
-    let plugins = c.plugins().await?;
-    let mut items = Vec::new();
-    for b in c.plugin_bindings().await? {
-        if b.api_id != api || b.stage_name != stage {
-            continue;
-        }
-        if let Some(x) = plugins
-            .iter()
-            .find(|x| x.plugin_id == b.plugin_id && x.plugin_type == "trafficControl")
-        {
-            items.push(json!({"TrafficControlItemId": x.plugin_id,
-                              "TrafficControlItemName": x.plugin_name, "BoundTime": x.modified_time}));
-        }
-    }
-    Ok(obj(
-        json!({"TrafficControlItems": super::wrap("TrafficControlItem", items)}),
-    ))
+    FAMILY
+        .on_api(
+            c,
+            p,
+            ("TrafficControlItems", "TrafficControlItem"),
+            ("TrafficControlItemId", "TrafficControlItemName"),
+        )
+        .await
 }
