@@ -267,3 +267,30 @@ async fn an_open_breaker_sends_the_request_to_the_downgrade_backend() {
         (Some("/standby/a"), Some("q=1"))
     );
 }
+
+/// A bad plugin document in the declarative file is refused before anything is written.
+#[test]
+fn a_bad_plugin_document_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = r#"
+Groups:
+  - GroupName: untouched
+    Domains: [{DomainName: localhost}]
+Plugins:
+  - PluginName: bad_breaker
+    PluginType: circuitBreaker
+    PluginData: "timeoutThreshold: 3\nwindowInSeconds: 5\nopenTimeoutSeconds: 15\n"
+"#;
+    let err = support::apply(dir.path(), yaml).unwrap_err();
+    assert!(err.contains("InvalidPluginData"), "{err}");
+    assert!(
+        err.contains("plugin `bad_breaker`") && err.contains("windowInSeconds"),
+        "{err}"
+    );
+    let (ok, exported) = support::cli(dir.path(), &["export"]);
+    assert!(ok, "{exported}");
+    assert!(
+        !exported.contains("untouched"),
+        "nothing was written: {exported}"
+    );
+}

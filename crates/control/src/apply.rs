@@ -268,21 +268,9 @@ impl GatewayFile {
             plugin.validate().map_err(|e| {
                 ModelError::new(e.code, format!("plugin `{}`: {}", p.plugin_name, e.message))
             })?;
-            if p.plugin_type == "ipControl" {
-                crate::traffic::check_ip_document(&p.plugin_data).map_err(|e| {
-                    ModelError::new(e.code, format!("plugin `{}`: {}", p.plugin_name, e.message))
-                })?;
-            }
-            if p.plugin_type == "trafficControl" {
-                crate::traffic::check_document(&p.plugin_data).map_err(|e| {
-                    ModelError::new(e.code, format!("plugin `{}`: {}", p.plugin_name, e.message))
-                })?;
-            }
-            if p.plugin_type == "jwtAuth" {
-                apigw_jwt::JwtConfig::parse(&p.plugin_data).map_err(|why| {
-                    ModelError::invalid("PluginData", format!("plugin `{}`: {why}", p.plugin_name))
-                })?;
-            }
+            crate::plugins::check_document(&plugin).map_err(|e| {
+                ModelError::new(e.code, format!("plugin `{}`: {}", p.plugin_name, e.message))
+            })?;
         }
         Ok(())
     }

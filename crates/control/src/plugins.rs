@@ -4,8 +4,9 @@ use crate::ops::{not_found, Control, Result};
 use crate::{new_id, now_utc};
 use apigw_model::{ModelError, Plugin, PluginBinding, Stage};
 
-/// Checks a plugin document for the types this version executes.
-fn check_document(plugin: &Plugin) -> Result<()> {
+/// Checks a plugin document for the types this version executes (CreatePlugin, ModifyPlugin
+/// and the declarative file all come here).
+pub(crate) fn check_document(plugin: &Plugin) -> std::result::Result<(), ModelError> {
     match plugin.plugin_type.as_str() {
         "jwtAuth" => {
             apigw_jwt::JwtConfig::parse(&plugin.plugin_data)
