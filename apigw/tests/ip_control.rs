@@ -6,16 +6,7 @@ mod support;
 use support::{send, Gateway};
 
 fn config(backend: std::net::SocketAddr) -> String {
-    let api = |name: &str, path: &str, auth: &str| {
-        format!(
-            r#"
-      - ApiName: {name}
-        AuthType: {auth}
-        RequestConfig: {{RequestHttpMethod: GET, RequestPath: "{path}"}}
-        ServiceConfig: {{ServiceAddress: "http://{backend}", ServiceTimeout: 3000}}
-        DeployTo: [RELEASE]"#
-        )
-    };
+    let api = |name: &str, path: &str, auth: &str| support::get_api_yaml(name, path, auth, backend);
     format!(
         r#"
 Groups:

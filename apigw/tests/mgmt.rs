@@ -41,6 +41,31 @@ fn err(out: &Value) -> (u64, &str) {
     )
 }
 
+/// CreateApiGroup `name` and SetDomain `host` on it, through `call`; the GroupId.
+fn group_on(call: &impl Fn(&str, Value) -> Value, name: &str, host: &str) -> String {
+    let group = ok(
+        call("CreateApiGroup", json!({"GroupName": name})),
+        "CreateApiGroup",
+    );
+    let gid = group["GroupId"].as_str().unwrap().to_string();
+    ok(
+        call("SetDomain", json!({"GroupId": gid, "DomainName": host})),
+        "SetDomain",
+    );
+    gid
+}
+
+/// DeployApi to RELEASE through `call`.
+fn deploy(call: &impl Fn(&str, Value) -> Value, gid: &str, api_id: &str) {
+    ok(
+        call(
+            "DeployApi",
+            json!({"GroupId": gid, "ApiId": api_id, "StageName": "RELEASE", "Description": "v1"}),
+        ),
+        "DeployApi",
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_provider_workflow_through_each_official_sdk() {
     let backend = support::backend().await;
@@ -430,18 +455,7 @@ async fn parameters_and_backend_signatures() {
     for client in ["tea", "legacy"] {
         let call = |action: &str, params: Value| mgmt_call(gw.admin, AK, client, action, params);
         let host = format!("sig-{client}.localhost");
-        let group = ok(
-            call(
-                "CreateApiGroup",
-                json!({"GroupName": format!("sig_{client}")}),
-            ),
-            "CreateApiGroup",
-        );
-        let gid = group["GroupId"].as_str().unwrap().to_string();
-        ok(
-            call("SetDomain", json!({"GroupId": gid, "DomainName": host})),
-            "SetDomain",
-        );
+        let gid = group_on(&call, &format!("sig_{client}"), &host);
         let request = json!([{"ApiParameterName": "id", "Location": "QUERY",
                               "ParameterType": "Int", "Required": "REQUIRED", "MaxValue": 99}]);
         let api = |map: Value| {
@@ -477,13 +491,7 @@ async fn parameters_and_backend_signatures() {
             "CreateApi",
         );
         let api_id = created["ApiId"].as_str().unwrap().to_string();
-        ok(
-            call(
-                "DeployApi",
-                json!({"GroupId": gid, "ApiId": api_id, "StageName": "RELEASE", "Description": "v1"}),
-            ),
-            "DeployApi",
-        );
+        deploy(&call, &gid, &api_id);
         let bad = call(
             "CreateSignature",
             json!({"SignatureName": format!("sig_{client}"), "SignatureKey": "1abc",
@@ -671,18 +679,7 @@ async fn legacy_ip_control_and_throttling_policies() {
     for client in ["tea", "legacy"] {
         let call = |action: &str, params: Value| mgmt_call(gw.admin, AK, client, action, params);
         let host = format!("pol-{client}.localhost");
-        let group = ok(
-            call(
-                "CreateApiGroup",
-                json!({"GroupName": format!("pol_{client}")}),
-            ),
-            "CreateApiGroup",
-        );
-        let gid = group["GroupId"].as_str().unwrap().to_string();
-        ok(
-            call("SetDomain", json!({"GroupId": gid, "DomainName": host})),
-            "SetDomain",
-        );
+        let gid = group_on(&call, &format!("pol_{client}"), &host);
         let api = ok(
             call(
                 "CreateApi",
@@ -699,13 +696,7 @@ async fn legacy_ip_control_and_throttling_policies() {
             "CreateApi",
         );
         let api_id = api["ApiId"].as_str().unwrap().to_string();
-        ok(
-            call(
-                "DeployApi",
-                json!({"GroupId": gid, "ApiId": api_id, "StageName": "RELEASE", "Description": "v1"}),
-            ),
-            "DeployApi",
-        );
+        deploy(&call, &gid, &api_id);
         let status = |path: &'static str| {
             let host = host.clone();
             async move { send(gw.http, "GET", &host, path, &[], b"").await }

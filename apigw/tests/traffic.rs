@@ -15,16 +15,7 @@ use support::{send, Gateway};
 const AK: (&str, &str) = ("trafficid", "traffic-secret-0001");
 
 fn config(backend: SocketAddr) -> String {
-    let api = |name: &str, path: &str, auth: &str| {
-        format!(
-            r#"
-      - ApiName: {name}
-        AuthType: {auth}
-        RequestConfig: {{RequestHttpMethod: GET, RequestPath: "{path}"}}
-        ServiceConfig: {{ServiceAddress: "http://{backend}", ServicePath: /ok, ServiceTimeout: 3000}}
-        DeployTo: [RELEASE]"#
-        )
-    };
+    let api = |name: &str, path: &str, auth: &str| support::get_api_yaml(name, path, auth, backend);
     format!(
         r#"
 Groups:

@@ -575,3 +575,16 @@ pub async fn admin_call_with(
     let r = read(resp).await;
     (r.status.as_u16(), r.json())
 }
+
+/// One deployed (RELEASE) `GET` API of the declarative file, proxied to `backend` as is; for
+/// building an `Apis:` list.
+pub fn get_api_yaml(name: &str, path: &str, auth: &str, backend: SocketAddr) -> String {
+    format!(
+        r#"
+      - ApiName: {name}
+        AuthType: {auth}
+        RequestConfig: {{RequestHttpMethod: GET, RequestPath: "{path}"}}
+        ServiceConfig: {{ServiceAddress: "http://{backend}", ServiceTimeout: 3000}}
+        DeployTo: [RELEASE]"#
+    )
+}
