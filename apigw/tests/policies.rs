@@ -24,7 +24,7 @@ fn config(backend: SocketAddr) -> String {
 Groups:
   - GroupName: policies
     Domains: [{{DomainName: localhost}}]
-    Apis:{}{}{}{}{}{}
+    Apis:{}{}{}{}{}{}{}
       - ApiName: primary_down
         AuthType: ANONYMOUS
         RequestConfig: {{RequestHttpMethod: GET, RequestPath: "/standby/[x]"}}
@@ -42,7 +42,9 @@ Plugins:
   - PluginName: web_cors
     PluginType: cors
     PluginData: "allowOrigins: https://app.example.com,*.trusted.com\nallowCredentials: true\nmaxAge: 600\nexposeHeaders: X-Ca-Request-Id,X-Ca-Error-Code\n"
-    AttachTo: [{{GroupName: policies, ApiName: cors_api, Stages: [RELEASE]}}]
+    AttachTo:
+      - {{GroupName: policies, ApiName: cors_api, Stages: [RELEASE]}}
+      - {{GroupName: policies, ApiName: any_cors, Stages: [RELEASE]}}
   - PluginName: timeouts_breaker
     PluginType: circuitBreaker
     PluginData: "timeoutThreshold: 3\nwindowInSeconds: 10\nopenTimeoutSeconds: 15\n"
@@ -58,6 +60,7 @@ Plugins:
         api("failing", "GET", "/status/[code]", "/status/[code]", 3000),
         api("healthy", "GET", "/ok/[x]", "/ok/[x]", 3000),
         api("cached", "GET", "/cached/[id]", "/cached/[id]", 3000),
+        api("any_cors", "ANY", "/any/[id]", "/any/[id]", 3000),
     )
 }
 
@@ -112,6 +115,15 @@ async fn cors_preflights_and_responses() {
     let r = options(&gw, "/plain", "https://anyone.example.org", "POST").await;
     assert_eq!(r.status, 200);
     assert_eq!(r.header("access-control-allow-origin"), Some("*"));
+    // An ANY API with the plugin: preflights go to the plugin, not to the backend.
+    let r = options(&gw, "/any/1", "https://app.example.com", "PUT").await;
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
+    assert!(r.body.is_empty(), "answered by the gateway: {}", r.text());
+    let r = options(&gw, "/any/1", "https://evil.example.net", "PUT").await;
+    assert_eq!(r.code(), Some("A403CO"));
     // A plain OPTIONS without the preflight headers is an ordinary (unrouted) request.
     let r = send(gw.http, "OPTIONS", "localhost", "/c/1", &[], b"").await;
     assert_eq!(r.code(), Some("I404NF"));

@@ -254,6 +254,12 @@ impl Worker {
                 let reason = format!("with `{} {}` in stage `{}`", req.method(), path, stage);
                 return Err(Reject::new(&codes::I404NF, &[&reason]));
             };
+            // An API with a `cors` plugin (an `ANY` API, say) leaves preflights to the plugin.
+            if found.value.cors.is_some() {
+                if let Some(preflight) = Preflight::of(&req) {
+                    return preflight.answer(group.router(stage), &segments, path);
+                }
+            }
             let api = found.value.clone();
             // Without a parameter phase the backend target is known now; with one it is
             // built from the mapped parameters after authentication.
@@ -810,7 +816,8 @@ fn breaker_refusal(
 }
 
 /// A CORS preflight the gateway answers itself: `OPTIONS` with `Origin` and
-/// `Access-Control-Request-Method`, on a path with no `OPTIONS` API.
+/// `Access-Control-Request-Method`, on a path with no `OPTIONS` API or whose API has a `cors`
+/// plugin.
 struct Preflight<'a> {
     origin: &'a str,
     method: &'a str,
