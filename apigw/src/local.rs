@@ -51,7 +51,21 @@ pub fn run(data: &DataDir, job: impl for<'a> FnOnce(&'a Control) -> Job<'a>) -> 
     let control = Control::new(Arc::new(store))
         .with_secret_grace(secret_grace()?)
         .with_group_limit(group_limit()?);
-    rt.block_on(job(&control))
+    rt.block_on(async {
+        job(&control).await?;
+        // Read your writes: a gateway running on this data directory serves the change
+        // before the command returns.
+        let generation = control
+            .store()
+            .generation()
+            .await
+            .map_err(|e| e.to_string())?;
+        let limit = apigw_control::LIVE_WAIT;
+        if !crate::serving::wait_until_served(&data.data_dir, generation, limit).await {
+            eprintln!("warning: the change is stored, but the running gateway did not serve it within {limit:?}");
+        }
+        Ok(())
+    })
 }
 
 pub fn apply(control: &Control, file: PathBuf) -> Job<'_> {

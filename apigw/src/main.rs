@@ -7,6 +7,7 @@ mod call;
 mod demo;
 mod local;
 mod serve;
+mod serving;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

@@ -50,7 +50,7 @@ pub struct ServeArgs {
     #[arg(long, env = "APIGW_SHUTDOWN_TIMEOUT", default_value_t = 30)]
     shutdown_timeout: u64,
     /// How often (ms) the store is checked for changes made by other processes.
-    #[arg(long, env = "APIGW_RELOAD_POLL_MS", default_value_t = 500)]
+    #[arg(long, env = "APIGW_RELOAD_POLL_MS", default_value_t = 100)]
     reload_poll_ms: u64,
     /// Peers allowed to set the client IP through `X-Forwarded-For` for `ipControl` plugins with
     /// `resource: XFF:<index>` (comma-separated IPs or CIDR blocks; none by default).
@@ -170,6 +170,13 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
             Duration::from_millis(args.reload_poll_ms.max(10)),
             stop_rx.clone(),
         ));
+        tokio::spawn(crate::serving::record(
+            args.data.data_dir.clone(),
+            shared.live_generation(),
+            stop_rx.clone(),
+        ));
+        // From now on a write returns once this node serves it.
+        let control = control.with_live(shared.live_generation());
         let mgmt = Arc::new(apigw_mgmt::Management::new(
             control.clone(),
             local(&admin_listener),

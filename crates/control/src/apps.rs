@@ -136,7 +136,7 @@ impl Control {
         app.validate()?;
         Self::check_unique(&all, &app)?;
         self.store.put_app(&app).await?;
-        self.notify();
+        self.publish().await;
         Ok(app)
     }
 
@@ -163,7 +163,7 @@ impl Control {
         app.validate()?;
         Self::check_unique(&self.store.list_apps().await?, &app)?;
         self.store.put_app(&app).await?;
-        self.notify();
+        self.publish().await;
         Ok(app)
     }
 
@@ -172,7 +172,7 @@ impl Control {
         let _w = self.write_lock.lock().await;
         self.app(app_id).await?;
         self.store.delete_app(app_id).await?;
-        self.notify();
+        self.publish().await;
         Ok(())
     }
 
@@ -206,7 +206,7 @@ impl Control {
         let pair = pair.clone();
         app.modified_time = now_utc();
         self.store.put_app(&app).await?;
-        self.notify();
+        self.publish().await;
         Ok(pair)
     }
 
@@ -227,7 +227,7 @@ impl Control {
         Self::check_unique(&self.store.list_apps().await?, &app)?;
         app.modified_time = now_utc();
         self.store.put_app(&app).await?;
-        self.notify();
+        self.publish().await;
         Ok(code)
     }
 
@@ -269,7 +269,7 @@ impl Control {
         app.validate()?;
         Self::check_unique(&self.store.list_apps().await?, &app)?;
         self.store.put_app(&app).await?;
-        self.notify();
+        self.publish().await;
         Ok(app)
     }
 
@@ -300,7 +300,7 @@ impl Control {
             authorized_time: now_utc(),
         };
         self.store.put_authorization(&grant).await?;
-        self.notify();
+        self.publish().await;
         Ok(grant)
     }
 
@@ -318,7 +318,7 @@ impl Control {
                 &format!("app {app_id} on API {api_id} in {stage}"),
             ));
         }
-        self.notify();
+        self.publish().await;
         Ok(())
     }
 

@@ -12,7 +12,7 @@ pub mod traffic;
 
 pub use apps::{AppSpec, DEFAULT_SECRET_GRACE};
 
-pub use ops::{Control, ControlError, DEFAULT_MAX_GROUPS};
+pub use ops::{Control, ControlError, DEFAULT_MAX_GROUPS, LIVE_WAIT};
 
 /// A fresh 32-character lower-case hex identifier (the shape CloudAPI uses for ids).
 pub fn new_id() -> String {

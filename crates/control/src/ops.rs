@@ -6,7 +6,11 @@ use apigw_model::{ApiDefinition, Deployment, Domain, Group, ModelError, PathPatt
 use apigw_store::{Store, StoreError};
 use std::fmt;
 use std::sync::Arc;
-use tokio::sync::{Mutex, Notify};
+use tokio::sync::{watch, Mutex, Notify};
+
+/// How long a write waits for this node to serve it before returning anyway (the write is
+/// durable either way; a warning is logged).
+pub const LIVE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 #[derive(Debug)]
 pub enum ControlError {
@@ -63,6 +67,9 @@ pub struct Control {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) write_lock: Arc<Mutex<()>>,
     changed: Arc<Notify>,
+    /// The generation this node's data plane serves, when one runs in this process: a write
+    /// returns once it is live there (read your writes).
+    live: Option<watch::Receiver<u64>>,
     /// How long the previous secret of a reset AppKey stays valid.
     pub(crate) secret_grace: std::time::Duration,
     /// Most groups an account may own (`ExceedLimitApiGroup`).
@@ -80,6 +87,7 @@ impl Control {
             store,
             write_lock: Arc::new(Mutex::new(())),
             changed: Arc::new(Notify::new()),
+            live: None,
             secret_grace: crate::apps::DEFAULT_SECRET_GRACE,
             max_groups: DEFAULT_MAX_GROUPS,
             account: ROOT_ACCOUNT_ID,
@@ -133,8 +141,30 @@ impl Control {
         self.changed.clone()
     }
 
-    pub(crate) fn notify(&self) {
+    /// Makes every write wait until the data plane that publishes `live` (the generation it
+    /// serves) serves it.
+    pub fn with_live(mut self, live: watch::Receiver<u64>) -> Control {
+        self.live = Some(live);
+        self
+    }
+
+    /// Tells the in-process gateway that the store changed, then waits until it serves the
+    /// change, so the caller reads its write on this node when the call returns.
+    pub(crate) async fn publish(&self) {
         self.changed.notify_one();
+        let Some(live) = &self.live else { return };
+        let target = match self.store.generation().await {
+            Ok(g) => g,
+            Err(e) => {
+                tracing::warn!(target: "apigw::config", "cannot read the store generation after a write: {e}");
+                return;
+            }
+        };
+        let mut live = live.clone();
+        let reached = tokio::time::timeout(LIVE_WAIT, live.wait_for(|g| *g >= target)).await;
+        if !matches!(reached, Ok(Ok(_))) {
+            tracing::warn!(target: "apigw::config", generation = target, "a write is not live on this node after {LIVE_WAIT:?}; it is stored and will go live with the next reload");
+        }
     }
 
     // ----- groups -----
@@ -177,7 +207,7 @@ impl Control {
             .into());
         }
         self.store.put_group(&group).await?;
-        self.notify();
+        self.publish().await;
         Ok(group)
     }
 
@@ -203,7 +233,7 @@ impl Control {
             ..group.clone()
         };
         self.store.put_group(&new).await?;
-        self.notify();
+        self.publish().await;
         Ok(new)
     }
 
@@ -249,7 +279,7 @@ impl Control {
             .into());
         }
         self.store.delete_group(group_id).await?;
-        self.notify();
+        self.publish().await;
         Ok(())
     }
 
@@ -286,7 +316,7 @@ impl Control {
             .into());
         }
         self.store.put_domain(&domain).await?;
-        self.notify();
+        self.publish().await;
         Ok(domain)
     }
 
@@ -301,7 +331,7 @@ impl Control {
             return Err(not_found("Domain", domain_name));
         }
         self.store.delete_domain(domain_name).await?;
-        self.notify();
+        self.publish().await;
         Ok(())
     }
 
@@ -327,7 +357,7 @@ impl Control {
         api.modified_time = api.created_time.clone();
         self.check_draft(&api).await?;
         self.store.put_api(&api).await?;
-        self.notify();
+        self.publish().await;
         Ok(api)
     }
 
@@ -340,7 +370,7 @@ impl Control {
         api.modified_time = now_utc();
         self.check_draft(&api).await?;
         self.store.put_api(&api).await?;
-        self.notify();
+        self.publish().await;
         Ok(api)
     }
 
@@ -395,7 +425,7 @@ impl Control {
             .into());
         }
         self.store.delete_api(api_id).await?;
-        self.notify();
+        self.publish().await;
         Ok(())
     }
 
@@ -435,7 +465,7 @@ impl Control {
             definition: api,
         };
         self.store.deploy(&deployment).await?;
-        self.notify();
+        self.publish().await;
         Ok(deployment)
     }
 
@@ -450,7 +480,7 @@ impl Control {
             )
             .into());
         }
-        self.notify();
+        self.publish().await;
         Ok(())
     }
 
@@ -471,7 +501,7 @@ impl Control {
             .map(|d| &d.definition);
         check_conflicts(&target.definition, &path, others)?;
         self.store.switch_version(api_id, stage, version).await?;
-        self.notify();
+        self.publish().await;
         Ok(())
     }
 

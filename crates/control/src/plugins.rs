@@ -94,7 +94,7 @@ impl Control {
             .into());
         }
         self.store.put_plugin(&plugin).await?;
-        self.notify();
+        self.publish().await;
         Ok(plugin)
     }
 
@@ -135,7 +135,7 @@ impl Control {
         plugin.validate()?;
         check_document(&plugin)?;
         self.store.put_plugin(&plugin).await?;
-        self.notify();
+        self.publish().await;
         Ok(plugin)
     }
 
@@ -158,7 +158,7 @@ impl Control {
             .into());
         }
         self.store.delete_plugin(plugin_id).await?;
-        self.notify();
+        self.publish().await;
         Ok(())
     }
 
@@ -190,7 +190,7 @@ impl Control {
             created_time: now_utc(),
         };
         self.store.bind_plugin(&binding, &same_type).await?;
-        self.notify();
+        self.publish().await;
         Ok(())
     }
 
@@ -203,7 +203,7 @@ impl Control {
                 &format!("plugin {plugin_id} on API {api_id} in {stage}"),
             ));
         }
-        self.notify();
+        self.publish().await;
         Ok(())
     }
 

@@ -100,6 +100,9 @@ pub struct Shared {
     pub breakers: breaker::BreakerRegistry,
     /// Responses kept by the `caching` plugin.
     pub cache: cache::ResponseCache,
+    /// The generation of the snapshot being served, for writers that wait until their change
+    /// is live ([`Shared::live_generation`]).
+    live: tokio::sync::watch::Sender<u64>,
 }
 
 impl Shared {
@@ -113,6 +116,19 @@ impl Shared {
             config,
             snapshot: ArcSwap::from_pointee(Snapshot::empty()),
             node_id: format!("{:016x}", fastrand::u64(..)).into(),
+            live: tokio::sync::watch::Sender::new(0),
         })
+    }
+
+    /// Follows the generation of the snapshot being served.
+    pub fn live_generation(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.live.subscribe()
+    }
+
+    /// Serves `snapshot` from now on and tells the waiting writers.
+    pub fn publish(&self, snapshot: Snapshot) {
+        let generation = snapshot.generation;
+        self.snapshot.store(Arc::new(snapshot));
+        self.live.send_replace(generation);
     }
 }

@@ -22,7 +22,7 @@ pub async fn load(store: &dyn Store, shared: &Arc<Shared>) -> Result<(), StoreEr
         tracing::warn!(target: "apigw::config", "{w}");
     }
     tracing::info!(target: "apigw::config", generation = snap.generation, apis = snap.api_count(), "configuration live");
-    shared.snapshot.store(Arc::new(snap));
+    shared.publish(snap);
     Ok(())
 }
 
