@@ -208,7 +208,7 @@ async fn export_then_apply_to_an_empty_store_gives_the_same_configuration() {
             .unwrap()
             .deployments
             .into_iter()
-            .map(|d| (d.definition.api_name, d.stage_name.to_string()))
+            .map(|d| (d.definition.api_name.clone(), d.stage_name.to_string()))
             .collect();
         v.sort();
         v

@@ -35,7 +35,7 @@ fn live(apis: usize) -> LiveConfig {
                 "ServiceConfig": {"ServiceAddress": "http://127.0.0.1:9000", "ServiceTimeout": 1000}
             }))
             .unwrap();
-            Deployment {
+            std::sync::Arc::new(Deployment {
                 api_id: def.api_id.clone(),
                 group_id: "g1".into(),
                 stage_name: Stage::Release,
@@ -44,7 +44,7 @@ fn live(apis: usize) -> LiveConfig {
                 deployed_time: String::new(),
                 online: true,
                 definition: def,
-            }
+            })
         })
         .collect();
     LiveConfig {

@@ -285,6 +285,10 @@ impl Worker {
         };
         trace.api = Some(api.clone());
 
+        // A bound plugin that cannot run: fail closed rather than run without it.
+        if let Some(f) = &api.plugin_fault {
+            return Err(Reject::with_message(f.code, f.message.to_string()));
+        }
         check_protocol(&api, conn.tls)?;
         if req
             .headers()

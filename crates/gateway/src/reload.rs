@@ -14,7 +14,8 @@ pub async fn load(store: &dyn Store, shared: &Arc<Shared>) -> Result<(), StoreEr
     let live = store.load_live().await?;
     let for_compile = shared.clone();
     let snap = tokio::task::spawn_blocking(move || {
-        Snapshot::compile_with(&live, &for_compile.config, &for_compile.breakers)
+        let previous = for_compile.snapshot.load_full();
+        Snapshot::recompile(&previous, &live, &for_compile.config, &for_compile.breakers)
     })
     .await
     .map_err(|e| StoreError::Unavailable(format!("compiling the configuration failed: {e}")))?;

@@ -58,6 +58,9 @@ pub struct CompiledApi {
     pub allow_http: bool,
     pub allow_https: bool,
     pub auth: AuthPolicy,
+    /// A bound plugin whose document cannot run: the API answers this error instead of
+    /// running without it (fail closed).
+    pub plugin_fault: Option<PluginFault>,
     /// A bound `ipControl` plugin.
     pub ip_control: Option<Arc<crate::ipcontrol::IpControl>>,
     /// Parameter validation and mapping; `None` when the API forwards everything as is.
@@ -77,6 +80,13 @@ pub struct CompiledApi {
     /// The breaker's `type: http` downgrade backend, called while it is open.
     pub downgrade: Option<HttpBackend>,
     pub backend: Backend,
+}
+
+/// Why an API fails closed: a bound plugin whose document cannot run; the error it answers.
+#[derive(Debug)]
+pub struct PluginFault {
+    pub code: &'static apigw_model::codes::ErrorCode,
+    pub message: Box<str>,
 }
 
 #[derive(Debug)]
@@ -149,6 +159,10 @@ pub struct Snapshot {
     pub credentials: Arc<Credentials>,
     /// Problems met while compiling (logged by the reloader).
     pub warnings: Vec<String>,
+    /// Every deployed API by (API id, stage), with what it was compiled from.
+    apis: AHashMap<(Box<str>, Stage), CompiledEntry>,
+    /// Parsed plugin documents by plugin id.
+    plugins: AHashMap<Box<str>, Arc<ParsedPlugin>>,
 }
 
 impl Snapshot {
@@ -161,6 +175,8 @@ impl Snapshot {
             certs: AHashMap::new(),
             credentials: Arc::default(),
             warnings: Vec::new(),
+            apis: AHashMap::new(),
+            plugins: AHashMap::new(),
         }
     }
 
@@ -198,6 +214,19 @@ impl Snapshot {
     /// Like [`Snapshot::compile`], keeping the circuit breakers (and their state) of APIs
     /// whose breaker configuration did not change.
     pub fn compile_with(
+        live: &LiveConfig,
+        config: &GatewayConfig,
+        breakers: &BreakerRegistry,
+    ) -> Snapshot {
+        Snapshot::recompile(&Snapshot::empty(), live, config, breakers)
+    }
+
+    /// Compiles the live configuration reusing what `previous` compiled from the same inputs:
+    /// a plugin whose document did not change is not parsed again, and an API whose
+    /// deployment, bindings, grants and group did not change keeps its compiled form, so a
+    /// change costs what it changes (plus rebuilding the routing tables).
+    pub fn recompile(
+        previous: &Snapshot,
         live: &LiveConfig,
         config: &GatewayConfig,
         breakers: &BreakerRegistry,
@@ -254,25 +283,265 @@ impl Snapshot {
             }
         }
         snap.credentials = Arc::new(Credentials::compile(&live.apps));
-        let extras = StageExtras::compile(live, &mut snap.warnings);
+        snap.plugins = parse_plugins(&previous.plugins, &live.plugins);
+        for p in snap.plugins.values() {
+            if let Err(e) = &p.parsed {
+                snap.warnings.push(format!(
+                    "plugin {} ({}): {e}; the APIs it is bound to answer {} until it is fixed",
+                    p.name,
+                    p.id,
+                    p.fault_code().code
+                ));
+            }
+        }
+        let extras = StageExtras::compile(live, &snap.plugins);
         let default_breaker = Arc::new(BreakerConfig::default_config());
+        let no_grants = AHashMap::new();
         breakers.renew(|breaker_for| {
             for dep in &live.deployments {
                 let Some(&gi) = group_index.get(dep.group_id.as_str()) else {
                     continue;
                 };
                 let key = (dep.api_id.clone(), dep.stage_name);
-                let breaker = match extras.breakers.get(&key) {
-                    Some((doc, c)) => breaker_for((key.0, key.1, Some(doc.clone())), c),
+                let bound = extras.bound.get(&key).cloned().unwrap_or_default();
+                let grants = extras.grants.get(&key).unwrap_or(&no_grants).clone();
+                let breaker = match &bound.breaker {
+                    Some((doc, c)) => breaker_for((key.0, key.1, Some(doc.to_string())), c),
                     None => breaker_for((key.0, key.1, None), &default_breaker),
                 };
+                let inputs = ApiInputs {
+                    deployment: dep.clone(),
+                    base_path: base_paths[gi].as_str().into(),
+                    grants,
+                    bound,
+                    breaker,
+                };
+                let id = (dep.api_id.as_str().into(), dep.stage_name);
+                let compiled = match previous.apis.get(&id) {
+                    Some(old) if old.inputs == inputs => old.clone(),
+                    _ => CompiledEntry::compile(inputs, &snap.groups[gi].group_id),
+                };
                 let group = &mut snap.groups[gi];
-                if let Err(w) = add_deployment(group, &base_paths[gi], dep, &extras, breaker) {
+                if let Err(w) = compiled.route_into(group) {
                     snap.warnings.push(w);
                 }
+                snap.apis.insert(id, compiled);
             }
         });
         snap
+    }
+}
+
+/// What one API in one stage is compiled from. Equal inputs (the same objects: deployment,
+/// plugins, breaker; equal grants and base path) compile to the same API.
+#[derive(Clone)]
+struct ApiInputs {
+    deployment: Arc<Deployment>,
+    base_path: Box<str>,
+    grants: AHashMap<i64, Option<i64>>,
+    bound: Bound,
+    breaker: Arc<Breaker>,
+}
+
+impl PartialEq for ApiInputs {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.deployment, &other.deployment)
+            && Arc::ptr_eq(&self.breaker, &other.breaker)
+            && self.base_path == other.base_path
+            && self.grants == other.grants
+            && self.bound == other.bound
+    }
+}
+
+/// An API's compiled form (or why it has none) and how it is routed.
+#[derive(Clone)]
+struct CompiledEntry {
+    inputs: ApiInputs,
+    compiled: Result<(Arc<CompiledApi>, Arc<RouteKey>), String>,
+}
+
+/// Method and full path pattern (base path included) of a deployed API.
+struct RouteKey {
+    method: MethodMatch,
+    /// Literal segments, `None` for a `[param]`.
+    segments: Vec<Option<Box<str>>>,
+    prefix: bool,
+    /// `API name (id) in STAGE`, for messages.
+    name: String,
+}
+
+impl CompiledEntry {
+    fn compile(inputs: ApiInputs, group_id: &Arc<str>) -> CompiledEntry {
+        let compiled = compile_api(&inputs, group_id).map(|(a, r)| (a, Arc::new(r)));
+        CompiledEntry { inputs, compiled }
+    }
+
+    fn route_into(&self, group: &mut GroupRoutes) -> Result<(), String> {
+        let (api, route) = self.compiled.as_ref().map_err(|e| e.clone())?;
+        let segments = route.segments.iter().map(|s| match s {
+            Some(l) => PatternSegment::Literal(l),
+            None => PatternSegment::Param,
+        });
+        group.stages[api.stage.index()]
+            .insert(route.method.clone(), segments, route.prefix, api.clone())
+            .map_err(|_| {
+                format!(
+                    "{}: same method and path as another deployed API; not served",
+                    route.name
+                )
+            })
+    }
+}
+
+/// A plugin document as parsed for this snapshot (kept while the document is unchanged).
+pub struct ParsedPlugin {
+    pub id: Box<str>,
+    pub name: Box<str>,
+    plugin_type: Box<str>,
+    data: Box<str>,
+    parsed: Result<PluginRuntime, String>,
+}
+
+impl ParsedPlugin {
+    /// The answer of the APIs it is bound to while its document cannot run.
+    fn fault(&self) -> PluginFault {
+        let reason = self.parsed.as_ref().err().map(String::as_str).unwrap_or("");
+        let code = self.fault_code();
+        let message = if &*self.plugin_type == "jwtAuth" {
+            code.message(&[&format!("{} ({reason})", self.name)])
+        } else {
+            code.message(&[&self.name, reason])
+        };
+        PluginFault {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The code the APIs it is bound to answer while its document cannot run.
+    fn fault_code(&self) -> &'static apigw_model::codes::ErrorCode {
+        if &*self.plugin_type == "jwtAuth" {
+            &apigw_model::codes::I400JP
+        } else {
+            &apigw_model::codes::X400PM
+        }
+    }
+}
+
+/// A parsed plugin, ready to hand to the APIs it is bound to.
+#[derive(Clone)]
+enum PluginRuntime {
+    Jwt(Arc<JwtPlugin>),
+    Ip(Arc<crate::ipcontrol::IpControl>),
+    Signer(Arc<BackendSigner>),
+    Traffic(Arc<TrafficDoc>),
+    Cors(Arc<Cors>),
+    Caching(Arc<CachePolicy>),
+    Breaker(Arc<str>, Arc<BreakerConfig>),
+}
+
+fn parse_plugin(p: &Plugin) -> Result<PluginRuntime, String> {
+    let data = p.plugin_data.as_str();
+    Ok(match p.plugin_type.as_str() {
+        "jwtAuth" => PluginRuntime::Jwt(Arc::new(JwtPlugin {
+            plugin_id: p.plugin_id.as_str().into(),
+            config: apigw_jwt::JwtConfig::parse(data).map_err(|e| e.to_string())?,
+        })),
+        "ipControl" => PluginRuntime::Ip(Arc::new(crate::ipcontrol::IpControl::parse(data)?)),
+        "trafficControl" => PluginRuntime::Traffic(Arc::new(TrafficDoc::parse(data)?)),
+        "cors" => PluginRuntime::Cors(Arc::new(Cors::parse(data)?)),
+        "caching" => PluginRuntime::Caching(Arc::new(CachePolicy::parse(data)?)),
+        "circuitBreaker" => {
+            PluginRuntime::Breaker(data.into(), Arc::new(BreakerConfig::parse(data)?))
+        }
+        "backendSignature" => PluginRuntime::Signer(Arc::new(BackendSigner::parse(data)?)),
+        other => {
+            return Err(format!(
+                "plugin type `{other}` is not supported by this gateway"
+            ))
+        }
+    })
+}
+
+/// Parses every plugin, reusing the previous snapshot's result for unchanged documents.
+fn parse_plugins(
+    previous: &AHashMap<Box<str>, Arc<ParsedPlugin>>,
+    plugins: &[Plugin],
+) -> AHashMap<Box<str>, Arc<ParsedPlugin>> {
+    plugins
+        .iter()
+        .map(|p| {
+            let parsed = match previous.get(p.plugin_id.as_str()) {
+                Some(old)
+                    if *old.data == *p.plugin_data
+                        && *old.plugin_type == *p.plugin_type
+                        && *old.name == *p.plugin_name =>
+                {
+                    old.clone()
+                }
+                _ => Arc::new(ParsedPlugin {
+                    id: p.plugin_id.as_str().into(),
+                    name: p.plugin_name.as_str().into(),
+                    plugin_type: p.plugin_type.as_str().into(),
+                    data: p.plugin_data.as_str().into(),
+                    parsed: parse_plugin(p),
+                }),
+            };
+            (p.plugin_id.as_str().into(), parsed)
+        })
+        .collect()
+}
+
+/// The plugins bound to one API in one stage. A bound plugin whose document cannot run makes
+/// the API fail closed (`fault`) rather than run without it.
+#[derive(Clone, Default)]
+struct Bound {
+    jwt: Option<Arc<JwtPlugin>>,
+    ip: Option<Arc<crate::ipcontrol::IpControl>>,
+    signer: Option<Arc<BackendSigner>>,
+    traffic: Option<Arc<TrafficDoc>>,
+    cors: Option<Arc<Cors>>,
+    caching: Option<Arc<CachePolicy>>,
+    breaker: Option<(Arc<str>, Arc<BreakerConfig>)>,
+    fault: Option<Arc<ParsedPlugin>>,
+}
+
+fn same<T: ?Sized>(a: &Option<Arc<T>>, b: &Option<Arc<T>>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+        _ => false,
+    }
+}
+
+impl PartialEq for Bound {
+    fn eq(&self, o: &Self) -> bool {
+        same(&self.jwt, &o.jwt)
+            && same(&self.ip, &o.ip)
+            && same(&self.signer, &o.signer)
+            && same(&self.traffic, &o.traffic)
+            && same(&self.cors, &o.cors)
+            && same(&self.caching, &o.caching)
+            && same(
+                &self.breaker.as_ref().map(|b| b.1.clone()),
+                &o.breaker.as_ref().map(|b| b.1.clone()),
+            )
+            && same(&self.fault, &o.fault)
+    }
+}
+
+impl Bound {
+    fn add(&mut self, plugin: &Arc<ParsedPlugin>) {
+        match &plugin.parsed {
+            Err(_) => self.fault = Some(plugin.clone()),
+            Ok(PluginRuntime::Jwt(p)) => self.jwt = Some(p.clone()),
+            Ok(PluginRuntime::Ip(p)) => self.ip = Some(p.clone()),
+            Ok(PluginRuntime::Signer(p)) => self.signer = Some(p.clone()),
+            Ok(PluginRuntime::Traffic(p)) => self.traffic = Some(p.clone()),
+            Ok(PluginRuntime::Cors(p)) => self.cors = Some(p.clone()),
+            Ok(PluginRuntime::Caching(p)) => self.caching = Some(p.clone()),
+            Ok(PluginRuntime::Breaker(doc, c)) => self.breaker = Some((doc.clone(), c.clone())),
+        }
     }
 }
 
@@ -280,18 +549,11 @@ impl Snapshot {
 #[derive(Default)]
 struct StageExtras {
     grants: AHashMap<(String, Stage), AHashMap<i64, Option<i64>>>,
-    jwt: AHashMap<(String, Stage), Arc<JwtPlugin>>,
-    ip: AHashMap<(String, Stage), Arc<crate::ipcontrol::IpControl>>,
-    signers: AHashMap<(String, Stage), Arc<BackendSigner>>,
-    traffic: AHashMap<(String, Stage), Arc<TrafficDoc>>,
-    cors: AHashMap<(String, Stage), Arc<Cors>>,
-    caching: AHashMap<(String, Stage), Arc<CachePolicy>>,
-    /// Bound `circuitBreaker` documents and their configuration.
-    breakers: AHashMap<(String, Stage), (String, Arc<BreakerConfig>)>,
+    bound: AHashMap<(String, Stage), Bound>,
 }
 
 impl StageExtras {
-    fn compile(live: &LiveConfig, warnings: &mut Vec<String>) -> StageExtras {
+    fn compile(live: &LiveConfig, plugins: &AHashMap<Box<str>, Arc<ParsedPlugin>>) -> StageExtras {
         let mut x = StageExtras::default();
         for g in &live.authorizations {
             x.grants
@@ -299,68 +561,25 @@ impl StageExtras {
                 .or_default()
                 .insert(g.app_id, g.expires_at_ms());
         }
-        x.jwt = bound(live, "jwtAuth", warnings, |p| {
-            let config = apigw_jwt::JwtConfig::parse(&p.plugin_data).map_err(|e| e.to_string())?;
-            Ok(Arc::new(JwtPlugin {
-                plugin_id: p.plugin_id.as_str().into(),
-                config,
-            }))
-        });
-        x.ip = bound(live, "ipControl", warnings, |p| {
-            crate::ipcontrol::IpControl::parse(&p.plugin_data).map(Arc::new)
-        });
-        x.traffic = bound(live, "trafficControl", warnings, |p| {
-            TrafficDoc::parse(&p.plugin_data).map(Arc::new)
-        });
-        x.cors = bound(live, "cors", warnings, |p| {
-            Cors::parse(&p.plugin_data).map(Arc::new)
-        });
-        x.caching = bound(live, "caching", warnings, |p| {
-            CachePolicy::parse(&p.plugin_data).map(Arc::new)
-        });
-        x.breakers = bound(live, "circuitBreaker", warnings, |p| {
-            BreakerConfig::parse(&p.plugin_data).map(|c| (p.plugin_data.clone(), Arc::new(c)))
-        });
-        x.signers = bound(live, "backendSignature", warnings, |p| {
-            BackendSigner::parse(&p.plugin_data).map(Arc::new)
-        });
+        for b in &live.plugin_bindings {
+            if let Some(p) = plugins.get(b.plugin_id.as_str()) {
+                x.bound
+                    .entry((b.api_id.clone(), b.stage_name))
+                    .or_default()
+                    .add(p);
+            }
+        }
         x
     }
 }
 
-/// Parses every plugin of `plugin_type` once (a bad document is a warning and the plugin is
-/// skipped), then hands the result to each API and stage it is bound to.
-fn bound<T: Clone>(
-    live: &LiveConfig,
-    plugin_type: &str,
-    warnings: &mut Vec<String>,
-    parse: impl Fn(&Plugin) -> Result<T, String>,
-) -> AHashMap<(String, Stage), T> {
-    let mut parsed = AHashMap::new();
-    for p in live.plugins.iter().filter(|p| p.plugin_type == plugin_type) {
-        match parse(p) {
-            Ok(t) => {
-                parsed.insert(p.plugin_id.as_str(), t);
-            }
-            Err(e) => warnings.push(format!("plugin {}: {e}", p.plugin_name)),
-        }
-    }
-    live.plugin_bindings
-        .iter()
-        .filter_map(|b| {
-            let t = parsed.get(b.plugin_id.as_str())?;
-            Some(((b.api_id.clone(), b.stage_name), t.clone()))
-        })
-        .collect()
-}
-
-fn add_deployment(
-    group: &mut GroupRoutes,
-    base_path: &str,
-    dep: &Deployment,
-    extras: &StageExtras,
-    breaker: Arc<Breaker>,
-) -> Result<(), String> {
+/// Compiles one deployed API; `Err` when its method or path cannot be served at all.
+fn compile_api(
+    inputs: &ApiInputs,
+    group_id: &Arc<str>,
+) -> Result<(Arc<CompiledApi>, RouteKey), String> {
+    let dep = &*inputs.deployment;
+    let bound = &inputs.bound;
     let def = &dep.definition;
     let rc = &def.request_config;
     let name = format!(
@@ -383,7 +602,7 @@ fn add_deployment(
         },
         Err(e) => (None, Backend::Broken(e)),
     };
-    let downgrade = match (&backend, breaker.config().downgrade()) {
+    let downgrade = match (&backend, inputs.breaker.config().downgrade()) {
         (Backend::Http(main), Some(d)) => match &d.http {
             Some((address, timeout)) => Some(
                 downgrade_backend(address, *timeout, main).map_err(|e| format!("{name}: {e}"))?,
@@ -392,44 +611,48 @@ fn add_deployment(
         },
         _ => None,
     };
-    let key = (def.api_id.clone(), dep.stage_name);
     let scope: Arc<str> = format!("{}/{}", def.api_id, dep.stage_name).into();
     let api = Arc::new(CompiledApi {
         api_id: def.api_id.as_str().into(),
         api_name: def.api_name.as_str().into(),
-        group_id: group.group_id.clone(),
+        group_id: group_id.clone(),
         stage: dep.stage_name,
         version: dep.history_version.as_str().into(),
         allow_http,
         allow_https,
-        auth: auth_policy(dep, extras),
-        ip_control: extras.ip.get(&key).cloned(),
+        auth: auth_policy(dep, inputs),
+        plugin_fault: bound.fault.as_ref().map(|p| p.fault()),
+        ip_control: bound.ip.clone(),
         params,
-        backend_signer: extras.signers.get(&key).cloned(),
-        traffic: extras.traffic.get(&key).map(|d| d.bind(scope.clone())),
-        cors: extras.cors.get(&key).cloned(),
-        cache: extras.caching.get(&key).cloned(),
+        backend_signer: bound.signer.clone(),
+        traffic: bound.traffic.as_ref().map(|d| d.bind(scope.clone())),
+        cors: bound.cors.clone(),
+        cache: bound.caching.clone(),
         scope,
-        breaker,
+        breaker: inputs.breaker.clone(),
         downgrade,
         backend,
     });
-    let base = base_path
+    let base = inputs
+        .base_path
         .split('/')
         .filter(|s| !s.is_empty())
-        .map(PatternSegment::Literal);
+        .map(|l| Some(l.into()));
     let own = pattern.segments.iter().map(|s| match s {
-        Segment::Literal(l) => PatternSegment::Literal(l.as_str()),
-        Segment::Param(_) => PatternSegment::Param,
+        Segment::Literal(l) => Some(l.as_str().into()),
+        Segment::Param(_) => None,
     });
-    group.stages[dep.stage_name.index()]
-        .insert(method, base.chain(own), pattern.prefix, api)
-        .map_err(|_| format!("{name}: same method and path as another deployed API; not served"))
+    let route = RouteKey {
+        method,
+        segments: base.chain(own).collect(),
+        prefix: pattern.prefix,
+        name,
+    };
+    Ok((api, route))
 }
 
-fn auth_policy(dep: &Deployment, extras: &StageExtras) -> AuthPolicy {
+fn auth_policy(dep: &Deployment, inputs: &ApiInputs) -> AuthPolicy {
     let def = &dep.definition;
-    let key = (def.api_id.clone(), dep.stage_name);
     AuthPolicy {
         auth: def.auth_type,
         allow_sha1: def
@@ -438,8 +661,8 @@ fn auth_policy(dep: &Deployment, extras: &StageExtras) -> AuthPolicy {
             .is_some_and(|m| m.split(',').any(|x| x.trim() == "HmacSHA1")),
         force_nonce: def.force_nonce_check,
         app_code: AppCodeMode::parse(def.app_code_auth_type.as_deref()),
-        grants: extras.grants.get(&key).cloned().unwrap_or_default(),
-        jwt: extras.jwt.get(&key).cloned(),
+        grants: inputs.grants.clone(),
+        jwt: inputs.bound.jwt.clone(),
     }
 }
 

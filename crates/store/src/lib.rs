@@ -36,8 +36,9 @@ pub struct LiveConfig {
     pub generation: u64,
     pub groups: Vec<Group>,
     pub domains: Vec<Domain>,
-    /// The online deployment of every (API, stage).
-    pub deployments: Vec<Deployment>,
+    /// The online deployment of every (API, stage). Shared: a store may hand out the same
+    /// `Arc` for an unchanged deployment, so a reload can tell what changed by pointer.
+    pub deployments: Vec<std::sync::Arc<Deployment>>,
     pub apps: Vec<App>,
     pub authorizations: Vec<Authorization>,
     pub plugins: Vec<Plugin>,

@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -44,7 +45,12 @@ CREATE TABLE IF NOT EXISTS access_keys (access_key_id TEXT PRIMARY KEY, doc TEXT
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
     path: PathBuf,
+    /// The online deployments of the last [`Store::load_live`], by (API, stage, version): a
+    /// history version is immutable, so only the rows that changed are read and parsed again.
+    online: Arc<Mutex<HashMap<DeploymentKey, Arc<Deployment>>>>,
 }
+
+type DeploymentKey = (String, String, String);
 
 impl SqliteStore {
     /// Opens (creating if needed) `<dir>/apigw.db`. Fails with a readable message when the
@@ -71,6 +77,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             conn: Arc::new(Mutex::new(conn)),
             path,
+            online: Arc::default(),
         })
     }
 
@@ -154,6 +161,48 @@ fn query_deployments(
     .collect()
 }
 
+/// The online deployments, parsing only those not in `cache` (which then holds exactly the
+/// ones returned).
+fn online_deployments(
+    conn: &Connection,
+    cache: &Mutex<HashMap<DeploymentKey, Arc<Deployment>>>,
+) -> Result<Vec<Arc<Deployment>>> {
+    let mut keys = conn
+        .prepare_cached(
+            "SELECT api_id, stage, version FROM deployments WHERE online = 1 ORDER BY api_id, stage",
+        )
+        .map_err(db)?;
+    let keys = keys
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .map_err(db)?
+        .collect::<std::result::Result<Vec<DeploymentKey>, _>>()
+        .map_err(db)?;
+    let mut old = cache.lock().unwrap_or_else(|e| e.into_inner());
+    let mut new = HashMap::with_capacity(keys.len());
+    let mut out = Vec::with_capacity(keys.len());
+    for key in keys {
+        let d = match old.remove(&key) {
+            Some(d) => d,
+            None => {
+                let doc: String = conn
+                    .prepare_cached(
+                        "SELECT doc FROM deployments WHERE api_id = ?1 AND stage = ?2 AND version = ?3",
+                    )
+                    .map_err(db)?
+                    .query_row(params![key.0, key.1, key.2], |r| r.get(0))
+                    .map_err(db)?;
+                let mut d: Deployment = from_doc(&doc)?;
+                d.online = true;
+                Arc::new(d)
+            }
+        };
+        out.push(d.clone());
+        new.insert(key, d);
+    }
+    *old = new;
+    Ok(out)
+}
+
 fn read_generation(conn: &Connection) -> Result<u64> {
     conn.query_row("SELECT value FROM generation WHERE id = 1", [], |r| {
         r.get::<_, i64>(0)
@@ -169,17 +218,14 @@ impl Store for SqliteStore {
     }
 
     async fn load_live(&self) -> Result<LiveConfig> {
-        self.run(|conn| {
+        let cache = self.online.clone();
+        self.run(move |conn| {
             let tx = conn.transaction().map_err(db)?;
             let live = LiveConfig {
                 generation: read_generation(&tx)?,
                 groups: query_docs(&tx, "SELECT doc FROM groups ORDER BY group_id", [])?,
                 domains: query_docs(&tx, "SELECT doc FROM domains ORDER BY domain_name", [])?,
-                deployments: query_deployments(
-                    &tx,
-                    "SELECT doc, online FROM deployments WHERE online = 1 ORDER BY api_id, stage",
-                    [],
-                )?,
+                deployments: online_deployments(&tx, &cache)?,
                 apps: query_docs(&tx, "SELECT doc FROM apps ORDER BY app_id", [])?,
                 authorizations: query_docs(
                     &tx,
