@@ -6,11 +6,15 @@
 pub mod apply;
 mod apply_apps;
 mod apps;
+mod batch;
+mod certs;
 mod ops;
 mod plugins;
 pub mod traffic;
 
 pub use apps::{AppSpec, DEFAULT_SECRET_GRACE};
+pub use batch::{BatchItem, BatchResult, BatchTask, TaskKind, MAX_BATCH, MAX_TASKS};
+pub use certs::{certificate_info, check_certificate, check_certificate_at, CertificateInfo};
 
 pub use ops::{Control, ControlError, DEFAULT_MAX_GROUPS, LIVE_WAIT};
 

@@ -1,8 +1,11 @@
+use crate::certs::{certificate_info, check_certificate};
 use crate::{new_id, now_utc, version_now};
 use apigw_model::account::ROOT_ACCOUNT_ID;
 use apigw_model::group::MAX_DOMAINS_PER_GROUP;
 use apigw_model::validate::{check_conflicts, validate_api};
-use apigw_model::{ApiDefinition, Deployment, Domain, Group, ModelError, PathPattern, Stage};
+use apigw_model::{
+    ApiDefinition, Deployment, Domain, DomainCertificate, Group, ModelError, PathPattern, Stage,
+};
 use apigw_store::{Store, StoreError};
 use std::fmt;
 use std::sync::Arc;
@@ -76,6 +79,8 @@ pub struct Control {
     pub(crate) max_groups: usize,
     /// The account acting: it sees and changes only what it owns.
     pub(crate) account: i64,
+    /// The latest batch deploy/abolish tasks, for DescribeDeployApiTask / DescribeAbolishApiTask.
+    pub(crate) tasks: Arc<std::sync::Mutex<crate::batch::TaskLog>>,
 }
 
 /// Default of [`Control::with_group_limit`], as in the cloud.
@@ -91,6 +96,7 @@ impl Control {
             secret_grace: crate::apps::DEFAULT_SECRET_GRACE,
             max_groups: DEFAULT_MAX_GROUPS,
             account: ROOT_ACCOUNT_ID,
+            tasks: Default::default(),
         }
     }
 
@@ -285,12 +291,22 @@ impl Control {
 
     // ----- domains -----
 
-    /// Binds (or re-binds) a custom domain to a group; at most 5 per group.
+    /// Binds (or re-binds) a custom domain to a group; at most 5 per group. A certificate that
+    /// differs from the one stored passes [`crate::check_certificate`] first.
     pub async fn set_domain(&self, domain: Domain) -> Result<Domain> {
         let _w = self.write_lock.lock().await;
         domain.validate()?;
         self.group(&domain.group_id).await?;
         let all = self.store.list_domains().await?;
+        if let Some(cert) = &domain.certificate {
+            let stored = all
+                .iter()
+                .find(|d| d.domain_name == domain.domain_name)
+                .and_then(|d| d.certificate.as_ref());
+            if stored != Some(cert) {
+                check_certificate(&cert.certificate_body, &cert.certificate_private_key)?;
+            }
+        }
         if let Some(taken) = all
             .iter()
             .find(|d| d.domain_name == domain.domain_name && d.group_id != domain.group_id)
@@ -331,6 +347,62 @@ impl Control {
             return Err(not_found("Domain", domain_name));
         }
         self.store.delete_domain(domain_name).await?;
+        self.publish().await;
+        Ok(())
+    }
+
+    /// One custom domain of a group (`NotFoundDomain`).
+    pub async fn domain(&self, group_id: &str, domain_name: &str) -> Result<Domain> {
+        self.domains(group_id)
+            .await?
+            .into_iter()
+            .find(|d| d.domain_name == domain_name)
+            .ok_or_else(|| not_found("Domain", domain_name))
+    }
+
+    /// Sets the certificate a bound domain is served with (by SNI), after
+    /// [`crate::check_certificate`]; replaces the one it had.
+    pub async fn set_domain_certificate(
+        &self,
+        group_id: &str,
+        domain_name: &str,
+        certificate: DomainCertificate,
+    ) -> Result<Domain> {
+        let _w = self.write_lock.lock().await;
+        let mut domain = self.domain(group_id, domain_name).await?;
+        check_certificate(
+            &certificate.certificate_body,
+            &certificate.certificate_private_key,
+        )?;
+        domain.certificate = Some(certificate);
+        self.store.put_domain(&domain).await?;
+        self.publish().await;
+        Ok(domain)
+    }
+
+    /// Removes a domain's certificate; `certificate_id` must be the id of the one it has
+    /// (`DomainCertificateNotFound` otherwise). HTTPS to the domain then fails the handshake.
+    pub async fn delete_domain_certificate(
+        &self,
+        group_id: &str,
+        domain_name: &str,
+        certificate_id: &str,
+    ) -> Result<()> {
+        let _w = self.write_lock.lock().await;
+        let mut domain = self.domain(group_id, domain_name).await?;
+        let current = domain
+            .certificate
+            .as_ref()
+            .and_then(|c| certificate_info(&c.certificate_body).ok());
+        if current.is_none_or(|i| i.certificate_id != certificate_id) {
+            return Err(ModelError::new(
+                "DomainCertificateNotFound",
+                format!("domain `{domain_name}` has no certificate `{certificate_id}`"),
+            )
+            .into());
+        }
+        domain.certificate = None;
+        self.store.put_domain(&domain).await?;
         self.publish().await;
         Ok(())
     }
@@ -439,6 +511,18 @@ impl Control {
         description: &str,
     ) -> Result<Deployment> {
         let _w = self.write_lock.lock().await;
+        let deployment = self.deploy_locked(api_id, stage, description).await?;
+        self.publish().await;
+        Ok(deployment)
+    }
+
+    /// [`Control::deploy`] for a caller that holds the write lock (and notifies).
+    pub(crate) async fn deploy_locked(
+        &self,
+        api_id: &str,
+        stage: Stage,
+        description: &str,
+    ) -> Result<Deployment> {
         let api = self.api(api_id).await?;
         let path = validate_api(&api)?;
         let live = self.store.load_live().await?;
@@ -465,22 +549,23 @@ impl Control {
             definition: api,
         };
         self.store.deploy(&deployment).await?;
-        self.publish().await;
         Ok(deployment)
     }
 
     /// Takes the API out of `stage`. Refused with `NotFoundStage` when it is not deployed there.
     pub async fn abolish(&self, api_id: &str, stage: Stage) -> Result<()> {
         let _w = self.write_lock.lock().await;
+        self.abolish_locked(api_id, stage).await?;
+        self.publish().await;
+        Ok(())
+    }
+
+    /// [`Control::abolish`] for a caller that holds the write lock (and notifies).
+    pub(crate) async fn abolish_locked(&self, api_id: &str, stage: Stage) -> Result<()> {
         self.api(api_id).await?;
         if !self.store.abolish(api_id, stage).await? {
-            return Err(ModelError::new(
-                "NotFoundStage",
-                format!("API `{api_id}` is not deployed in {stage}"),
-            )
-            .into());
+            return Err(not_deployed(api_id, stage));
         }
-        self.publish().await;
         Ok(())
     }
 
@@ -509,6 +594,37 @@ impl Control {
         self.api(api_id).await?;
         Ok(self.store.history(api_id, stage).await?)
     }
+
+    /// The deployment live in `stage` (`NotFoundStage` when the API is not deployed there).
+    pub async fn deployed(&self, api_id: &str, stage: Stage) -> Result<Deployment> {
+        self.history(api_id, Some(stage))
+            .await?
+            .into_iter()
+            .find(|d| d.online)
+            .ok_or_else(|| not_deployed(api_id, stage))
+    }
+
+    /// One history version of `stage`, online or not (`NotFoundHistoryVersion`).
+    pub async fn history_version(
+        &self,
+        api_id: &str,
+        stage: Stage,
+        version: &str,
+    ) -> Result<Deployment> {
+        self.history(api_id, Some(stage))
+            .await?
+            .into_iter()
+            .find(|d| d.history_version == version)
+            .ok_or_else(|| not_found("HistoryVersion", version))
+    }
+}
+
+fn not_deployed(api_id: &str, stage: Stage) -> ControlError {
+    ModelError::new(
+        "NotFoundStage",
+        format!("API `{api_id}` is not deployed in {stage}"),
+    )
+    .into()
 }
 
 /// The version after `v` (one millisecond later in `yyyyMMddHHmmssSSS` as a number).

@@ -230,10 +230,12 @@ async fn a_domain_without_certificate_in_the_file_keeps_the_one_it_has() {
         .unwrap()
         .pop()
         .unwrap();
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let body = ck.cert.pem();
     domain.certificate = Some(apigw_model::DomainCertificate {
         certificate_name: "c".into(),
-        certificate_body: "BODY".into(),
-        certificate_private_key: "KEY".into(),
+        certificate_body: body.clone(),
+        certificate_private_key: ck.signing_key.serialize_pem(),
     });
     control.set_domain(domain).await.unwrap();
     assert!(apply(&control, &GatewayFile::parse(FILE).unwrap())
@@ -246,5 +248,5 @@ async fn a_domain_without_certificate_in_the_file_keeps_the_one_it_has() {
         .unwrap()
         .pop()
         .unwrap();
-    assert_eq!(kept.certificate.unwrap().certificate_body, "BODY");
+    assert_eq!(kept.certificate.unwrap().certificate_body, body);
 }

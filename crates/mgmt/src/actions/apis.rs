@@ -296,3 +296,49 @@ pub async fn switch(c: &Control, p: &Params) -> Out {
 fn store(e: apigw_store::StoreError) -> ApiError {
     apigw_control::ControlError::Store(e).into()
 }
+
+/// The API of `ApiId`, checked against `GroupId` when one is given (`NotFoundApi`).
+async fn api_in_group(c: &Control, p: &Params) -> Result<ApiDefinition, ApiError> {
+    let api = c.api(p.required("ApiId")?).await?;
+    if p.opt("GroupId").is_some_and(|g| g != api.group_id) {
+        return Err(ApiError::new(
+            400,
+            "NotFoundApi",
+            format!(
+                "API `{}` is not in group `{}`",
+                api.api_id,
+                p.opt("GroupId").unwrap_or_default()
+            ),
+        ));
+    }
+    Ok(api)
+}
+
+/// DescribeDeployedApi: the definition live in `StageName` (`NotFoundStage` when the API is
+/// not deployed there).
+pub async fn deployed_one(c: &Control, p: &Params) -> Out {
+    let stage = p.stage("StageName")?;
+    let api = api_in_group(c, p).await?;
+    let d = c.deployed(&api.api_id, stage).await?;
+    let mut m = describe_doc(&d.definition, &group_name(c, &d.group_id).await);
+    m.insert("StageName".into(), json!(d.stage_name.as_str()));
+    m.insert("DeployedTime".into(), json!(d.deployed_time));
+    Ok(m)
+}
+
+/// DescribeApiHistory: one history version of an API in a stage, with its definition.
+pub async fn history_one(c: &Control, p: &Params) -> Out {
+    let stage = p.stage("StageName")?;
+    let version = p.required("HistoryVersion")?;
+    let api = api_in_group(c, p).await?;
+    let d = c.history_version(&api.api_id, stage, version).await?;
+    let mut m = describe_doc(&d.definition, &group_name(c, &d.group_id).await);
+    m.insert("StageName".into(), json!(d.stage_name.as_str()));
+    m.insert("HistoryVersion".into(), json!(d.history_version));
+    m.insert(
+        "Status".into(),
+        json!(if d.online { "ONLINE" } else { "OFFLINE" }),
+    );
+    m.insert("DeployedTime".into(), json!(d.deployed_time));
+    Ok(m)
+}

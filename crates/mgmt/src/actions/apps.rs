@@ -51,6 +51,53 @@ pub async fn list(c: &Control, p: &Params) -> Out {
     Ok(obj(out))
 }
 
+/// DescribeAppAttributes: the account's apps with their attributes, filtered by `AppId`,
+/// `AppName` (substring), `AppKey`, `AppCode`, `Extend` (exact) and `Tag.N.*`, sorted by
+/// modification time (`Sort` `desc`, the default, or `asc`).
+pub async fn attributes_list(c: &Control, p: &Params) -> Out {
+    let mut apps = c.apps().await?;
+    let app_id = p.i64("AppId")?;
+    apps.retain(|a| {
+        app_id.is_none_or(|id| a.app_id == id)
+            && p.opt("AppName").is_none_or(|n| a.app_name.contains(n))
+            && p.opt("AppKey")
+                .is_none_or(|k| a.keys.iter().any(|pair| pair.app_key == k))
+            && p.opt("AppCode")
+                .is_none_or(|code| a.app_codes.iter().any(|x| x == code))
+            && p.opt("Extend").is_none_or(|e| a.extend == e)
+    });
+    // Apps carry no tags here, so a tag filter matches none.
+    if p.opt("Tag.1.Key").is_some() {
+        apps.clear();
+    }
+    let ascending = match p.opt("Sort").map(str::trim) {
+        None => false,
+        Some(s) if s.eq_ignore_ascii_case("desc") => false,
+        Some(s) if s.eq_ignore_ascii_case("asc") => true,
+        Some(s) => {
+            return Err(ApiError::invalid(
+                "Sort",
+                format!("`{s}` is not asc or desc"),
+            ))
+        }
+    };
+    apps.sort_by(|a, b| (&a.modified_time, a.app_id).cmp(&(&b.modified_time, b.app_id)));
+    if !ascending {
+        apps.reverse();
+    }
+    let (page, mut out) = paged(&apps, p.page()?);
+    let items = page
+        .iter()
+        .map(|a| {
+            let mut v = attributes(a);
+            v["Tags"] = wrap("TagInfo", Vec::new());
+            v
+        })
+        .collect();
+    out["Apps"] = wrap("AppAttribute", items);
+    Ok(obj(out))
+}
+
 pub async fn modify(c: &Control, p: &Params) -> Out {
     let id = app_id(p)?;
     let app = c.app(id).await?;

@@ -4,7 +4,7 @@ use super::{obj, wrap, Out};
 use crate::error::ApiError;
 use crate::params::{paged, Params};
 use apigw_control::Control;
-use apigw_model::{Domain, Group};
+use apigw_model::{Domain, DomainCertificate, Group};
 use serde_json::{json, Value};
 
 /// The base domain of default sub-domains (the data plane uses the same default).
@@ -148,5 +148,68 @@ pub async fn set_domain(c: &Control, p: &Params) -> Out {
 pub async fn delete_domain(c: &Control, p: &Params) -> Out {
     c.delete_domain(p.required("GroupId")?, p.required("DomainName")?)
         .await?;
+    Ok(Default::default())
+}
+
+/// `DomainName` as stored: trimmed, lower case.
+fn domain_name(p: &Params) -> Result<String, ApiError> {
+    Ok(p.required("DomainName")?.trim().to_ascii_lowercase())
+}
+
+/// DescribeDomain: one bound domain, with its certificate's name, id, PEM chain and validity
+/// (the private key is never returned).
+pub async fn describe_domain(c: &Control, p: &Params) -> Out {
+    let g = c.group(p.required("GroupId")?).await?;
+    let d = c.domain(&g.group_id, &domain_name(p)?).await?;
+    let mut out = obj(json!({
+        "GroupId": g.group_id, "DomainName": d.domain_name, "SubDomain": sub_domain(&g),
+        "DomainBindingStatus": "BINDING", "DomainCNAMEStatus": "RESOLVED",
+        "DomainLegalStatus": "NORMAL", "DomainWebSocketStatus": "CLOSE", "DomainRemark": "",
+    }));
+    if let Some(cert) = &d.certificate {
+        out.insert("CertificateName".into(), json!(cert.certificate_name));
+        out.insert("CertificateBody".into(), json!(cert.certificate_body));
+        // A certificate stored before certificates were checked may not parse.
+        if let Ok(info) = apigw_control::certificate_info(&cert.certificate_body) {
+            out.insert("CertificateId".into(), json!(info.certificate_id));
+            out.insert("CertificateValidStart".into(), json!(info.valid_start_ms));
+            out.insert("CertificateValidEnd".into(), json!(info.valid_end_ms));
+        }
+    }
+    Ok(out)
+}
+
+/// SetDomainCertificate: the certificate the HTTPS listener serves for the domain (by SNI).
+pub async fn set_domain_certificate(c: &Control, p: &Params) -> Out {
+    let group_id = p.required("GroupId")?;
+    let name = domain_name(p)?;
+    let certificate_name = p.required("CertificateName")?;
+    if p.opt("CaCertificateBody").is_some() {
+        return Err(ApiError::invalid(
+            "CaCertificateBody",
+            "client certificate verification (mutual TLS) is not supported",
+        ));
+    }
+    c.set_domain_certificate(
+        group_id,
+        &name,
+        DomainCertificate {
+            certificate_name: certificate_name.trim().to_string(),
+            certificate_body: p.get("CertificateBody").unwrap_or("").to_string(),
+            certificate_private_key: p.get("CertificatePrivateKey").unwrap_or("").to_string(),
+        },
+    )
+    .await?;
+    Ok(Default::default())
+}
+
+/// DeleteDomainCertificate: `CertificateId` is the one DescribeDomain reports.
+pub async fn delete_domain_certificate(c: &Control, p: &Params) -> Out {
+    c.delete_domain_certificate(
+        p.required("GroupId")?,
+        &domain_name(p)?,
+        p.required("CertificateId")?.trim(),
+    )
+    .await?;
     Ok(Default::default())
 }

@@ -3,6 +3,7 @@
 
 mod apis;
 mod apps;
+mod batch;
 mod groups;
 mod import;
 mod ipcontrol;
@@ -27,6 +28,9 @@ pub const ACTIONS: &[&str] = &[
     "DeleteApiGroup",
     "SetDomain",
     "DeleteDomain",
+    "DescribeDomain",
+    "SetDomainCertificate",
+    "DeleteDomainCertificate",
     "CreateApi",
     "ModifyApi",
     "DescribeApi",
@@ -37,9 +41,16 @@ pub const ACTIONS: &[&str] = &[
     "DescribeDeployedApis",
     "DescribeHistoryApis",
     "SwitchApi",
+    "DescribeDeployedApi",
+    "DescribeApiHistory",
+    "BatchDeployApis",
+    "BatchAbolishApis",
+    "DescribeDeployApiTask",
+    "DescribeAbolishApiTask",
     "CreateApp",
     "DescribeApp",
     "DescribeApps",
+    "DescribeAppAttributes",
     "ModifyApp",
     "DeleteApp",
     "DescribeAppSecurity",
@@ -107,6 +118,9 @@ pub async fn dispatch(control: &Control, action: &str, p: &Params) -> Out {
         "DeleteApiGroup" => groups::delete(control, p).await,
         "SetDomain" => groups::set_domain(control, p).await,
         "DeleteDomain" => groups::delete_domain(control, p).await,
+        "DescribeDomain" => groups::describe_domain(control, p).await,
+        "SetDomainCertificate" => groups::set_domain_certificate(control, p).await,
+        "DeleteDomainCertificate" => groups::delete_domain_certificate(control, p).await,
         "CreateApi" => apis::create(control, p).await,
         "ModifyApi" => apis::modify(control, p).await,
         "DescribeApi" => apis::describe(control, p).await,
@@ -117,9 +131,16 @@ pub async fn dispatch(control: &Control, action: &str, p: &Params) -> Out {
         "DescribeDeployedApis" => apis::deployed(control, p).await,
         "DescribeHistoryApis" => apis::history(control, p).await,
         "SwitchApi" => apis::switch(control, p).await,
+        "DescribeDeployedApi" => apis::deployed_one(control, p).await,
+        "DescribeApiHistory" => apis::history_one(control, p).await,
+        "BatchDeployApis" => batch::deploy(control, p).await,
+        "BatchAbolishApis" => batch::abolish(control, p).await,
+        "DescribeDeployApiTask" => batch::deploy_task(control, p).await,
+        "DescribeAbolishApiTask" => batch::abolish_task(control, p).await,
         "CreateApp" => apps::create(control, p).await,
         "DescribeApp" => apps::describe(control, p).await,
         "DescribeApps" => apps::list(control, p).await,
+        "DescribeAppAttributes" => apps::attributes_list(control, p).await,
         "ModifyApp" => apps::modify(control, p).await,
         "DeleteApp" => apps::delete(control, p).await,
         "DescribeAppSecurity" => apps::security(control, p).await,
