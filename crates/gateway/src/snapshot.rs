@@ -406,7 +406,10 @@ fn add_deployment(
         ip_control: extras.ip.get(&key).cloned(),
         params,
         backend_signer: extras.signers.get(&key).cloned(),
-        traffic: extras.traffic.get(&key).map(|d| d.bind(scope.clone())),
+        traffic: extras
+            .traffic
+            .get(&key)
+            .map(|d| TrafficPolicy::bind(d, scope.clone())),
         cors: extras.cors.get(&key).cloned(),
         cache: extras.caching.get(&key).cloned(),
         scope,
