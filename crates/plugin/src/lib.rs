@@ -26,10 +26,12 @@ pub mod backend_signature;
 pub mod caching;
 pub mod circuit_breaker;
 pub mod cors;
+pub mod expr;
 pub mod ip_control;
 pub mod traffic;
 
 pub use apigw_jwt::JwtConfig;
+pub use expr::{Condition, Parameters, Phase, Template, Variable, Vars};
 
 use std::fmt;
 
