@@ -250,4 +250,23 @@ mod tests {
         assert_eq!(e.code, "InvalidUserDefault");
         assert!(check_document(&plugin("caching", "duration: 60")).is_ok());
     }
+
+    #[test]
+    fn the_newer_types_are_checked() {
+        let vpc = "routes:\n  - name: Vip\n    condition: '$CaAppId = 1'\n    backend: {type: HTTP-VPC, vpcAccessName: slb}\n";
+        let e = check_document(&plugin("routing", vpc)).unwrap_err();
+        assert_eq!(e.code, "InvalidPluginData");
+        assert!(e.message.contains("HTTP-VPC needs VPC accesses"), "{e}");
+        let e = check_document(&plugin(
+            "accessControl",
+            "rules: [{name: r, condition: '$a = ', ifTrue: DENY}]",
+        ))
+        .unwrap_err();
+        assert!(e.message.contains("at character"), "{e}");
+        assert!(check_document(&plugin(
+            "transformer",
+            "requestTransformer: [{action: removeRequestParameter, location: query, name: debug}]"
+        ))
+        .is_ok());
+    }
 }

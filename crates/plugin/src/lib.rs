@@ -15,6 +15,13 @@
 //! | `caching` | [`caching`] | [`caching::CachePolicy`] |
 //! | `circuitBreaker` | [`circuit_breaker`] | [`circuit_breaker::BreakerConfig`] |
 //! | `backendSignature` | [`backend_signature`] | [`backend_signature::BackendSignatureDoc`] |
+//! | `routing` | [`routing`] | [`routing::Routing`] |
+//! | `errorMapping` | [`error_mapping`] | [`error_mapping::ErrorMapping`] |
+//! | `accessControl` | [`access_control`] | [`access_control::AccessControl`] |
+//! | `transformer` | [`transformer`] | [`transformer::Transformer`] |
+//!
+//! The last four read variables and conditions written in the expression language of
+//! [`expr`] (plugins.md §0.1); the data plane supplies the values through [`expr::Vars`].
 //!
 //! Every other type (`basicAuth`, `remoteAuth`, `logMask`, unknown ones) is refused with
 //! [`PluginError::UnsupportedType`]: a document this gateway would store but never execute is
@@ -22,15 +29,21 @@
 //! [`MAX_DOCUMENT_BYTES`].
 #![forbid(unsafe_code)]
 
+pub mod access_control;
 pub mod backend_signature;
 pub mod caching;
 pub mod circuit_breaker;
 pub mod cors;
+mod doc;
+pub mod error_mapping;
 pub mod expr;
 pub mod ip_control;
+pub mod routing;
 pub mod traffic;
+pub mod transformer;
 
 pub use apigw_jwt::JwtConfig;
+pub use doc::ParamLocation;
 pub use expr::{Condition, Parameters, Phase, Template, Variable, Vars};
 
 use std::fmt;
@@ -39,7 +52,7 @@ use std::fmt;
 pub const MAX_DOCUMENT_BYTES: usize = apigw_model::plugin::MAX_PLUGIN_DATA_BYTES;
 
 /// The plugin types this gateway runs, as `PluginType` spells them.
-pub const SUPPORTED_TYPES: [&str; 7] = [
+pub const SUPPORTED_TYPES: [&str; 11] = [
     "jwtAuth",
     "trafficControl",
     "ipControl",
@@ -47,6 +60,10 @@ pub const SUPPORTED_TYPES: [&str; 7] = [
     "caching",
     "circuitBreaker",
     "backendSignature",
+    "routing",
+    "errorMapping",
+    "accessControl",
+    "transformer",
 ];
 
 /// A parsed plugin document, one variant per supported type.
@@ -59,6 +76,10 @@ pub enum PluginDoc {
     Caching(caching::CachePolicy),
     CircuitBreaker(circuit_breaker::BreakerConfig),
     BackendSignature(backend_signature::BackendSignatureDoc),
+    Routing(routing::Routing),
+    ErrorMapping(error_mapping::ErrorMapping),
+    AccessControl(access_control::AccessControl),
+    Transformer(transformer::Transformer),
 }
 
 impl PluginDoc {
@@ -72,6 +93,10 @@ impl PluginDoc {
             PluginDoc::Caching(_) => "caching",
             PluginDoc::CircuitBreaker(_) => "circuitBreaker",
             PluginDoc::BackendSignature(_) => "backendSignature",
+            PluginDoc::Routing(_) => "routing",
+            PluginDoc::ErrorMapping(_) => "errorMapping",
+            PluginDoc::AccessControl(_) => "accessControl",
+            PluginDoc::Transformer(_) => "transformer",
         }
     }
 }
@@ -132,6 +157,10 @@ pub fn parse(plugin_type: &str, data: &str) -> Result<PluginDoc, PluginError> {
         "backendSignature" => {
             backend_signature::BackendSignatureDoc::parse(data).map(PluginDoc::BackendSignature)
         }
+        "routing" => routing::Routing::parse(data).map(PluginDoc::Routing),
+        "errorMapping" => error_mapping::ErrorMapping::parse(data).map(PluginDoc::ErrorMapping),
+        "accessControl" => access_control::AccessControl::parse(data).map(PluginDoc::AccessControl),
+        "transformer" => transformer::Transformer::parse(data).map(PluginDoc::Transformer),
         other => return Err(PluginError::UnsupportedType(other.to_string())),
     };
     doc.map_err(PluginError::Invalid)
@@ -157,6 +186,10 @@ mod tests {
                 "timeoutThreshold: 3\nwindowInSeconds: 30\nopenTimeoutSeconds: 15",
             ),
             ("backendSignature", "type: APIGW_BACKEND\nkey: k\nsecret: s"),
+            ("routing", "routes: [{name: m, condition: '1 = 1', backend: {type: MOCK}}]"),
+            ("errorMapping", "errorCondition: '$CaStage = null'\nmappings: []\ndefaultMapping: {statusCode: 500}"),
+            ("accessControl", "rules: [{name: r, condition: '1 = 1', ifTrue: ALLOW}]"),
+            ("transformer", "responseTransformer: [{action: removeResponseHeader, name: Server}]"),
         ];
         for (t, data) in docs {
             let doc = parse(t, data).unwrap_or_else(|e| panic!("{t}: {e}"));
