@@ -4,36 +4,26 @@ use crate::ops::{not_found, Control, Result};
 use crate::{new_id, now_utc};
 use apigw_model::{ModelError, Plugin, PluginBinding, Stage};
 
-/// Checks a plugin document for the types this version executes (CreatePlugin, ModifyPlugin
-/// and the declarative file all come here).
+/// Checks a plugin document with the one parser the data plane compiles it with
+/// (`apigw_plugin::parse`); CreatePlugin, ModifyPlugin and the declarative file all come here.
+/// A type this gateway does not run is refused (`InvalidPluginType`), so nothing inert is
+/// stored.
 pub(crate) fn check_document(plugin: &Plugin) -> std::result::Result<(), ModelError> {
-    match plugin.plugin_type.as_str() {
-        "jwtAuth" => {
-            apigw_jwt::JwtConfig::parse(&plugin.plugin_data)
-                .map_err(|why| ModelError::invalid("PluginData", why))?;
-        }
-        "trafficControl" => crate::traffic::check_document(&plugin.plugin_data)?,
-        "ipControl" => crate::traffic::check_ip_document(&plugin.plugin_data)?,
-        // The data plane's own parsers: what is accepted here is what runs there.
-        "cors" => {
-            apigw_gateway::cors::Cors::parse(&plugin.plugin_data)
-                .map_err(|why| ModelError::invalid("PluginData", why))?;
-        }
-        "caching" => {
-            apigw_gateway::cache::CachePolicy::parse(&plugin.plugin_data)
-                .map_err(|why| ModelError::invalid("PluginData", why))?;
-        }
-        "circuitBreaker" => {
-            apigw_gateway::breaker::BreakerConfig::parse(&plugin.plugin_data)
-                .map_err(|why| ModelError::invalid("PluginData", why))?;
-        }
-        "backendSignature" => {
-            apigw_model::plugin::BackendSignatureDoc::parse(&plugin.plugin_data)
-                .map_err(|why| ModelError::invalid("PluginData", why))?;
-        }
-        _ => {}
+    apigw_plugin::parse(&plugin.plugin_type, &plugin.plugin_data)
+        .map(|_| ())
+        .map_err(plugin_error)
+}
+
+/// A refused document in the management API's vocabulary: `InvalidPluginType` for a type
+/// this gateway does not run, `InvalidPluginData` for a bad document, `Invalid<Limit>`
+/// (`InvalidApiDefault` ...) for trafficControl limits out of order.
+pub(crate) fn plugin_error(e: apigw_plugin::PluginError) -> ModelError {
+    use apigw_plugin::PluginError;
+    match e {
+        PluginError::UnsupportedType(_) => ModelError::invalid("PluginType", e),
+        PluginError::TooLarge(_) | PluginError::Invalid(_) => ModelError::invalid("PluginData", e),
+        PluginError::Limit(l) => ModelError::invalid(l.parameter, l.message),
     }
-    Ok(())
 }
 
 impl Control {
@@ -218,5 +208,65 @@ impl Control {
         let mut all = self.store.list_plugin_bindings().await?;
         all.retain(|b| mine.contains(&b.plugin_id));
         Ok(all)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plugin(plugin_type: &str, data: &str) -> Plugin {
+        Plugin {
+            plugin_id: String::new(),
+            plugin_name: "p1234".into(),
+            owner_id: apigw_model::account::ROOT_ACCOUNT_ID,
+            plugin_type: plugin_type.into(),
+            plugin_data: data.into(),
+            description: String::new(),
+            created_time: String::new(),
+            modified_time: String::new(),
+        }
+    }
+
+    #[test]
+    fn types_this_gateway_does_not_run_are_refused() {
+        for t in ["basicAuth", "remoteAuth", "logMask"] {
+            let e = check_document(&plugin(t, "{}")).unwrap_err();
+            assert_eq!(e.code, "InvalidPluginType", "{t}");
+            assert!(e.message.contains("not supported by this gateway"), "{e}");
+        }
+    }
+
+    #[test]
+    fn document_errors_keep_their_codes() {
+        let e = check_document(&plugin("cors", "maxAge: soon")).unwrap_err();
+        assert_eq!(e.code, "InvalidPluginData");
+        assert!(e.message.contains("`maxAge`"), "{e}");
+        let e = check_document(&plugin(
+            "trafficControl",
+            "unit: MINUTE\napiDefault: 10\nuserDefault: 20",
+        ))
+        .unwrap_err();
+        assert_eq!(e.code, "InvalidUserDefault");
+        assert!(check_document(&plugin("caching", "duration: 60")).is_ok());
+    }
+
+    #[test]
+    fn the_newer_types_are_checked() {
+        let vpc = "routes:\n  - name: Vip\n    condition: '$CaAppId = 1'\n    backend: {type: HTTP-VPC, vpcAccessName: slb}\n";
+        let e = check_document(&plugin("routing", vpc)).unwrap_err();
+        assert_eq!(e.code, "InvalidPluginData");
+        assert!(e.message.contains("HTTP-VPC needs VPC accesses"), "{e}");
+        let e = check_document(&plugin(
+            "accessControl",
+            "rules: [{name: r, condition: '$a = ', ifTrue: DENY}]",
+        ))
+        .unwrap_err();
+        assert!(e.message.contains("at character"), "{e}");
+        assert!(check_document(&plugin(
+            "transformer",
+            "requestTransformer: [{action: removeRequestParameter, location: query, name: debug}]"
+        ))
+        .is_ok());
     }
 }

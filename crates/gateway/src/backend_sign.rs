@@ -35,7 +35,7 @@ pub struct BackendSigner {
 impl BackendSigner {
     /// Reads a plugin document: `type: APIGW_BACKEND`, `key`, `secret` (JSON or YAML).
     pub fn parse(doc: &str) -> Result<BackendSigner, String> {
-        let doc = apigw_model::plugin::BackendSignatureDoc::parse(doc)?;
+        let doc = apigw_plugin::backend_signature::BackendSignatureDoc::parse(doc)?;
         let secret = doc.secret;
         let key = HeaderValue::from_str(&doc.key)
             .map_err(|_| "`key` must be printable ASCII (it travels in a header)".to_string())?;

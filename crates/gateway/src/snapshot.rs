@@ -625,7 +625,10 @@ fn compile_api(
         ip_control: bound.ip.clone(),
         params,
         backend_signer: bound.signer.clone(),
-        traffic: bound.traffic.as_ref().map(|d| d.bind(scope.clone())),
+        traffic: bound
+            .traffic
+            .as_ref()
+            .map(|d| TrafficPolicy::bind(d, scope.clone())),
         cors: bound.cors.clone(),
         cache: bound.caching.clone(),
         scope,

@@ -15,35 +15,7 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 
-/// The length of a counting window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Unit {
-    Second,
-    Minute,
-    Hour,
-    Day,
-}
-
-impl Unit {
-    pub fn parse(s: &str) -> Option<Unit> {
-        Some(match s.trim().to_ascii_uppercase().as_str() {
-            "SECOND" => Unit::Second,
-            "MINUTE" => Unit::Minute,
-            "HOUR" => Unit::Hour,
-            "DAY" => Unit::Day,
-            _ => return None,
-        })
-    }
-
-    pub fn millis(self) -> i64 {
-        match self {
-            Unit::Second => 1_000,
-            Unit::Minute => 60_000,
-            Unit::Hour => 3_600_000,
-            Unit::Day => 86_400_000,
-        }
-    }
-}
+pub use apigw_plugin::traffic::{TrafficDoc, Unit};
 
 /// What is counted: a scope (an API in a stage, a group, the instance), a dimension and an id.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -163,83 +135,20 @@ pub enum Throttled {
     Plugin,
 }
 
-/// A plugin document read into numbers (checked for order by the control plane).
-#[derive(Debug, Clone)]
-pub struct TrafficDoc {
-    unit: Unit,
-    api: u64,
-    user: Option<u64>,
-    app: Option<u64>,
-    special_apps: Vec<(i64, u64)>,
-    special_users: Vec<(i64, u64)>,
-}
-
-impl TrafficDoc {
-    /// Reads a plugin document (JSON or YAML, plugins.md §1.1).
-    pub fn parse(doc: &str) -> Result<TrafficDoc, String> {
-        let v: serde_json::Value =
-            serde_norway::from_str(doc).map_err(|e| format!("not JSON or YAML: {e}"))?;
-        let unit = v["unit"]
-            .as_str()
-            .and_then(Unit::parse)
-            .ok_or("`unit` must be SECOND, MINUTE, HOUR or DAY")?;
-        let api = number(&v["apiDefault"])?.ok_or("`apiDefault` is required")?;
-        let mut doc = TrafficDoc {
-            unit,
-            api,
-            user: number(&v["userDefault"])?,
-            app: number(&v["appDefault"])?,
-            special_apps: Vec::new(),
-            special_users: Vec::new(),
-        };
-        for special in v["specials"].as_array().into_iter().flatten() {
-            let kind = special["type"].as_str().unwrap_or("").to_ascii_uppercase();
-            for p in special["policies"].as_array().into_iter().flatten() {
-                let key = number(&p["key"])?.ok_or("a special policy needs a `key`")?;
-                let value = number(&p["value"])?.ok_or("a special policy needs a `value`")?;
-                let key = i64::try_from(key).map_err(|_| "special `key` is too large")?;
-                match kind.as_str() {
-                    "APP" => doc.special_apps.push((key, value)),
-                    "USER" => doc.special_users.push((key, value)),
-                    other => return Err(format!("special `type` `{other}` is not APP or USER")),
-                }
-            }
-        }
-        Ok(doc)
-    }
-
+impl TrafficPolicy {
     /// The policy for one API in one stage (`scope` names them).
-    pub fn bind(&self, scope: Arc<str>) -> TrafficPolicy {
+    pub fn bind(doc: &TrafficDoc, scope: Arc<str>) -> TrafficPolicy {
         TrafficPolicy {
             scope,
-            unit: self.unit,
-            api: self.api,
-            user: self.user,
-            app: self.app,
-            special_apps: self.special_apps.iter().copied().collect(),
-            special_users: self.special_users.iter().copied().collect(),
+            unit: doc.unit,
+            api: doc.api,
+            user: doc.user,
+            app: doc.app,
+            special_apps: doc.special_apps.iter().copied().collect(),
+            special_users: doc.special_users.iter().copied().collect(),
         }
     }
-}
 
-/// A whole number from a JSON number or numeric string; `None` when absent.
-fn number(v: &serde_json::Value) -> Result<Option<u64>, String> {
-    match v {
-        serde_json::Value::Null => Ok(None),
-        serde_json::Value::Number(n) => n
-            .as_u64()
-            .map(Some)
-            .ok_or_else(|| format!("{n} is not a positive whole number")),
-        serde_json::Value::String(s) => s
-            .trim()
-            .parse()
-            .map(Some)
-            .map_err(|_| format!("`{s}` is not a number")),
-        other => Err(format!("{other} is not a number")),
-    }
-}
-
-impl TrafficPolicy {
     /// Counts a request of `app` (with its owner account) or an anonymous one. The app's own
     /// limit is counted first, then its account's, then the API's, so a request refused for
     /// the app does not use up the API's quota.
@@ -385,7 +294,7 @@ mod tests {
             "unit: MINUTE\napiDefault: 10\nuserDefault: 4\nappDefault: 2\nspecials:\n  - type: APP\n    policies: [{key: 7, value: 5}]\n  - type: USER\n    policies: [{key: 1, value: 6}]\n",
         )
         .unwrap();
-        let p = doc.bind("api/RELEASE".into());
+        let p = TrafficPolicy::bind(&doc, "api/RELEASE".into());
         let c = MemoryCounter::new();
         let t = 1_700_000_040_000;
         let run = |app: Option<(i64, i64)>, n: usize| {
@@ -407,17 +316,5 @@ mod tests {
         let r = run(None, 5);
         assert_eq!(r.iter().filter(|x| x.is_ok()).count(), 3);
         assert_eq!(r[4], Err(Throttled::Api));
-    }
-
-    #[test]
-    fn documents() {
-        assert!(TrafficDoc::parse(r#"{"unit":"SECOND","apiDefault":100}"#).is_ok());
-        assert!(TrafficDoc::parse("unit: WEEK\napiDefault: 1").is_err());
-        assert!(TrafficDoc::parse("unit: SECOND").is_err());
-        assert!(TrafficDoc::parse("unit: SECOND\napiDefault: -1").is_err());
-        assert!(TrafficDoc::parse(
-            "unit: SECOND\napiDefault: 5\nspecials: [{type: IP, policies: [{key: 1, value: 1}]}]"
-        )
-        .is_err());
     }
 }

@@ -7,8 +7,8 @@ use crate::error::ApiError;
 use crate::params::{paged, Params};
 use apigw_control::Control;
 use apigw_model::params::SystemParam;
-use apigw_model::plugin::BackendSignatureDoc;
 use apigw_model::Plugin;
+use apigw_plugin::backend_signature::BackendSignatureDoc;
 use serde_json::json;
 
 const TYPE: &str = FAMILY.plugin_type;
