@@ -1,7 +1,6 @@
 //! Compiling the live configuration into a snapshot, with 100 and 10,000 deployed APIs: from
 //! scratch (start-up), and again after one API was redeployed (what a DeployApi costs).
 
-use apigw_gateway::breaker::BreakerRegistry;
 use apigw_gateway::snapshot::Snapshot;
 use apigw_gateway::GatewayConfig;
 use apigw_model::{ApiDefinition, Deployment, Domain, Group, Stage};
@@ -68,13 +67,12 @@ fn bench(c: &mut Criterion) {
         g.bench_with_input(BenchmarkId::new("from_scratch", n), &before, |b, live| {
             b.iter(|| black_box(Snapshot::compile(live, &config)))
         });
-        let breakers = BreakerRegistry::default();
-        let previous = Snapshot::compile_with(&before, &config, &breakers);
+        let previous = Snapshot::compile(&before, &config);
         let mut after = before.clone();
         after.generation = 2;
         after.deployments[n / 2] = deployment(n / 2, "20261125000000001");
         g.bench_with_input(BenchmarkId::new("one_redeployed", n), &after, |b, live| {
-            b.iter(|| black_box(Snapshot::recompile(&previous, live, &config, &breakers)))
+            b.iter(|| black_box(Snapshot::recompile(&previous, live, &config)))
         });
     }
     g.finish();

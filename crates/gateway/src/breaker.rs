@@ -355,36 +355,3 @@ errorCondition: \"$LatencyMilliSeconds > 500\"
         assert_eq!(b.admit(Instant::now()), Admit::Pass);
     }
 }
-
-/// Breakers outlive snapshots: a recompiled configuration gets the same breaker (and state)
-/// for an API and stage as long as its plugin document is unchanged.
-#[derive(Default)]
-pub struct BreakerRegistry {
-    map: Mutex<std::collections::HashMap<BreakerKey, Arc<Breaker>>>,
-}
-
-/// API id, stage, and the plugin document (`None`: the default breaker).
-pub type BreakerKey = (String, apigw_model::Stage, Option<String>);
-
-impl BreakerRegistry {
-    /// Runs `f` with a lookup that reuses the breakers of the previous compile; the ones not
-    /// asked for are dropped afterwards.
-    pub fn renew<T>(
-        &self,
-        f: impl FnOnce(&mut dyn FnMut(BreakerKey, &Arc<BreakerConfig>) -> Arc<Breaker>) -> T,
-    ) -> T {
-        let mut old = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        let mut new = std::collections::HashMap::new();
-        let mut get = |key: BreakerKey, config: &Arc<BreakerConfig>| {
-            let b = old
-                .get(&key)
-                .cloned()
-                .unwrap_or_else(|| Arc::new(Breaker::new(config.clone())));
-            new.insert(key, b.clone());
-            b
-        };
-        let out = f(&mut get);
-        *old = new;
-        out
-    }
-}

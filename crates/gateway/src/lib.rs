@@ -96,8 +96,6 @@ pub struct Shared {
     pub replay: Arc<dyn replay::ReplayGuard>,
     /// Flow-control counters.
     pub counter: Arc<dyn traffic::Counter>,
-    /// Circuit breakers, kept across configuration reloads.
-    pub breakers: breaker::BreakerRegistry,
     /// Responses kept by the `caching` plugin.
     pub cache: cache::ResponseCache,
     /// The generation of the snapshot being served, for writers that wait until their change
@@ -111,7 +109,6 @@ impl Shared {
         Arc::new(Shared {
             replay,
             counter: Arc::new(traffic::MemoryCounter::new()),
-            breakers: Default::default(),
             cache: cache::ResponseCache::new(config.cache_capacity_bytes),
             config,
             snapshot: ArcSwap::from_pointee(Snapshot::empty()),

@@ -15,7 +15,7 @@ pub async fn load(store: &dyn Store, shared: &Arc<Shared>) -> Result<(), StoreEr
     let for_compile = shared.clone();
     let snap = tokio::task::spawn_blocking(move || {
         let previous = for_compile.snapshot.load_full();
-        Snapshot::recompile(&previous, &live, &for_compile.config, &for_compile.breakers)
+        Snapshot::recompile(&previous, &live, &for_compile.config)
     })
     .await
     .map_err(|e| StoreError::Unavailable(format!("compiling the configuration failed: {e}")))?;

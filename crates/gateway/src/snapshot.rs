@@ -4,7 +4,7 @@
 
 use crate::auth::{AppCodeMode, AuthPolicy, Credentials, JwtPlugin};
 use crate::backend_sign::BackendSigner;
-use crate::breaker::{Breaker, BreakerConfig, BreakerRegistry};
+use crate::breaker::{Breaker, BreakerConfig};
 use crate::cache::CachePolicy;
 use crate::cors::Cors;
 use crate::params::ParamPlan;
@@ -38,7 +38,10 @@ pub struct GroupRoutes {
     pub group_name: Arc<str>,
     /// The group's QPS cap (`TrafficLimit`, `T429GR`).
     pub traffic_limit: Option<u32>,
-    stages: [Router<Arc<CompiledApi>>; 3],
+    /// Shared with the previous snapshot when nothing in that group and stage changed.
+    stages: [Arc<Router<Arc<CompiledApi>>>; 3],
+    /// How many deployed APIs each stage's router was built from (some may not be served).
+    deployed: [usize; 3],
 }
 
 impl GroupRoutes {
@@ -208,29 +211,16 @@ impl Snapshot {
     /// Compiles the live configuration. Never fails: what cannot be compiled is reported in
     /// `warnings` (and an API whose stored definition is unusable answers `X500AM`).
     pub fn compile(live: &LiveConfig, config: &GatewayConfig) -> Snapshot {
-        Snapshot::compile_with(live, config, &BreakerRegistry::default())
-    }
-
-    /// Like [`Snapshot::compile`], keeping the circuit breakers (and their state) of APIs
-    /// whose breaker configuration did not change.
-    pub fn compile_with(
-        live: &LiveConfig,
-        config: &GatewayConfig,
-        breakers: &BreakerRegistry,
-    ) -> Snapshot {
-        Snapshot::recompile(&Snapshot::empty(), live, config, breakers)
+        Snapshot::recompile(&Snapshot::empty(), live, config)
     }
 
     /// Compiles the live configuration reusing what `previous` compiled from the same inputs:
     /// a plugin whose document did not change is not parsed again, and an API whose
     /// deployment, bindings, grants and group did not change keeps its compiled form, so a
-    /// change costs what it changes (plus rebuilding the routing tables).
-    pub fn recompile(
-        previous: &Snapshot,
-        live: &LiveConfig,
-        config: &GatewayConfig,
-        breakers: &BreakerRegistry,
-    ) -> Snapshot {
+    /// change costs what it changes: only the routing tables of a group and stage where an
+    /// API changed are rebuilt. A circuit breaker (and its state) is kept while its
+    /// configuration is the same.
+    pub fn recompile(previous: &Snapshot, live: &LiveConfig, config: &GatewayConfig) -> Snapshot {
         let mut snap = Snapshot::empty();
         snap.generation = live.generation;
         let mut group_index = AHashMap::new();
@@ -254,6 +244,7 @@ impl Snapshot {
                 group_name: g.group_name.as_str().into(),
                 traffic_limit: g.traffic_limit.filter(|l| *l > 0),
                 stages: Default::default(),
+                deployed: [0; 3],
             });
         }
         for d in &live.domains {
@@ -297,37 +288,72 @@ impl Snapshot {
         let extras = StageExtras::compile(live, &snap.plugins);
         let default_breaker = Arc::new(BreakerConfig::default_config());
         let no_grants = AHashMap::new();
-        breakers.renew(|breaker_for| {
-            for dep in &live.deployments {
-                let Some(&gi) = group_index.get(dep.group_id.as_str()) else {
-                    continue;
-                };
-                let key = (dep.api_id.clone(), dep.stage_name);
-                let bound = extras.bound.get(&key).cloned().unwrap_or_default();
-                let grants = extras.grants.get(&key).unwrap_or(&no_grants).clone();
-                let breaker = match &bound.breaker {
-                    Some((doc, c)) => breaker_for((key.0, key.1, Some(doc.to_string())), c),
-                    None => breaker_for((key.0, key.1, None), &default_breaker),
-                };
-                let inputs = ApiInputs {
-                    deployment: dep.clone(),
-                    base_path: base_paths[gi].as_str().into(),
-                    grants,
-                    bound,
-                    breaker,
-                };
-                let id = (dep.api_id.as_str().into(), dep.stage_name);
-                let compiled = match previous.apis.get(&id) {
-                    Some(old) if old.inputs == inputs => old.clone(),
-                    _ => CompiledEntry::compile(inputs, &snap.groups[gi].group_id),
-                };
-                let group = &mut snap.groups[gi];
-                if let Err(w) = compiled.route_into(group) {
-                    snap.warnings.push(w);
+        // Per group and stage: the entries to route, and whether any differs from before.
+        let mut routes: Vec<[(Vec<CompiledEntry>, bool); 3]> =
+            (0..snap.groups.len()).map(|_| Default::default()).collect();
+        for dep in &live.deployments {
+            let Some(&gi) = group_index.get(dep.group_id.as_str()) else {
+                continue;
+            };
+            let id: (Box<str>, Stage) = (dep.api_id.as_str().into(), dep.stage_name);
+            let old = previous.apis.get(&id);
+            let key = (dep.api_id.clone(), dep.stage_name);
+            let bound = extras.bound.get(&key).cloned().unwrap_or_default();
+            let breaker_config = bound.breaker.as_ref().map(|(_, c)| c.clone());
+            let breaker = match old {
+                Some(o)
+                    if same(
+                        &o.inputs.bound.breaker.as_ref().map(|(_, c)| c.clone()),
+                        &breaker_config,
+                    ) =>
+                {
+                    o.inputs.breaker.clone()
                 }
-                snap.apis.insert(id, compiled);
+                _ => Arc::new(Breaker::new(
+                    breaker_config.unwrap_or_else(|| default_breaker.clone()),
+                )),
+            };
+            let inputs = ApiInputs {
+                deployment: dep.clone(),
+                base_path: base_paths[gi].as_str().into(),
+                grants: extras.grants.get(&key).unwrap_or(&no_grants).clone(),
+                bound,
+                breaker,
+            };
+            let (entries, changed) = &mut routes[gi][dep.stage_name.index()];
+            let entry = match old {
+                Some(o) if o.inputs == inputs => o.clone(),
+                _ => {
+                    *changed = true;
+                    CompiledEntry::compile(inputs, &snap.groups[gi].group_id)
+                }
+            };
+            entries.push(entry.clone());
+            snap.apis.insert(id, entry);
+        }
+        let previous_groups: AHashMap<&str, &GroupRoutes> =
+            previous.groups.iter().map(|g| (&*g.group_id, g)).collect();
+        for (gi, stages) in routes.into_iter().enumerate() {
+            let group = &mut snap.groups[gi];
+            let before = previous_groups.get(&*group.group_id).copied();
+            for (si, (entries, changed)) in stages.into_iter().enumerate() {
+                group.deployed[si] = entries.len();
+                match before {
+                    Some(b) if !changed && b.deployed[si] == entries.len() => {
+                        group.stages[si] = b.stages[si].clone();
+                    }
+                    _ => {
+                        let mut router = Router::default();
+                        for e in &entries {
+                            if let Err(w) = e.route_into(&mut router) {
+                                snap.warnings.push(w);
+                            }
+                        }
+                        group.stages[si] = Arc::new(router);
+                    }
+                }
             }
-        });
+        }
         snap
     }
 }
@@ -376,13 +402,13 @@ impl CompiledEntry {
         CompiledEntry { inputs, compiled }
     }
 
-    fn route_into(&self, group: &mut GroupRoutes) -> Result<(), String> {
+    fn route_into(&self, router: &mut Router<Arc<CompiledApi>>) -> Result<(), String> {
         let (api, route) = self.compiled.as_ref().map_err(|e| e.clone())?;
         let segments = route.segments.iter().map(|s| match s {
             Some(l) => PatternSegment::Literal(l),
             None => PatternSegment::Param,
         });
-        group.stages[api.stage.index()]
+        router
             .insert(route.method.clone(), segments, route.prefix, api.clone())
             .map_err(|_| {
                 format!(
@@ -852,4 +878,66 @@ fn certified_key(cert_pem: &str, key_pem: &str) -> Result<CertifiedKey, String> 
     ck.keys_match()
         .map_err(|e| format!("certificate and key do not match: {e}"))?;
     Ok(ck)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use apigw_model::{ApiDefinition, Group};
+    use serde_json::json;
+
+    fn deployment(i: usize, version: &str) -> Arc<Deployment> {
+        let def: ApiDefinition = serde_json::from_value(json!({
+            "ApiId": format!("api{i}"), "GroupId": "g", "ApiName": format!("api_{i}"), "AuthType": "ANONYMOUS",
+            "RequestConfig": {"RequestHttpMethod": "GET", "RequestPath": format!("/s{i}")},
+            "ServiceConfig": {"ServiceAddress": "http://127.0.0.1:9000"}
+        }))
+        .unwrap();
+        Arc::new(Deployment {
+            api_id: def.api_id.clone(),
+            group_id: "g".into(),
+            stage_name: Stage::Release,
+            history_version: version.into(),
+            description: String::new(),
+            deployed_time: String::new(),
+            online: true,
+            definition: def,
+        })
+    }
+
+    fn find(snap: &Snapshot, path: &str) -> Arc<CompiledApi> {
+        let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        snap.groups[0]
+            .router(Stage::Release)
+            .find(&Method::GET, &segments)
+            .unwrap()
+            .value
+            .clone()
+    }
+
+    #[test]
+    fn recompile_reuses_what_did_not_change() {
+        let group: Group =
+            serde_json::from_value(json!({"GroupId": "g", "GroupName": "group"})).unwrap();
+        let mut live = LiveConfig {
+            generation: 1,
+            groups: vec![group],
+            deployments: (0..3).map(|i| deployment(i, "1")).collect(),
+            ..LiveConfig::default()
+        };
+        let config = GatewayConfig::default();
+        let first = Snapshot::compile(&live, &config);
+        live.generation = 2;
+        live.deployments[1] = deployment(1, "2");
+        let second = Snapshot::recompile(&first, &live, &config);
+        assert!(Arc::ptr_eq(&find(&first, "/s0"), &find(&second, "/s0")));
+        assert!(Arc::ptr_eq(&find(&first, "/s2"), &find(&second, "/s2")));
+        assert!(!Arc::ptr_eq(&find(&first, "/s1"), &find(&second, "/s1")));
+        assert_eq!(&*find(&second, "/s1").version, "2");
+        // The breaker (and its state) survives the recompile of a changed API.
+        assert!(Arc::ptr_eq(
+            &find(&first, "/s1").breaker,
+            &find(&second, "/s1").breaker
+        ));
+    }
 }
