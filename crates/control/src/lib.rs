@@ -7,6 +7,7 @@ pub mod apply;
 mod apply_apps;
 mod apps;
 mod ops;
+mod paths;
 mod plugins;
 pub mod traffic;
 
