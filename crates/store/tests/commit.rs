@@ -48,7 +48,10 @@ fn dump(dir: &Path) -> String {
         let mut rows: Vec<String> = stmt
             .query_map([], |r| {
                 (0..n)
-                    .map(|i| r.get::<_, rusqlite::types::Value>(i).map(|v| format!("{v:?}")))
+                    .map(|i| {
+                        r.get::<_, rusqlite::types::Value>(i)
+                            .map(|v| format!("{v:?}"))
+                    })
                     .collect::<Result<Vec<_>, _>>()
                     .map(|v| v.join("|"))
             })
