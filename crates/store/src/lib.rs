@@ -5,7 +5,8 @@
 //!   from [`Store::load_live`] and never awaits the store on the request path.
 //! - Every successful write is durable when the call returns.
 //! - Every write bumps [`Store::generation`], so a gateway notices changes made by another
-//!   process (e.g. `apigw apply`) or, in a cluster, by another node.
+//!   process (e.g. `apigw apply`) or, in a cluster, by another node. A batch ([`Store::commit`])
+//!   is one write: all of it or nothing, one bump.
 #![forbid(unsafe_code)]
 
 mod sqlite;
