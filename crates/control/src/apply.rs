@@ -3,13 +3,21 @@
 //! The file lists groups (by `GroupName`) with their domains and APIs (by `ApiName`), in the
 //! management API's field names. Applying creates what is missing, updates what differs, and,
 //! for APIs with `DeployTo`, deploys the draft to exactly those stages (abolishing the others).
-//! Nothing in the store that the file does not mention is touched. The whole file is parsed and
-//! validated before the first write, so a bad file changes nothing.
+//! Nothing in the store that the file does not mention is touched. The file is parsed and
+//! validated alone, then the whole change is planned and checked against the stored state,
+//! then written as one atomic batch ([`apigw_store::Store::commit`]): a bad file changes nothing.
 
-use crate::ops::{Control, Result};
-use apigw_model::validate::{check_conflicts, validate_api};
-use apigw_model::{ApiDefinition, Domain, DomainCertificate, ModelError, Stage};
+use crate::ops::{check_domain, new_deployment, Control, ControlError, Result};
+use crate::paths::PathIndex;
+use crate::{new_id, now_utc};
+use apigw_model::validate::validate_api;
+use apigw_model::{
+    ApiDefinition, App, Authorization, Deployment, Domain, DomainCertificate, Group, ModelError,
+    Plugin, PluginBinding, Stage,
+};
+use apigw_store::{StoreError, StoredConfig, Write};
 use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -200,15 +208,23 @@ impl GatewayFile {
                     }
                 }
             }
-            for (i, a) in g.apis.iter().enumerate() {
-                let path = validate_api(&a.definition)
-                    .map_err(|e| in_api(e, &g.group_name, &a.definition.api_name))?;
-                // Conflicts inside the file (ids are not assigned yet: compare by position).
-                let earlier = g.apis[..i].iter().map(|o| &o.definition);
-                let mut me = a.definition.clone();
-                me.api_id = format!("#{i}");
-                check_conflicts(&me, &path, earlier)
-                    .map_err(|e| in_api(e, &g.group_name, &a.definition.api_name))?;
+            // Conflicts inside the file (ids are not assigned yet: number them by position).
+            let numbered: Vec<ApiDefinition> = g
+                .apis
+                .iter()
+                .enumerate()
+                .map(|(i, a)| ApiDefinition {
+                    api_id: format!("#{i}"),
+                    ..a.definition.clone()
+                })
+                .collect();
+            let mut earlier = PathIndex::default();
+            for me in &numbered {
+                let path = validate_api(me).map_err(|e| in_api(e, &g.group_name, &me.api_name))?;
+                earlier
+                    .check(me, &path)
+                    .map_err(|e| in_api(e, &g.group_name, &me.api_name))?;
+                earlier.insert(me);
             }
         }
         self.validate_apps()?;
@@ -284,131 +300,387 @@ fn in_api(e: ModelError, group: &str, api: &str) -> ModelError {
 }
 
 /// Applies `file` and returns one line per change.
+///
+/// The file is checked alone, then the whole change is computed in memory against the stored
+/// state (read once) and checked there (names, domains, path conflicts of drafts and of what
+/// will be live, grants and bindings), and only then written, as one atomic batch. A refused
+/// file changes nothing.
 pub async fn apply(control: &Control, file: &GatewayFile) -> Result<Vec<String>> {
     file.validate()?;
-    let mut report = Vec::new();
-    for spec in &file.groups {
-        apply_group(control, spec, &mut report).await?;
+    let _w = control.write_lock.lock().await;
+    let mut tries = 0;
+    loop {
+        let stored = control.store.load_all().await?;
+        let generation = stored.live.generation;
+        let plan = Plan::make(control, stored, file)?;
+        // Conditional on the generation read: another process that wrote in between makes
+        // the plan stale; it is computed again from the new state.
+        match control.store.commit(&plan.writes, Some(generation)).await {
+            Ok(()) => {
+                if !plan.writes.is_empty() {
+                    control.publish().await;
+                }
+                return Ok(plan.report);
+            }
+            Err(StoreError::Conflict(_)) if tries < 3 => tries += 1,
+            Err(e) => return Err(e.into()),
+        }
     }
-    for spec in &file.apps {
-        crate::apply_apps::apply_app(control, spec, &mut report).await?;
-    }
-    for spec in &file.plugins {
-        crate::apply_apps::apply_plugin(control, spec, &mut report).await?;
-    }
-    Ok(report)
 }
 
-async fn apply_group(control: &Control, spec: &GroupSpec, report: &mut Vec<String>) -> Result<()> {
-    let name = &spec.group_name;
-    let group = match control.group_by_name(name).await? {
-        None => {
-            let mut g = control
-                .create_group(name, &spec.description, spec.base_path.as_deref())
-                .await?;
-            if spec.traffic_limit.is_some() {
-                g.traffic_limit = spec.traffic_limit;
-                g = control.modify_group(&g).await?;
-            }
-            report.push(format!("created group {name} ({})", g.group_id));
-            g
+/// A change being computed: the stored state as the file leaves it, the writes that get it
+/// there, and the report lines.
+pub(crate) struct Plan<'c> {
+    pub(crate) control: &'c Control,
+    pub(crate) now: String,
+    groups: Vec<Group>,
+    domains: HashMap<String, Domain>,
+    /// Drafts by id.
+    pub(crate) apis: HashMap<String, ApiDefinition>,
+    /// Group id → ids of its APIs.
+    group_apis: HashMap<String, Vec<String>>,
+    online: HashMap<(String, Stage), std::sync::Arc<Deployment>>,
+    latest_versions: HashMap<(String, Stage), String>,
+    /// (group name, API name) → API id, for the acting account (after the groups are planned).
+    pub(crate) api_names: HashMap<(String, String), String>,
+    /// Group names of the acting account.
+    pub(crate) group_names: HashSet<String>,
+    pub(crate) apps: Vec<App>,
+    pub(crate) grants: Vec<Authorization>,
+    pub(crate) plugins: Vec<Plugin>,
+    pub(crate) bindings: Vec<PluginBinding>,
+    pub(crate) writes: Vec<Write>,
+    pub(crate) report: Vec<String>,
+}
+
+impl<'c> Plan<'c> {
+    fn make(control: &'c Control, stored: StoredConfig, file: &GatewayFile) -> Result<Plan<'c>> {
+        let live = stored.live;
+        let mut group_apis: HashMap<String, Vec<String>> = HashMap::new();
+        for a in &stored.apis {
+            group_apis
+                .entry(a.group_id.clone())
+                .or_default()
+                .push(a.api_id.clone());
         }
-        Some(mut g) => {
-            let base_path = spec.base_path.clone().unwrap_or_else(|| "/".into());
-            if g.description != spec.description
-                || g.base_path != base_path
-                || g.traffic_limit != spec.traffic_limit
-            {
-                g.description = spec.description.clone();
-                g.base_path = base_path;
-                g.traffic_limit = spec.traffic_limit;
-                g = control.modify_group(&g).await?;
-                report.push(format!("updated group {name}"));
-            }
-            g
+        let mut plan = Plan {
+            control,
+            now: now_utc(),
+            groups: live.groups,
+            domains: live
+                .domains
+                .into_iter()
+                .map(|d| (d.domain_name.clone(), d))
+                .collect(),
+            apis: stored
+                .apis
+                .into_iter()
+                .map(|a| (a.api_id.clone(), a))
+                .collect(),
+            group_apis,
+            online: live
+                .deployments
+                .into_iter()
+                .map(|d| ((d.api_id.clone(), d.stage_name), d))
+                .collect(),
+            latest_versions: stored
+                .latest_versions
+                .into_iter()
+                .map(|(api, stage, version)| ((api, stage), version))
+                .collect(),
+            api_names: HashMap::new(),
+            group_names: HashSet::new(),
+            apps: live.apps,
+            grants: live.authorizations,
+            plugins: live.plugins,
+            bindings: live.plugin_bindings,
+            writes: Vec::new(),
+            report: Vec::new(),
+        };
+        for spec in &file.groups {
+            plan.group(spec)?;
         }
-    };
-    let bound = control.domains(&group.group_id).await?;
-    for d in &spec.domains {
-        let current = bound.iter().find(|b| b.domain_name == d.domain_name);
-        let certificate = match &d.certificate {
-            Some(c) => Some(DomainCertificate {
-                certificate_name: c.certificate_name.clone(),
-                certificate_body: c.certificate_body.clone().unwrap_or_default(),
-                certificate_private_key: c.certificate_private_key.clone().unwrap_or_default(),
-            }),
-            // No `Certificate` in the file: a certificate set earlier stays.
-            None => current.and_then(|b| b.certificate.clone()),
+        for g in plan.groups.iter().filter(|g| g.owner_id == control.account) {
+            plan.group_names.insert(g.group_name.clone());
+            for id in plan.group_apis.get(&g.group_id).into_iter().flatten() {
+                let name = plan.apis[id].api_name.clone();
+                plan.api_names
+                    .insert((g.group_name.clone(), name), id.clone());
+            }
+        }
+        for spec in &file.apps {
+            plan.app(spec)
+                .map_err(|e| within(e, &format!("app `{}`", spec.app_name)))?;
+        }
+        for spec in &file.plugins {
+            plan.plugin(spec)
+                .map_err(|e| within(e, &format!("plugin `{}`", spec.plugin_name)))?;
+        }
+        Ok(plan)
+    }
+
+    fn group(&mut self, spec: &GroupSpec) -> Result<()> {
+        let name = &spec.group_name;
+        let account = self.control.account;
+        let ctx = |e| within(e, &format!("group `{name}`"));
+        let existing = self
+            .groups
+            .iter()
+            .position(|g| g.owner_id == account && g.group_name == *name);
+        let group = match existing {
+            None => {
+                let mut g = self
+                    .control
+                    .new_group(
+                        &self.groups,
+                        name,
+                        &spec.description,
+                        spec.base_path.as_deref(),
+                    )
+                    .map_err(ctx)?;
+                g.traffic_limit = spec.traffic_limit;
+                self.writes.push(Write::PutGroup(g.clone()));
+                self.report
+                    .push(format!("created group {name} ({})", g.group_id));
+                self.groups.push(g.clone());
+                g
+            }
+            Some(i) => {
+                let g = &mut self.groups[i];
+                let base_path = spec.base_path.clone().unwrap_or_else(|| "/".into());
+                if g.description != spec.description
+                    || g.base_path != base_path
+                    || g.traffic_limit != spec.traffic_limit
+                {
+                    g.description = spec.description.clone();
+                    g.base_path = base_path;
+                    g.traffic_limit = spec.traffic_limit;
+                    g.modified_time = self.now.clone();
+                    g.validate().map_err(|e| ctx(e.into()))?;
+                    self.writes.push(Write::PutGroup(g.clone()));
+                    self.report.push(format!("updated group {name}"));
+                }
+                g.clone()
+            }
         };
-        let domain = Domain {
-            domain_name: d.domain_name.clone(),
-            group_id: group.group_id.clone(),
-            bind_stage_name: d.bind_stage_name,
-            certificate,
-        };
-        if current != Some(&domain) {
-            control.set_domain(domain).await?;
-            report.push(format!("bound domain {} to group {name}", d.domain_name));
+        self.group_domains(&group, spec).map_err(ctx)?;
+        self.group_apis(&group, spec)
+    }
+
+    fn group_domains(&mut self, group: &Group, spec: &GroupSpec) -> Result<()> {
+        for d in &spec.domains {
+            let current = self
+                .domains
+                .get(&d.domain_name)
+                .filter(|b| b.group_id == group.group_id);
+            let certificate = match &d.certificate {
+                Some(c) => Some(DomainCertificate {
+                    certificate_name: c.certificate_name.clone(),
+                    certificate_body: c.certificate_body.clone().unwrap_or_default(),
+                    certificate_private_key: c.certificate_private_key.clone().unwrap_or_default(),
+                }),
+                // No `Certificate` in the file: a certificate set earlier stays.
+                None => current.and_then(|b| b.certificate.clone()),
+            };
+            let domain = Domain {
+                domain_name: d.domain_name.clone(),
+                group_id: group.group_id.clone(),
+                bind_stage_name: d.bind_stage_name,
+                certificate,
+            };
+            if current != Some(&domain) {
+                domain.validate()?;
+                // Only the domains that may hold this name or count for this group matter.
+                let near: Vec<Domain> = self
+                    .domains
+                    .values()
+                    .filter(|o| {
+                        o.domain_name == domain.domain_name || o.group_id == domain.group_id
+                    })
+                    .cloned()
+                    .collect();
+                check_domain(&near, &domain)?;
+                self.writes.push(Write::PutDomain(domain.clone()));
+                self.report.push(format!(
+                    "bound domain {} to group {}",
+                    d.domain_name, group.group_name
+                ));
+                self.domains.insert(domain.domain_name.clone(), domain);
+            }
+        }
+        Ok(())
+    }
+
+    fn group_apis(&mut self, group: &Group, spec: &GroupSpec) -> Result<()> {
+        let name = &group.group_name;
+        let by_name: HashMap<String, String> = self
+            .group_apis
+            .get(&group.group_id)
+            .into_iter()
+            .flatten()
+            .map(|id| (self.apis[id].api_name.clone(), id.clone()))
+            .collect();
+        // Drafts created or changed, and (API, stage) newly deployed, in file order.
+        let mut changed = Vec::new();
+        let mut deployed = Vec::new();
+        for a in &spec.apis {
+            let mut def = a.definition.clone();
+            def.group_id = group.group_id.clone();
+            let id = match by_name.get(&def.api_name) {
+                None => {
+                    def.api_id = new_id();
+                    def.created_time = self.now.clone();
+                    def.modified_time = self.now.clone();
+                    self.report.push(format!(
+                        "created API {name}/{} ({})",
+                        def.api_name, def.api_id
+                    ));
+                    self.group_apis
+                        .entry(group.group_id.clone())
+                        .or_default()
+                        .push(def.api_id.clone());
+                    changed.push(def.api_id.clone());
+                    self.put_api(def)
+                }
+                Some(old_id) => {
+                    let old = &self.apis[old_id];
+                    def.api_id = old_id.clone();
+                    if !same_definition(old, &def) {
+                        def.created_time = old.created_time.clone();
+                        def.modified_time = self.now.clone();
+                        self.report
+                            .push(format!("updated API {name}/{}", def.api_name));
+                        changed.push(def.api_id.clone());
+                        self.put_api(def);
+                    }
+                    old_id.clone()
+                }
+            };
+            if let Some(stages) = &a.deploy_to {
+                self.deployments(&id, stages, &mut deployed);
+            }
+        }
+        self.check_drafts(group, &changed)?;
+        self.check_live(group, &deployed)
+    }
+
+    /// The account owning a group, as the plan leaves the groups.
+    pub(crate) fn groups_owner(&self, group_id: &str) -> Option<i64> {
+        self.groups
+            .iter()
+            .find(|g| g.group_id == group_id)
+            .map(|g| g.owner_id)
+    }
+
+    fn put_api(&mut self, api: ApiDefinition) -> String {
+        let id = api.api_id.clone();
+        self.writes.push(Write::PutApi(api.clone()));
+        self.apis.insert(id.clone(), api);
+        id
+    }
+
+    /// Deploys the draft to exactly `stages` (when what is live there differs) and abolishes
+    /// it from the others.
+    fn deployments(&mut self, api_id: &str, stages: &[Stage], deployed: &mut Vec<(String, Stage)>) {
+        let api = &self.apis[api_id];
+        for stage in Stage::ALL {
+            let key = (api_id.to_string(), stage);
+            let online = self.online.get(&key);
+            match (stages.contains(&stage), online) {
+                (true, Some(d)) if same_definition(&d.definition, api) => {}
+                (true, _) => {
+                    let latest = self.latest_versions.get(&key).map(String::as_str);
+                    let d = new_deployment(api.clone(), stage, latest, "apigw apply");
+                    self.report.push(format!(
+                        "deployed {} to {stage} (version {})",
+                        api.api_name, d.history_version
+                    ));
+                    self.writes.push(Write::Deploy(d.clone()));
+                    self.latest_versions
+                        .insert(key.clone(), d.history_version.clone());
+                    self.online.insert(key.clone(), std::sync::Arc::new(d));
+                    deployed.push(key);
+                }
+                (false, Some(_)) => {
+                    self.report
+                        .push(format!("abolished {} from {stage}", api.api_name));
+                    self.writes.push(Write::Abolish {
+                        api_id: api_id.to_string(),
+                        stage,
+                    });
+                    self.online.remove(&key);
+                }
+                (false, None) => {}
+            }
         }
     }
-    let existing = control.apis(&group.group_id).await?;
-    for a in &spec.apis {
-        let mut def = a.definition.clone();
-        def.group_id = group.group_id.clone();
-        let api = match existing.iter().find(|e| e.api_name == def.api_name) {
-            None => {
-                let api = control.create_api(def).await?;
-                report.push(format!(
-                    "created API {}/{} ({})",
-                    name, api.api_name, api.api_id
-                ));
-                api
+
+    /// The group's drafts after the plan: each created or changed one is checked against
+    /// the others (as CreateApi/ModifyApi would), in one pass.
+    fn check_drafts(&self, group: &Group, changed: &[String]) -> Result<()> {
+        let changed_set: HashSet<&str> = changed.iter().map(String::as_str).collect();
+        let mut index = PathIndex::default();
+        let ids = self.group_apis.get(&group.group_id).into_iter().flatten();
+        for id in ids.filter(|id| !changed_set.contains(id.as_str())) {
+            index.insert(&self.apis[id]);
+        }
+        for id in changed {
+            let api = &self.apis[id];
+            let fail = |e| in_api(e, &group.group_name, &api.api_name);
+            let path = validate_api(api).map_err(fail)?;
+            index.check(api, &path).map_err(fail)?;
+            index.insert(api);
+        }
+        Ok(())
+    }
+
+    /// What the group will serve in each stage: each new deployment is checked against the
+    /// rest of the stage (as a deploy would), in one pass.
+    fn check_live(&self, group: &Group, deployed: &[(String, Stage)]) -> Result<()> {
+        let ids = self.group_apis.get(&group.group_id);
+        for stage in Stage::ALL {
+            let new: Vec<&String> = deployed
+                .iter()
+                .filter(|(_, s)| *s == stage)
+                .map(|(id, _)| id)
+                .collect();
+            if new.is_empty() {
+                continue;
             }
-            Some(old) => {
-                def.api_id = old.api_id.clone();
-                if same_definition(old, &def) {
-                    old.clone()
-                } else {
-                    let api = control.modify_api(def).await?;
-                    report.push(format!("updated API {}/{}", name, api.api_name));
-                    api
+            let new_set: HashSet<&str> = new.iter().map(|id| id.as_str()).collect();
+            let mut index = PathIndex::default();
+            for id in ids.into_iter().flatten() {
+                if !new_set.contains(id.as_str()) {
+                    if let Some(d) = self.online.get(&(id.clone(), stage)) {
+                        index.insert(&d.definition);
+                    }
                 }
             }
-        };
-        if let Some(stages) = &a.deploy_to {
-            apply_deployments(control, &api, stages, report).await?;
+            for id in new {
+                let api = &self.online[&(id.clone(), stage)].definition;
+                let fail = |e| in_api(e, &group.group_name, &api.api_name);
+                let path = validate_api(api).map_err(fail)?;
+                index.check(api, &path).map_err(|e| {
+                    fail(ModelError::new(
+                        e.code,
+                        format!("in {stage}: {}", e.message),
+                    ))
+                })?;
+                index.insert(api);
+            }
         }
+        Ok(())
     }
-    Ok(())
 }
 
-async fn apply_deployments(
-    control: &Control,
-    api: &ApiDefinition,
-    stages: &[Stage],
-    report: &mut Vec<String>,
-) -> Result<()> {
-    let history = control.history(&api.api_id, None).await?;
-    for stage in Stage::ALL {
-        let online = history.iter().find(|d| d.online && d.stage_name == stage);
-        let wanted = stages.contains(&stage);
-        match (wanted, online) {
-            (true, Some(d)) if same_definition(&d.definition, api) => {}
-            (true, _) => {
-                let d = control.deploy(&api.api_id, stage, "apigw apply").await?;
-                report.push(format!(
-                    "deployed {} to {stage} (version {})",
-                    api.api_name, d.history_version
-                ));
-            }
-            (false, Some(_)) => {
-                control.abolish(&api.api_id, stage).await?;
-                report.push(format!("abolished {} from {stage}", api.api_name));
-            }
-            (false, None) => {}
+/// `e` with `what` (the file entry) in front of its message.
+pub(crate) fn within(e: ControlError, what: &str) -> ControlError {
+    match e {
+        ControlError::Refused(e) => {
+            ModelError::new(e.code, format!("{what}: {}", e.message)).into()
         }
+        other => other,
     }
-    Ok(())
 }
 
 /// What [`export`] found besides the file itself.

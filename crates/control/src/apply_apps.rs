@@ -1,219 +1,303 @@
 //! The `Apps` and `Plugins` sections of the declarative file.
 
-use crate::apply::{ApiStagesSpec, AppFileSpec, KeySpec, PluginSpec};
-use crate::ops::{Control, Result};
+use crate::apply::{ApiStagesSpec, AppFileSpec, KeySpec, Plan, PluginSpec};
+use crate::apps::new_grant;
+use crate::ops::{not_found, Control, Result};
+use crate::plugins::{check_document, same_type_bound};
 use crate::AppSpec;
-use apigw_model::{ApiDefinition, ModelError, Stage};
-use std::collections::{BTreeMap, HashMap};
+use apigw_model::{App, Authorization, ModelError, PluginBinding, Stage};
+use apigw_store::Write;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
-/// The API a file names by group and API name.
-async fn resolve_api(control: &Control, group: &str, api: &str) -> Result<ApiDefinition> {
-    let g = control
-        .group_by_name(group)
-        .await?
-        .ok_or_else(|| ModelError::new("NotFoundApiGroup", format!("no group named `{group}`")))?;
-    control
-        .apis(&g.group_id)
-        .await?
-        .into_iter()
-        .find(|a| a.api_name == api)
-        .ok_or_else(|| {
-            ModelError::new(
-                "NotFoundApi",
-                format!("group `{group}` has no API named `{api}`"),
-            )
-            .into()
-        })
-}
+/// Where a file entry grants or binds: (API id, stage) → (API's group id, expiry,
+/// "group/api"), in file order; an (API, stage) listed twice takes the later entry.
+type Targets = Vec<((String, Stage), (String, Option<String>, String))>;
 
-/// (api id, stage) → (expiry, "group/api") for every grant or binding the file lists.
-async fn resolve_targets(
-    control: &Control,
-    specs: &[ApiStagesSpec],
-) -> Result<HashMap<(String, Stage), (Option<String>, String)>> {
-    let mut out = HashMap::new();
-    for s in specs {
-        let api = resolve_api(control, &s.group_name, &s.api_name).await?;
-        for stage in &s.stages {
-            out.insert(
-                (api.api_id.clone(), *stage),
-                (
+impl Plan<'_> {
+    /// The APIs and stages a list names, as the plan leaves the groups.
+    fn resolve_targets(&self, specs: &[ApiStagesSpec]) -> Result<Targets> {
+        let mut out: Targets = Vec::new();
+        let mut seen: HashMap<(String, Stage), usize> = HashMap::new();
+        for s in specs {
+            let (group, api) = (&s.group_name, &s.api_name);
+            if !self.group_names.contains(group) {
+                return Err(ModelError::new(
+                    "NotFoundApiGroup",
+                    format!("no group named `{group}`"),
+                )
+                .into());
+            }
+            let id = self
+                .api_names
+                .get(&(group.clone(), api.clone()))
+                .ok_or_else(|| {
+                    ModelError::new(
+                        "NotFoundApi",
+                        format!("group `{group}` has no API named `{api}`"),
+                    )
+                })?;
+            let group_id = self.apis[id].group_id.clone();
+            for stage in &s.stages {
+                let key = (id.clone(), *stage);
+                let value = (
+                    group_id.clone(),
                     s.auth_valid_time.clone(),
-                    format!("{}/{}", s.group_name, s.api_name),
-                ),
-            );
-        }
-    }
-    Ok(out)
-}
-
-pub(crate) async fn apply_app(
-    control: &Control,
-    spec: &AppFileSpec,
-    report: &mut Vec<String>,
-) -> Result<()> {
-    let name = &spec.app_name;
-    let mut app = match control.app_by_name(name).await? {
-        Some(app) => app,
-        None => {
-            let first_key = spec.keys.as_ref().and_then(|k| k.first());
-            let app = control
-                .create_app(AppSpec {
-                    app_name: name.clone(),
-                    description: spec.description.clone(),
-                    extend: spec.extend.clone(),
-                    app_key: first_key.map(|k| k.app_key.clone()),
-                    app_secret: first_key.map(|k| k.app_secret.clone()),
-                    app_code: spec.app_codes.as_ref().and_then(|c| c.first().cloned()),
-                })
-                .await?;
-            report.push(format!("created app {name} ({})", app.app_id));
-            app
-        }
-    };
-    if app.description != spec.description
-        || app.extend != spec.extend
-        || app.disabled != spec.disabled
-    {
-        app = control
-            .modify_app(
-                app.app_id,
-                name,
-                &spec.description,
-                Some(&spec.extend),
-                Some(spec.disabled),
-            )
-            .await?;
-        report.push(format!("updated app {name}"));
-    }
-    let keys: Vec<(String, String)> = match &spec.keys {
-        Some(k) => k
-            .iter()
-            .map(|k| (k.app_key.clone(), k.app_secret.clone()))
-            .collect(),
-        None => app
-            .keys
-            .iter()
-            .map(|k| (k.app_key.clone(), k.app_secret.clone()))
-            .collect(),
-    };
-    let codes = spec
-        .app_codes
-        .clone()
-        .unwrap_or_else(|| app.app_codes.clone());
-    let current: Vec<(String, String)> = app
-        .keys
-        .iter()
-        .map(|k| (k.app_key.clone(), k.app_secret.clone()))
-        .collect();
-    if keys != current || codes != app.app_codes {
-        app = control
-            .set_app_credentials(app.app_id, &keys, &codes)
-            .await?;
-        report.push(format!("updated credentials of app {name}"));
-    }
-    if let Some(grants) = &spec.authorizations {
-        let wanted = resolve_targets(control, grants).await?;
-        let existing: Vec<_> = control
-            .authorizations()
-            .await?
-            .into_iter()
-            .filter(|g| g.app_id == app.app_id)
-            .collect();
-        for ((api_id, stage), (valid, label)) in &wanted {
-            let same = existing.iter().any(|g| {
-                &g.api_id == api_id && g.stage_name == *stage && &g.auth_valid_time == valid
-            });
-            if !same {
-                control
-                    .authorize(app.app_id, api_id, *stage, valid.as_deref(), "apigw apply")
-                    .await?;
-                report.push(format!("authorized app {name} on {label} in {stage}"));
+                    format!("{group}/{api}"),
+                );
+                match seen.get(&key) {
+                    Some(&i) => out[i].1 = value,
+                    None => {
+                        seen.insert(key.clone(), out.len());
+                        out.push((key, value));
+                    }
+                }
             }
         }
-        for g in existing {
-            if !wanted.contains_key(&(g.api_id.clone(), g.stage_name)) {
-                control.revoke(app.app_id, &g.api_id, g.stage_name).await?;
-                report.push(format!(
-                    "revoked app {name} on API {} in {}",
-                    g.api_id, g.stage_name
-                ));
-            }
+        Ok(out)
+    }
+
+    /// The API a stored grant or binding names, as an operation on it would look it up.
+    fn own_api(&self, api_id: &str) -> Result<()> {
+        let api = self
+            .apis
+            .get(api_id)
+            .ok_or_else(|| not_found("Api", api_id))?;
+        let owner = self
+            .groups_owner(&api.group_id)
+            .unwrap_or(apigw_model::account::ROOT_ACCOUNT_ID);
+        self.control.check_owner("Api", api_id, owner)
+    }
+
+    fn put_app(&mut self, app: App) {
+        self.writes.push(Write::PutApp(app.clone()));
+        match self.apps.iter_mut().find(|a| a.app_id == app.app_id) {
+            Some(a) => *a = app,
+            None => self.apps.push(app),
         }
     }
-    Ok(())
-}
 
-pub(crate) async fn apply_plugin(
-    control: &Control,
-    spec: &PluginSpec,
-    report: &mut Vec<String>,
-) -> Result<()> {
-    let name = &spec.plugin_name;
-    let plugin = match control.plugin_by_name(name).await? {
-        None => {
-            let p = control
-                .create_plugin(
+    pub(crate) fn app(&mut self, spec: &AppFileSpec) -> Result<()> {
+        let name = &spec.app_name;
+        let control = self.control;
+        let existing = self
+            .apps
+            .iter()
+            .find(|a| a.owner_id == control.account && a.app_name == *name)
+            .cloned();
+        let mut app = match existing {
+            Some(app) => app,
+            None => {
+                let first_key = spec.keys.as_ref().and_then(|k| k.first());
+                let app = control.new_app(
+                    &self.apps,
+                    AppSpec {
+                        app_name: name.clone(),
+                        description: spec.description.clone(),
+                        extend: spec.extend.clone(),
+                        app_key: first_key.map(|k| k.app_key.clone()),
+                        app_secret: first_key.map(|k| k.app_secret.clone()),
+                        app_code: spec.app_codes.as_ref().and_then(|c| c.first().cloned()),
+                    },
+                )?;
+                self.report
+                    .push(format!("created app {name} ({})", app.app_id));
+                self.put_app(app.clone());
+                app
+            }
+        };
+        if app.description != spec.description
+            || app.extend != spec.extend
+            || app.disabled != spec.disabled
+        {
+            app.description = spec.description.clone();
+            app.extend = spec.extend.clone();
+            app.disabled = spec.disabled;
+            app.modified_time = self.now.clone();
+            app.validate()?;
+            Control::check_unique(&self.apps, &app)?;
+            self.report.push(format!("updated app {name}"));
+            self.put_app(app.clone());
+        }
+        let pairs = |keys: &[apigw_model::AppKeyPair]| -> Vec<(String, String)> {
+            keys.iter()
+                .map(|k| (k.app_key.clone(), k.app_secret.clone()))
+                .collect()
+        };
+        let current = pairs(&app.keys);
+        let keys: Vec<(String, String)> = match &spec.keys {
+            Some(k) => k
+                .iter()
+                .map(|k| (k.app_key.clone(), k.app_secret.clone()))
+                .collect(),
+            None => current.clone(),
+        };
+        let codes = spec
+            .app_codes
+            .clone()
+            .unwrap_or_else(|| app.app_codes.clone());
+        if keys != current || codes != app.app_codes {
+            app = control.with_credentials(app, &keys, &codes)?;
+            Control::check_unique(&self.apps, &app)?;
+            self.report
+                .push(format!("updated credentials of app {name}"));
+            self.put_app(app.clone());
+        }
+        if let Some(grants) = &spec.authorizations {
+            let wanted = self.resolve_targets(grants)?;
+            let existing: Vec<Authorization> = self
+                .grants
+                .iter()
+                .filter(|g| g.app_id == app.app_id)
+                .cloned()
+                .collect();
+            for ((api_id, stage), (group_id, valid, label)) in &wanted {
+                let same = existing.iter().any(|g| {
+                    &g.api_id == api_id && g.stage_name == *stage && &g.auth_valid_time == valid
+                });
+                if !same {
+                    let grant = new_grant(
+                        app.app_id,
+                        api_id,
+                        group_id,
+                        *stage,
+                        valid.as_deref(),
+                        "apigw apply",
+                    )?;
+                    self.grants.retain(|g| {
+                        !(g.app_id == app.app_id && &g.api_id == api_id && g.stage_name == *stage)
+                    });
+                    self.grants.push(grant.clone());
+                    self.writes.push(Write::PutAuthorization(grant));
+                    self.report
+                        .push(format!("authorized app {name} on {label} in {stage}"));
+                }
+            }
+            let wanted: HashSet<&(String, Stage)> = wanted.iter().map(|(k, _)| k).collect();
+            for g in existing {
+                if !wanted.contains(&(g.api_id.clone(), g.stage_name)) {
+                    self.own_api(&g.api_id)?;
+                    self.grants.retain(|o| {
+                        !(o.app_id == g.app_id
+                            && o.api_id == g.api_id
+                            && o.stage_name == g.stage_name)
+                    });
+                    self.writes.push(Write::DeleteAuthorization {
+                        app_id: app.app_id,
+                        api_id: g.api_id.clone(),
+                        stage: g.stage_name,
+                    });
+                    self.report.push(format!(
+                        "revoked app {name} on API {} in {}",
+                        g.api_id, g.stage_name
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn plugin(&mut self, spec: &PluginSpec) -> Result<()> {
+        let name = &spec.plugin_name;
+        let control = self.control;
+        let existing = self
+            .plugins
+            .iter()
+            .position(|p| p.owner_id == control.account && p.plugin_name == *name);
+        let plugin = match existing {
+            None => {
+                let p = control.new_plugin(
+                    &self.plugins,
                     name,
                     &spec.plugin_type,
                     &spec.plugin_data,
                     &spec.description,
+                )?;
+                self.report
+                    .push(format!("created plugin {name} ({})", p.plugin_id));
+                self.writes.push(Write::PutPlugin(p.clone()));
+                self.plugins.push(p.clone());
+                p
+            }
+            Some(i) if self.plugins[i].plugin_type != spec.plugin_type => {
+                return Err(ModelError::invalid(
+                    "PluginType",
+                    format!(
+                        "plugin `{name}` is a {}; delete it to change its type",
+                        self.plugins[i].plugin_type
+                    ),
                 )
-                .await?;
-            report.push(format!("created plugin {name} ({})", p.plugin_id));
-            p
-        }
-        Some(p) if p.plugin_type != spec.plugin_type => {
-            return Err(ModelError::invalid(
-                "PluginType",
-                format!(
-                    "plugin `{name}` is a {}; delete it to change its type",
-                    p.plugin_type
-                ),
-            )
-            .into())
-        }
-        Some(p) if p.plugin_data != spec.plugin_data || p.description != spec.description => {
-            let p = control
-                .modify_plugin(&p.plugin_id, &spec.plugin_data, &spec.description)
-                .await?;
-            report.push(format!("updated plugin {name}"));
-            p
-        }
-        Some(p) => p,
-    };
-    if let Some(targets) = &spec.attach_to {
-        let wanted = resolve_targets(control, targets).await?;
-        let existing: Vec<_> = control
-            .plugin_bindings()
-            .await?
-            .into_iter()
-            .filter(|b| b.plugin_id == plugin.plugin_id)
-            .collect();
-        for ((api_id, stage), (_, label)) in &wanted {
-            if !existing
+                .into())
+            }
+            Some(i) => {
+                let p = &mut self.plugins[i];
+                if p.plugin_data != spec.plugin_data || p.description != spec.description {
+                    p.plugin_data = spec.plugin_data.clone();
+                    p.description = spec.description.clone();
+                    p.modified_time = self.now.clone();
+                    p.validate()?;
+                    check_document(p)?;
+                    self.report.push(format!("updated plugin {name}"));
+                    self.writes.push(Write::PutPlugin(p.clone()));
+                }
+                p.clone()
+            }
+        };
+        if let Some(targets) = &spec.attach_to {
+            let wanted = self.resolve_targets(targets)?;
+            let existing: Vec<PluginBinding> = self
+                .bindings
                 .iter()
-                .any(|b| &b.api_id == api_id && b.stage_name == *stage)
-            {
-                control
-                    .attach_plugin(&plugin.plugin_id, api_id, *stage)
-                    .await?;
-                report.push(format!("attached plugin {name} to {label} in {stage}"));
+                .filter(|b| b.plugin_id == plugin.plugin_id)
+                .cloned()
+                .collect();
+            for ((api_id, stage), (group_id, _, label)) in &wanted {
+                if existing
+                    .iter()
+                    .any(|b| &b.api_id == api_id && b.stage_name == *stage)
+                {
+                    continue;
+                }
+                let replaces =
+                    same_type_bound(&self.plugins, &self.bindings, &plugin, api_id, *stage);
+                self.bindings.retain(|b| {
+                    !(&b.api_id == api_id
+                        && b.stage_name == *stage
+                        && replaces.contains(&b.plugin_id))
+                });
+                let binding = PluginBinding {
+                    plugin_id: plugin.plugin_id.clone(),
+                    api_id: api_id.clone(),
+                    group_id: group_id.clone(),
+                    stage_name: *stage,
+                    created_time: self.now.clone(),
+                };
+                self.bindings.push(binding.clone());
+                self.writes.push(Write::BindPlugin { binding, replaces });
+                self.report
+                    .push(format!("attached plugin {name} to {label} in {stage}"));
+            }
+            let wanted: HashSet<&(String, Stage)> = wanted.iter().map(|(k, _)| k).collect();
+            for b in existing {
+                if !wanted.contains(&(b.api_id.clone(), b.stage_name)) {
+                    self.bindings.retain(|o| {
+                        !(o.plugin_id == b.plugin_id
+                            && o.api_id == b.api_id
+                            && o.stage_name == b.stage_name)
+                    });
+                    self.writes.push(Write::UnbindPlugin {
+                        plugin_id: b.plugin_id.clone(),
+                        api_id: b.api_id.clone(),
+                        stage: b.stage_name,
+                    });
+                    self.report.push(format!(
+                        "detached plugin {name} from API {} in {}",
+                        b.api_id, b.stage_name
+                    ));
+                }
             }
         }
-        for b in existing {
-            if !wanted.contains_key(&(b.api_id.clone(), b.stage_name)) {
-                control
-                    .detach_plugin(&plugin.plugin_id, &b.api_id, b.stage_name)
-                    .await?;
-                report.push(format!(
-                    "detached plugin {name} from API {} in {}",
-                    b.api_id, b.stage_name
-                ));
-            }
-        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// Names of every API: id → (group name, API name).

@@ -49,6 +49,30 @@ fn repeated(what: &str, value: &str) -> ModelError {
     )
 }
 
+/// A grant made now; an empty `valid_until` means none.
+pub(crate) fn new_grant(
+    app_id: i64,
+    api_id: &str,
+    group_id: &str,
+    stage: Stage,
+    valid_until: Option<&str>,
+    description: &str,
+) -> Result<Authorization> {
+    let valid_until = valid_until.filter(|v| !v.trim().is_empty());
+    if let Some(v) = valid_until {
+        validate_auth_valid_time(v)?;
+    }
+    Ok(Authorization {
+        app_id,
+        api_id: api_id.to_string(),
+        group_id: group_id.to_string(),
+        stage_name: stage,
+        auth_valid_time: valid_until.map(|v| v.trim().to_string()),
+        description: description.to_string(),
+        authorized_time: now_utc(),
+    })
+}
+
 impl Control {
     /// The acting account's apps.
     pub async fn apps(&self) -> Result<Vec<App>> {
@@ -78,7 +102,7 @@ impl Control {
 
     /// Refuses an AppKey or AppCode another app already uses, or an AppName another app of
     /// the same account uses.
-    fn check_unique(all: &[App], app: &App) -> Result<()> {
+    pub(crate) fn check_unique(all: &[App], app: &App) -> Result<()> {
         for other in all.iter().filter(|o| o.app_id != app.app_id) {
             if other.app_name == app.app_name && other.owner_id == app.owner_id {
                 return Err(repeated("AppName", &app.app_name).into());
@@ -100,7 +124,14 @@ impl Control {
     /// Creates an app with one AppKey/AppSecret pair and one AppCode.
     pub async fn create_app(&self, spec: AppSpec) -> Result<App> {
         let _w = self.write_lock.lock().await;
-        let all = self.store.list_apps().await?;
+        let app = self.new_app(&self.store.list_apps().await?, spec)?;
+        self.store.put_app(&app).await?;
+        self.publish().await;
+        Ok(app)
+    }
+
+    /// A new app of the acting account, checked against `all` (every stored app).
+    pub(crate) fn new_app(&self, all: &[App], spec: AppSpec) -> Result<App> {
         let mut app_id = fastrand::i64(1_000_000_000..100_000_000_000);
         while all.iter().any(|a| a.app_id == app_id) {
             app_id = fastrand::i64(1_000_000_000..100_000_000_000);
@@ -134,9 +165,7 @@ impl Control {
             modified_time: now,
         };
         app.validate()?;
-        Self::check_unique(&all, &app)?;
-        self.store.put_app(&app).await?;
-        self.publish().await;
+        Self::check_unique(all, &app)?;
         Ok(app)
     }
 
@@ -240,7 +269,22 @@ impl Control {
         codes: &[String],
     ) -> Result<App> {
         let _w = self.write_lock.lock().await;
-        let mut app = self.app(app_id).await?;
+        let app = self.app(app_id).await?;
+        let app = self.with_credentials(app, keys, codes)?;
+        Self::check_unique(&self.store.list_apps().await?, &app)?;
+        self.store.put_app(&app).await?;
+        self.publish().await;
+        Ok(app)
+    }
+
+    /// `app` holding exactly these credentials; an AppKey whose secret changes keeps the old
+    /// secret for the grace period. Uniqueness is the caller's check.
+    pub(crate) fn with_credentials(
+        &self,
+        mut app: App,
+        keys: &[(String, String)],
+        codes: &[String],
+    ) -> Result<App> {
         let grace = self.secret_grace.as_millis() as i64;
         let mut pairs = Vec::new();
         for (key, secret) in keys {
@@ -267,9 +311,6 @@ impl Control {
         app.app_codes = codes.to_vec();
         app.modified_time = now_utc();
         app.validate()?;
-        Self::check_unique(&self.store.list_apps().await?, &app)?;
-        self.store.put_app(&app).await?;
-        self.publish().await;
         Ok(app)
     }
 
@@ -286,19 +327,14 @@ impl Control {
         let _w = self.write_lock.lock().await;
         self.any_app(app_id).await?;
         let api = self.api(api_id).await?;
-        let valid_until = valid_until.filter(|v| !v.trim().is_empty());
-        if let Some(v) = valid_until {
-            validate_auth_valid_time(v)?;
-        }
-        let grant = Authorization {
+        let grant = new_grant(
             app_id,
-            api_id: api.api_id,
-            group_id: api.group_id,
-            stage_name: stage,
-            auth_valid_time: valid_until.map(|v| v.trim().to_string()),
-            description: description.to_string(),
-            authorized_time: now_utc(),
-        };
+            &api.api_id,
+            &api.group_id,
+            stage,
+            valid_until,
+            description,
+        )?;
         self.store.put_authorization(&grant).await?;
         self.publish().await;
         Ok(grant)

@@ -9,6 +9,7 @@ mod apps;
 mod batch;
 mod certs;
 mod ops;
+mod paths;
 mod plugins;
 pub mod traffic;
 

@@ -182,6 +182,25 @@ impl Control {
         base_path: Option<&str>,
     ) -> Result<Group> {
         let _w = self.write_lock.lock().await;
+        let group = self.new_group(
+            &self.store.list_groups().await?,
+            name,
+            description,
+            base_path,
+        )?;
+        self.store.put_group(&group).await?;
+        self.publish().await;
+        Ok(group)
+    }
+
+    /// A new group of the acting account, checked against `all` (every stored group).
+    pub(crate) fn new_group(
+        &self,
+        all: &[Group],
+        name: &str,
+        description: &str,
+        base_path: Option<&str>,
+    ) -> Result<Group> {
         let now = now_utc();
         let group = Group {
             group_id: new_id(),
@@ -194,8 +213,8 @@ impl Control {
             modified_time: now,
         };
         group.validate()?;
-        let groups = self.groups().await?;
-        if groups.len() >= self.max_groups {
+        let mut groups = all.iter().filter(|g| g.owner_id == self.account);
+        if groups.clone().count() >= self.max_groups {
             return Err(ModelError::new(
                 "ExceedLimitApiGroup",
                 format!(
@@ -205,15 +224,13 @@ impl Control {
             )
             .into());
         }
-        if groups.iter().any(|g| g.group_name == name) {
+        if groups.any(|g| g.group_name == name) {
             return Err(ModelError::new(
                 "RepeatedGroupName",
                 format!("a group named `{name}` already exists"),
             )
             .into());
         }
-        self.store.put_group(&group).await?;
-        self.publish().await;
         Ok(group)
     }
 
@@ -297,40 +314,7 @@ impl Control {
         let _w = self.write_lock.lock().await;
         domain.validate()?;
         self.group(&domain.group_id).await?;
-        let all = self.store.list_domains().await?;
-        if let Some(cert) = &domain.certificate {
-            let stored = all
-                .iter()
-                .find(|d| d.domain_name == domain.domain_name)
-                .and_then(|d| d.certificate.as_ref());
-            if stored != Some(cert) {
-                check_certificate(&cert.certificate_body, &cert.certificate_private_key)?;
-            }
-        }
-        if let Some(taken) = all
-            .iter()
-            .find(|d| d.domain_name == domain.domain_name && d.group_id != domain.group_id)
-        {
-            return Err(ModelError::new(
-                "RepeatedDomain",
-                format!(
-                    "domain `{}` is already bound to group `{}`",
-                    domain.domain_name, taken.group_id
-                ),
-            )
-            .into());
-        }
-        let count = all
-            .iter()
-            .filter(|d| d.group_id == domain.group_id && d.domain_name != domain.domain_name)
-            .count();
-        if count >= MAX_DOMAINS_PER_GROUP {
-            return Err(ModelError::new(
-                "ExceedLimitDomain",
-                format!("a group may bind at most {MAX_DOMAINS_PER_GROUP} custom domains"),
-            )
-            .into());
-        }
+        check_domain(&self.store.list_domains().await?, &domain)?;
         self.store.put_domain(&domain).await?;
         self.publish().await;
         Ok(domain)
@@ -532,22 +516,9 @@ impl Control {
             .filter(|d| d.group_id == api.group_id && d.stage_name == stage)
             .map(|d| &d.definition);
         check_conflicts(&api, &path, live_in_stage)?;
-        let mut version = version_now();
-        if let Some(latest) = self.store.history(api_id, Some(stage)).await?.first() {
-            if latest.history_version >= version {
-                version = next_version(&latest.history_version);
-            }
-        }
-        let deployment = Deployment {
-            api_id: api.api_id.clone(),
-            group_id: api.group_id.clone(),
-            stage_name: stage,
-            history_version: version,
-            description: description.to_string(),
-            deployed_time: now_utc(),
-            online: true,
-            definition: api,
-        };
+        let latest = self.store.history(api_id, Some(stage)).await?;
+        let latest = latest.first().map(|d| d.history_version.as_str());
+        let deployment = new_deployment(api, stage, latest, description);
         self.store.deploy(&deployment).await?;
         Ok(deployment)
     }
@@ -625,6 +596,72 @@ fn not_deployed(api_id: &str, stage: Stage) -> ControlError {
         format!("API `{api_id}` is not deployed in {stage}"),
     )
     .into()
+}
+
+/// Refuses to bind `domain` when another group holds the name, or when its group already
+/// binds the most domains (`all`: every bound domain).
+pub(crate) fn check_domain(all: &[Domain], domain: &Domain) -> Result<()> {
+    // A certificate is checked when it is new or changed (a stored one passed already).
+    if let Some(cert) = &domain.certificate {
+        let stored = all
+            .iter()
+            .find(|d| d.domain_name == domain.domain_name)
+            .and_then(|d| d.certificate.as_ref());
+        if stored != Some(cert) {
+            check_certificate(&cert.certificate_body, &cert.certificate_private_key)?;
+        }
+    }
+    if let Some(taken) = all
+        .iter()
+        .find(|d| d.domain_name == domain.domain_name && d.group_id != domain.group_id)
+    {
+        return Err(ModelError::new(
+            "RepeatedDomain",
+            format!(
+                "domain `{}` is already bound to group `{}`",
+                domain.domain_name, taken.group_id
+            ),
+        )
+        .into());
+    }
+    let count = all
+        .iter()
+        .filter(|d| d.group_id == domain.group_id && d.domain_name != domain.domain_name)
+        .count();
+    if count >= MAX_DOMAINS_PER_GROUP {
+        return Err(ModelError::new(
+            "ExceedLimitDomain",
+            format!("a group may bind at most {MAX_DOMAINS_PER_GROUP} custom domains"),
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// A deployment of the draft `api` made now, with a history version after `latest` (the
+/// newest one of the API in `stage`).
+pub(crate) fn new_deployment(
+    api: ApiDefinition,
+    stage: Stage,
+    latest: Option<&str>,
+    description: &str,
+) -> Deployment {
+    let mut version = version_now();
+    if let Some(latest) = latest {
+        if latest >= version.as_str() {
+            version = next_version(latest);
+        }
+    }
+    Deployment {
+        api_id: api.api_id.clone(),
+        group_id: api.group_id.clone(),
+        stage_name: stage,
+        history_version: version,
+        description: description.to_string(),
+        deployed_time: now_utc(),
+        online: true,
+        definition: api,
+    }
 }
 
 /// The version after `v` (one millisecond later in `yyyyMMddHHmmssSSS` as a number).

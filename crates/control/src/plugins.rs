@@ -26,6 +26,27 @@ pub(crate) fn plugin_error(e: apigw_plugin::PluginError) -> ModelError {
     }
 }
 
+/// Other plugins of `plugin`'s type bound to the API in `stage` (binding `plugin` there
+/// replaces them: one plugin of each type is in force).
+pub(crate) fn same_type_bound(
+    plugins: &[Plugin],
+    bindings: &[PluginBinding],
+    plugin: &Plugin,
+    api_id: &str,
+    stage: Stage,
+) -> Vec<String> {
+    bindings
+        .iter()
+        .filter(|b| b.api_id == api_id && b.stage_name == stage && b.plugin_id != plugin.plugin_id)
+        .filter(|b| {
+            plugins
+                .iter()
+                .any(|p| p.plugin_id == b.plugin_id && p.plugin_type == plugin.plugin_type)
+        })
+        .map(|b| b.plugin_id.clone())
+        .collect()
+}
+
 impl Control {
     /// The acting account's plugins.
     pub async fn plugins(&self) -> Result<Vec<Plugin>> {
@@ -63,6 +84,27 @@ impl Control {
         description: &str,
     ) -> Result<Plugin> {
         let _w = self.write_lock.lock().await;
+        let plugin = self.new_plugin(
+            &self.store.list_plugins().await?,
+            name,
+            plugin_type,
+            data,
+            description,
+        )?;
+        self.store.put_plugin(&plugin).await?;
+        self.publish().await;
+        Ok(plugin)
+    }
+
+    /// A new plugin of the acting account, checked against `all` (every stored plugin).
+    pub(crate) fn new_plugin(
+        &self,
+        all: &[Plugin],
+        name: &str,
+        plugin_type: &str,
+        data: &str,
+        description: &str,
+    ) -> Result<Plugin> {
         let now = now_utc();
         let plugin = Plugin {
             plugin_id: new_id(),
@@ -76,15 +118,16 @@ impl Control {
         };
         plugin.validate()?;
         check_document(&plugin)?;
-        if self.plugins().await?.iter().any(|p| p.plugin_name == name) {
+        if all
+            .iter()
+            .any(|p| p.owner_id == self.account && p.plugin_name == name)
+        {
             return Err(ModelError::new(
                 "RepeatedPluginName",
                 format!("a plugin named `{name}` already exists"),
             )
             .into());
         }
-        self.store.put_plugin(&plugin).await?;
-        self.publish().await;
         Ok(plugin)
     }
 
@@ -158,20 +201,13 @@ impl Control {
         let _w = self.write_lock.lock().await;
         let plugin = self.plugin(plugin_id).await?;
         let api = self.api(api_id).await?;
-        let plugins = self.store.list_plugins().await?;
-        let same_type: Vec<String> = self
-            .store
-            .list_plugin_bindings()
-            .await?
-            .into_iter()
-            .filter(|b| b.api_id == api_id && b.stage_name == stage && b.plugin_id != plugin_id)
-            .filter(|b| {
-                plugins
-                    .iter()
-                    .any(|p| p.plugin_id == b.plugin_id && p.plugin_type == plugin.plugin_type)
-            })
-            .map(|b| b.plugin_id)
-            .collect();
+        let same_type = same_type_bound(
+            &self.store.list_plugins().await?,
+            &self.store.list_plugin_bindings().await?,
+            &plugin,
+            api_id,
+            stage,
+        );
         let binding = PluginBinding {
             plugin_id: plugin.plugin_id,
             api_id: api.api_id,

@@ -5,7 +5,8 @@
 //!   from [`Store::load_live`] and never awaits the store on the request path.
 //! - Every successful write is durable when the call returns.
 //! - Every write bumps [`Store::generation`], so a gateway notices changes made by another
-//!   process (e.g. `apigw apply`) or, in a cluster, by another node.
+//!   process (e.g. `apigw apply`) or, in a cluster, by another node. A batch ([`Store::commit`])
+//!   is one write: all of it or nothing, one bump.
 #![forbid(unsafe_code)]
 
 mod sqlite;
@@ -26,6 +27,10 @@ pub enum StoreError {
     Corrupt(String),
     #[error("not found: {0}")]
     NotFound(String),
+    /// A conditional [`Store::commit`] found the store changed since the caller read it;
+    /// nothing was written.
+    #[error("the configuration changed meanwhile: {0}")]
+    Conflict(String),
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -45,12 +50,82 @@ pub struct LiveConfig {
     pub plugin_bindings: Vec<PluginBinding>,
 }
 
+/// Everything the control plane checks a whole change against (the declarative file), read in
+/// one consistent transaction.
+#[derive(Debug, Clone, Default)]
+pub struct StoredConfig {
+    /// What is live, and the generation this view belongs to.
+    pub live: LiveConfig,
+    /// Every API draft.
+    pub apis: Vec<ApiDefinition>,
+    /// The newest history version of every (API, stage) ever deployed there.
+    pub latest_versions: Vec<(String, Stage, String)>,
+}
+
+/// One write operation; [`Store::commit`] applies a batch of them atomically. Each variant
+/// does exactly what the single-write method of the same name does (they share one
+/// implementation).
+#[derive(Debug, Clone)]
+pub enum Write {
+    PutGroup(Group),
+    /// The group with its domains, APIs, deployment history, grants and bindings.
+    DeleteGroup(String),
+    PutDomain(Domain),
+    DeleteDomain(String),
+    PutApi(ApiDefinition),
+    /// The draft with its deployment history, grants and bindings.
+    DeleteApi(String),
+    /// Records the deployment and makes it the online one of its API and stage.
+    Deploy(Deployment),
+    Abolish {
+        api_id: String,
+        stage: Stage,
+    },
+    SwitchVersion {
+        api_id: String,
+        stage: Stage,
+        version: String,
+    },
+    PutApp(App),
+    /// The app and its grants.
+    DeleteApp(i64),
+    PutAuthorization(Authorization),
+    DeleteAuthorization {
+        app_id: i64,
+        api_id: String,
+        stage: Stage,
+    },
+    PutPlugin(Plugin),
+    /// The plugin and its bindings.
+    DeletePlugin(String),
+    /// Binds, replacing the bindings there of the plugin ids in `replaces`.
+    BindPlugin {
+        binding: PluginBinding,
+        replaces: Vec<String>,
+    },
+    UnbindPlugin {
+        plugin_id: String,
+        api_id: String,
+        stage: Stage,
+    },
+    PutAccessKey(AccessKey),
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// A number that grows with every committed write.
     async fn generation(&self) -> Result<u64>;
     /// A consistent view of what is live.
     async fn load_live(&self) -> Result<LiveConfig>;
+    /// A consistent view of what is live, every draft and the newest history versions.
+    async fn load_all(&self) -> Result<StoredConfig>;
+
+    /// Applies `batch` in order, all or nothing, in one transaction that bumps the generation
+    /// once. With `if_generation`, refuses with [`StoreError::Conflict`] (writing nothing) when
+    /// the generation is not that number any more, i.e. when someone wrote since the caller
+    /// read the state its batch was computed from. An empty batch writes nothing and leaves
+    /// the generation alone. A batch that fails leaves the store as it was.
+    async fn commit(&self, batch: &[Write], if_generation: Option<u64>) -> Result<()>;
 
     async fn put_group(&self, group: &Group) -> Result<()>;
     async fn get_group(&self, group_id: &str) -> Result<Option<Group>>;

@@ -3,7 +3,7 @@
 //! Entities are stored as their JSON documents with the columns needed to find them, so the
 //! schema stays small and every field of the model survives a round trip.
 
-use crate::{LiveConfig, Result, Store, StoreError};
+use crate::{LiveConfig, Result, Store, StoreError, StoredConfig, Write};
 use apigw_model::{
     AccessKey, ApiDefinition, App, Authorization, Deployment, Domain, Group, Plugin, PluginBinding,
     Stage,
@@ -51,6 +51,7 @@ pub struct SqliteStore {
 }
 
 type DeploymentKey = (String, String, String);
+type DeploymentCache = Mutex<HashMap<DeploymentKey, Arc<Deployment>>>;
 
 impl SqliteStore {
     /// Opens (creating if needed) `<dir>/apigw.db`. Fails with a readable message when the
@@ -99,23 +100,226 @@ impl SqliteStore {
         .map_err(|e| StoreError::Unavailable(format!("store task failed: {e}")))?
     }
 
-    /// Runs `f` in a write transaction that also bumps the generation.
-    async fn write<T, F>(&self, f: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
-    {
+    /// Runs `batch` in one write transaction that bumps the generation once. The answer of
+    /// each write: true when it changed a row (see [`exec`]).
+    async fn write(&self, batch: Vec<Write>, if_generation: Option<u64>) -> Result<Vec<bool>> {
         self.run(move |conn| {
             let tx = conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(db)?;
-            let out = f(&tx)?;
+            if let Some(expected) = if_generation {
+                let now = read_generation(&tx)?;
+                if now != expected {
+                    return Err(StoreError::Conflict(format!(
+                        "generation {now}, expected {expected}"
+                    )));
+                }
+            }
+            let out = batch
+                .iter()
+                .map(|w| exec(&tx, w))
+                .collect::<Result<Vec<bool>>>()?;
             tx.execute("UPDATE generation SET value = value + 1 WHERE id = 1", [])
                 .map_err(db)?;
             tx.commit().map_err(db)?;
             Ok(out)
         })
         .await
+    }
+
+    /// One write in its own transaction.
+    async fn write_one(&self, w: Write) -> Result<bool> {
+        Ok(self.write(vec![w], None).await?[0])
+    }
+}
+
+/// Runs a prepared (cached) statement; the number of rows it changed.
+fn run_sql(tx: &Transaction<'_>, sql: &str, args: impl rusqlite::Params) -> Result<usize> {
+    tx.prepare_cached(sql)
+        .map_err(db)?
+        .execute(args)
+        .map_err(db)
+}
+
+/// The one implementation of every write. True when it changed a row (a delete that found
+/// something, an abolish of an online deployment, a switch to an existing version; puts are
+/// always true).
+fn exec(tx: &Transaction<'_>, w: &Write) -> Result<bool> {
+    match w {
+        Write::PutGroup(g) => {
+            run_sql(
+                tx,
+                "INSERT INTO groups (group_id, doc) VALUES (?1, ?2) ON CONFLICT (group_id) DO UPDATE SET doc = ?2",
+                params![g.group_id, to_doc(g)?],
+            )?;
+            Ok(true)
+        }
+        Write::DeleteGroup(id) => {
+            for sql in [
+                "DELETE FROM authorizations WHERE group_id = ?1",
+                "DELETE FROM plugin_bindings WHERE group_id = ?1",
+                "DELETE FROM deployments WHERE group_id = ?1",
+                "DELETE FROM apis WHERE group_id = ?1",
+                "DELETE FROM domains WHERE group_id = ?1",
+            ] {
+                run_sql(tx, sql, [id])?;
+            }
+            Ok(run_sql(tx, "DELETE FROM groups WHERE group_id = ?1", [id])? > 0)
+        }
+        Write::PutDomain(d) => {
+            run_sql(
+                tx,
+                "INSERT INTO domains (domain_name, group_id, doc) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (domain_name) DO UPDATE SET group_id = ?2, doc = ?3",
+                params![d.domain_name, d.group_id, to_doc(d)?],
+            )?;
+            Ok(true)
+        }
+        Write::DeleteDomain(name) => {
+            Ok(run_sql(tx, "DELETE FROM domains WHERE domain_name = ?1", [name])? > 0)
+        }
+        Write::PutApi(a) => {
+            run_sql(
+                tx,
+                "INSERT INTO apis (api_id, group_id, doc) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (api_id) DO UPDATE SET group_id = ?2, doc = ?3",
+                params![a.api_id, a.group_id, to_doc(a)?],
+            )?;
+            Ok(true)
+        }
+        Write::DeleteApi(id) => {
+            for sql in [
+                "DELETE FROM deployments WHERE api_id = ?1",
+                "DELETE FROM authorizations WHERE api_id = ?1",
+                "DELETE FROM plugin_bindings WHERE api_id = ?1",
+            ] {
+                run_sql(tx, sql, [id])?;
+            }
+            Ok(run_sql(tx, "DELETE FROM apis WHERE api_id = ?1", [id])? > 0)
+        }
+        Write::Deploy(d) => {
+            let stage = d.stage_name.as_str();
+            run_sql(
+                tx,
+                "UPDATE deployments SET online = 0 WHERE api_id = ?1 AND stage = ?2",
+                params![d.api_id, stage],
+            )?;
+            run_sql(
+                tx,
+                "INSERT INTO deployments (api_id, stage, version, group_id, online, doc) VALUES (?1, ?2, ?3, ?4, 1, ?5)
+                 ON CONFLICT (api_id, stage, version) DO UPDATE SET online = 1, doc = ?5",
+                params![d.api_id, stage, d.history_version, d.group_id, to_doc(d)?],
+            )?;
+            Ok(true)
+        }
+        Write::Abolish { api_id, stage } => Ok(run_sql(
+            tx,
+            "UPDATE deployments SET online = 0 WHERE api_id = ?1 AND stage = ?2 AND online = 1",
+            params![api_id, stage.as_str()],
+        )? > 0),
+        Write::SwitchVersion {
+            api_id,
+            stage,
+            version,
+        } => {
+            let exists: Option<i64> = tx
+                .query_row(
+                    "SELECT 1 FROM deployments WHERE api_id = ?1 AND stage = ?2 AND version = ?3",
+                    params![api_id, stage.as_str(), version],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(db)?;
+            if exists.is_none() {
+                return Ok(false);
+            }
+            run_sql(
+                tx,
+                "UPDATE deployments SET online = (version = ?3) WHERE api_id = ?1 AND stage = ?2",
+                params![api_id, stage.as_str(), version],
+            )?;
+            Ok(true)
+        }
+        Write::PutApp(a) => {
+            run_sql(
+                tx,
+                "INSERT INTO apps (app_id, doc) VALUES (?1, ?2) ON CONFLICT (app_id) DO UPDATE SET doc = ?2",
+                params![a.app_id, to_doc(a)?],
+            )?;
+            Ok(true)
+        }
+        Write::DeleteApp(id) => {
+            run_sql(tx, "DELETE FROM authorizations WHERE app_id = ?1", [id])?;
+            Ok(run_sql(tx, "DELETE FROM apps WHERE app_id = ?1", [id])? > 0)
+        }
+        Write::PutAuthorization(g) => {
+            run_sql(
+                tx,
+                "INSERT INTO authorizations (app_id, api_id, stage, group_id, doc) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (app_id, api_id, stage) DO UPDATE SET group_id = ?4, doc = ?5",
+                params![g.app_id, g.api_id, g.stage_name.as_str(), g.group_id, to_doc(g)?],
+            )?;
+            Ok(true)
+        }
+        Write::DeleteAuthorization {
+            app_id,
+            api_id,
+            stage,
+        } => Ok(run_sql(
+            tx,
+            "DELETE FROM authorizations WHERE app_id = ?1 AND api_id = ?2 AND stage = ?3",
+            params![app_id, api_id, stage.as_str()],
+        )? > 0),
+        Write::PutPlugin(p) => {
+            run_sql(
+                tx,
+                "INSERT INTO plugins (plugin_id, doc) VALUES (?1, ?2) ON CONFLICT (plugin_id) DO UPDATE SET doc = ?2",
+                params![p.plugin_id, to_doc(p)?],
+            )?;
+            Ok(true)
+        }
+        Write::DeletePlugin(id) => {
+            run_sql(tx, "DELETE FROM plugin_bindings WHERE plugin_id = ?1", [id])?;
+            Ok(run_sql(tx, "DELETE FROM plugins WHERE plugin_id = ?1", [id])? > 0)
+        }
+        Write::BindPlugin {
+            binding: b,
+            replaces,
+        } => {
+            let stage = b.stage_name.as_str();
+            for old in replaces {
+                run_sql(
+                    tx,
+                    "DELETE FROM plugin_bindings WHERE plugin_id = ?1 AND api_id = ?2 AND stage = ?3",
+                    params![old, b.api_id, stage],
+                )?;
+            }
+            run_sql(
+                tx,
+                "INSERT INTO plugin_bindings (plugin_id, api_id, stage, group_id, doc) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (plugin_id, api_id, stage) DO UPDATE SET group_id = ?4, doc = ?5",
+                params![b.plugin_id, b.api_id, stage, b.group_id, to_doc(b)?],
+            )?;
+            Ok(true)
+        }
+        Write::UnbindPlugin {
+            plugin_id,
+            api_id,
+            stage,
+        } => Ok(run_sql(
+            tx,
+            "DELETE FROM plugin_bindings WHERE plugin_id = ?1 AND api_id = ?2 AND stage = ?3",
+            params![plugin_id, api_id, stage.as_str()],
+        )? > 0),
+        Write::PutAccessKey(k) => {
+            run_sql(
+                tx,
+                "INSERT INTO access_keys (access_key_id, doc) VALUES (?1, ?2)
+                 ON CONFLICT (access_key_id) DO UPDATE SET doc = ?2",
+                params![k.access_key_id, to_doc(k)?],
+            )?;
+            Ok(true)
+        }
     }
 }
 
@@ -163,10 +367,7 @@ fn query_deployments(
 
 /// The online deployments, parsing only those not in `cache` (which then holds exactly the
 /// ones returned).
-fn online_deployments(
-    conn: &Connection,
-    cache: &Mutex<HashMap<DeploymentKey, Arc<Deployment>>>,
-) -> Result<Vec<Arc<Deployment>>> {
+fn online_deployments(conn: &Connection, cache: &DeploymentCache) -> Result<Vec<Arc<Deployment>>> {
     let mut keys = conn
         .prepare_cached(
             "SELECT api_id, stage, version FROM deployments WHERE online = 1 ORDER BY api_id, stage",
@@ -211,6 +412,48 @@ fn read_generation(conn: &Connection) -> Result<u64> {
     .map_err(db)
 }
 
+fn read_live(tx: &Transaction<'_>, cache: &DeploymentCache) -> Result<LiveConfig> {
+    Ok(LiveConfig {
+        generation: read_generation(tx)?,
+        groups: query_docs(tx, "SELECT doc FROM groups ORDER BY group_id", [])?,
+        domains: query_docs(tx, "SELECT doc FROM domains ORDER BY domain_name", [])?,
+        deployments: online_deployments(tx, cache)?,
+        apps: query_docs(tx, "SELECT doc FROM apps ORDER BY app_id", [])?,
+        authorizations: query_docs(
+            tx,
+            "SELECT doc FROM authorizations ORDER BY app_id, api_id, stage",
+            [],
+        )?,
+        plugins: query_docs(tx, "SELECT doc FROM plugins ORDER BY plugin_id", [])?,
+        plugin_bindings: query_docs(
+            tx,
+            "SELECT doc FROM plugin_bindings ORDER BY api_id, stage, plugin_id",
+            [],
+        )?,
+    })
+}
+
+fn read_latest_versions(tx: &Transaction<'_>) -> Result<Vec<(String, Stage, String)>> {
+    let mut stmt = tx
+        .prepare("SELECT api_id, stage, MAX(version) FROM deployments GROUP BY api_id, stage")
+        .map_err(db)?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })
+        .map_err(db)?;
+    rows.map(|r| {
+        let (api, stage, version) = r.map_err(db)?;
+        let stage = stage.parse().map_err(StoreError::Corrupt)?;
+        Ok((api, stage, version))
+    })
+    .collect()
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn generation(&self) -> Result<u64> {
@@ -221,41 +464,39 @@ impl Store for SqliteStore {
         let cache = self.online.clone();
         self.run(move |conn| {
             let tx = conn.transaction().map_err(db)?;
-            let live = LiveConfig {
-                generation: read_generation(&tx)?,
-                groups: query_docs(&tx, "SELECT doc FROM groups ORDER BY group_id", [])?,
-                domains: query_docs(&tx, "SELECT doc FROM domains ORDER BY domain_name", [])?,
-                deployments: online_deployments(&tx, &cache)?,
-                apps: query_docs(&tx, "SELECT doc FROM apps ORDER BY app_id", [])?,
-                authorizations: query_docs(
-                    &tx,
-                    "SELECT doc FROM authorizations ORDER BY app_id, api_id, stage",
-                    [],
-                )?,
-                plugins: query_docs(&tx, "SELECT doc FROM plugins ORDER BY plugin_id", [])?,
-                plugin_bindings: query_docs(
-                    &tx,
-                    "SELECT doc FROM plugin_bindings ORDER BY api_id, stage, plugin_id",
-                    [],
-                )?,
-            };
+            let live = read_live(&tx, &cache)?;
             tx.commit().map_err(db)?;
             Ok(live)
         })
         .await
     }
 
-    async fn put_group(&self, group: &Group) -> Result<()> {
-        let (id, doc) = (group.group_id.clone(), to_doc(group)?);
-        self.write(move |tx| {
-            tx.execute(
-                "INSERT INTO groups (group_id, doc) VALUES (?1, ?2) ON CONFLICT (group_id) DO UPDATE SET doc = ?2",
-                params![id, doc],
-            )
-            .map_err(db)?;
-            Ok(())
+    async fn load_all(&self) -> Result<StoredConfig> {
+        let cache = self.online.clone();
+        self.run(move |conn| {
+            let tx = conn.transaction().map_err(db)?;
+            let all = StoredConfig {
+                live: read_live(&tx, &cache)?,
+                apis: query_docs(&tx, "SELECT doc FROM apis ORDER BY group_id, api_id", [])?,
+                latest_versions: read_latest_versions(&tx)?,
+            };
+            tx.commit().map_err(db)?;
+            Ok(all)
         })
         .await
+    }
+
+    async fn commit(&self, batch: &[Write], if_generation: Option<u64>) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.write(batch.to_vec(), if_generation).await?;
+        Ok(())
+    }
+
+    async fn put_group(&self, group: &Group) -> Result<()> {
+        self.write_one(Write::PutGroup(group.clone())).await?;
+        Ok(())
     }
 
     async fn get_group(&self, group_id: &str) -> Result<Option<Group>> {
@@ -272,52 +513,18 @@ impl Store for SqliteStore {
     }
 
     async fn delete_group(&self, group_id: &str) -> Result<bool> {
-        let id = group_id.to_string();
-        self.write(move |tx| {
-            for sql in [
-                "DELETE FROM authorizations WHERE group_id = ?1",
-                "DELETE FROM plugin_bindings WHERE group_id = ?1",
-                "DELETE FROM deployments WHERE group_id = ?1",
-                "DELETE FROM apis WHERE group_id = ?1",
-                "DELETE FROM domains WHERE group_id = ?1",
-            ] {
-                tx.execute(sql, [&id]).map_err(db)?;
-            }
-            Ok(tx
-                .execute("DELETE FROM groups WHERE group_id = ?1", [&id])
-                .map_err(db)?
-                > 0)
-        })
-        .await
+        self.write_one(Write::DeleteGroup(group_id.to_string()))
+            .await
     }
 
     async fn put_domain(&self, domain: &Domain) -> Result<()> {
-        let (name, group, doc) = (
-            domain.domain_name.clone(),
-            domain.group_id.clone(),
-            to_doc(domain)?,
-        );
-        self.write(move |tx| {
-            tx.execute(
-                "INSERT INTO domains (domain_name, group_id, doc) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (domain_name) DO UPDATE SET group_id = ?2, doc = ?3",
-                params![name, group, doc],
-            )
-            .map_err(db)?;
-            Ok(())
-        })
-        .await
+        self.write_one(Write::PutDomain(domain.clone())).await?;
+        Ok(())
     }
 
     async fn delete_domain(&self, domain_name: &str) -> Result<bool> {
-        let name = domain_name.to_string();
-        self.write(move |tx| {
-            Ok(tx
-                .execute("DELETE FROM domains WHERE domain_name = ?1", [name])
-                .map_err(db)?
-                > 0)
-        })
-        .await
+        self.write_one(Write::DeleteDomain(domain_name.to_string()))
+            .await
     }
 
     async fn list_domains(&self) -> Result<Vec<Domain>> {
@@ -326,17 +533,8 @@ impl Store for SqliteStore {
     }
 
     async fn put_api(&self, api: &ApiDefinition) -> Result<()> {
-        let (id, group, doc) = (api.api_id.clone(), api.group_id.clone(), to_doc(api)?);
-        self.write(move |tx| {
-            tx.execute(
-                "INSERT INTO apis (api_id, group_id, doc) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (api_id) DO UPDATE SET group_id = ?2, doc = ?3",
-                params![id, group, doc],
-            )
-            .map_err(db)?;
-            Ok(())
-        })
-        .await
+        self.write_one(Write::PutApi(api.clone())).await?;
+        Ok(())
     }
 
     async fn get_api(&self, api_id: &str) -> Result<Option<ApiDefinition>> {
@@ -358,75 +556,27 @@ impl Store for SqliteStore {
     }
 
     async fn delete_api(&self, api_id: &str) -> Result<bool> {
-        let id = api_id.to_string();
-        self.write(move |tx| {
-            for sql in [
-                "DELETE FROM deployments WHERE api_id = ?1",
-                "DELETE FROM authorizations WHERE api_id = ?1",
-                "DELETE FROM plugin_bindings WHERE api_id = ?1",
-            ] {
-                tx.execute(sql, [&id]).map_err(db)?;
-            }
-            Ok(tx
-                .execute("DELETE FROM apis WHERE api_id = ?1", [&id])
-                .map_err(db)?
-                > 0)
-        })
-        .await
+        self.write_one(Write::DeleteApi(api_id.to_string())).await
     }
 
     async fn deploy(&self, deployment: &Deployment) -> Result<()> {
-        let d = deployment.clone();
-        let doc = to_doc(&d)?;
-        self.write(move |tx| {
-            let stage = d.stage_name.as_str();
-            tx.execute("UPDATE deployments SET online = 0 WHERE api_id = ?1 AND stage = ?2", params![d.api_id, stage])
-                .map_err(db)?;
-            tx.execute(
-                "INSERT INTO deployments (api_id, stage, version, group_id, online, doc) VALUES (?1, ?2, ?3, ?4, 1, ?5)
-                 ON CONFLICT (api_id, stage, version) DO UPDATE SET online = 1, doc = ?5",
-                params![d.api_id, stage, d.history_version, d.group_id, doc],
-            )
-            .map_err(db)?;
-            Ok(())
-        })
-        .await
+        self.write_one(Write::Deploy(deployment.clone())).await?;
+        Ok(())
     }
 
     async fn abolish(&self, api_id: &str, stage: Stage) -> Result<bool> {
-        let id = api_id.to_string();
-        self.write(move |tx| {
-            let n = tx
-                .execute(
-                    "UPDATE deployments SET online = 0 WHERE api_id = ?1 AND stage = ?2 AND online = 1",
-                    params![id, stage.as_str()],
-                )
-                .map_err(db)?;
-            Ok(n > 0)
+        self.write_one(Write::Abolish {
+            api_id: api_id.to_string(),
+            stage,
         })
         .await
     }
 
     async fn switch_version(&self, api_id: &str, stage: Stage, version: &str) -> Result<bool> {
-        let (id, version) = (api_id.to_string(), version.to_string());
-        self.write(move |tx| {
-            let exists: Option<i64> = tx
-                .query_row(
-                    "SELECT 1 FROM deployments WHERE api_id = ?1 AND stage = ?2 AND version = ?3",
-                    params![id, stage.as_str(), version],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(db)?;
-            if exists.is_none() {
-                return Ok(false);
-            }
-            tx.execute(
-                "UPDATE deployments SET online = (version = ?3) WHERE api_id = ?1 AND stage = ?2",
-                params![id, stage.as_str(), version],
-            )
-            .map_err(db)?;
-            Ok(true)
+        self.write_one(Write::SwitchVersion {
+            api_id: api_id.to_string(),
+            stage,
+            version: version.to_string(),
         })
         .await
     }
@@ -449,16 +599,8 @@ impl Store for SqliteStore {
     }
 
     async fn put_app(&self, app: &App) -> Result<()> {
-        let (id, doc) = (app.app_id, to_doc(app)?);
-        self.write(move |tx| {
-            tx.execute(
-                "INSERT INTO apps (app_id, doc) VALUES (?1, ?2) ON CONFLICT (app_id) DO UPDATE SET doc = ?2",
-                params![id, doc],
-            )
-            .map_err(db)?;
-            Ok(())
-        })
-        .await
+        self.write_one(Write::PutApp(app.clone())).await?;
+        Ok(())
     }
 
     async fn get_app(&self, app_id: i64) -> Result<Option<App>> {
@@ -474,42 +616,20 @@ impl Store for SqliteStore {
     }
 
     async fn delete_app(&self, app_id: i64) -> Result<bool> {
-        self.write(move |tx| {
-            tx.execute("DELETE FROM authorizations WHERE app_id = ?1", [app_id])
-                .map_err(db)?;
-            Ok(tx
-                .execute("DELETE FROM apps WHERE app_id = ?1", [app_id])
-                .map_err(db)?
-                > 0)
-        })
-        .await
+        self.write_one(Write::DeleteApp(app_id)).await
     }
 
     async fn put_authorization(&self, grant: &Authorization) -> Result<()> {
-        let g = grant.clone();
-        let doc = to_doc(&g)?;
-        self.write(move |tx| {
-            tx.execute(
-                "INSERT INTO authorizations (app_id, api_id, stage, group_id, doc) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (app_id, api_id, stage) DO UPDATE SET group_id = ?4, doc = ?5",
-                params![g.app_id, g.api_id, g.stage_name.as_str(), g.group_id, doc],
-            )
-            .map_err(db)?;
-            Ok(())
-        })
-        .await
+        self.write_one(Write::PutAuthorization(grant.clone()))
+            .await?;
+        Ok(())
     }
 
     async fn delete_authorization(&self, app_id: i64, api_id: &str, stage: Stage) -> Result<bool> {
-        let api = api_id.to_string();
-        self.write(move |tx| {
-            Ok(tx
-                .execute(
-                    "DELETE FROM authorizations WHERE app_id = ?1 AND api_id = ?2 AND stage = ?3",
-                    params![app_id, api, stage.as_str()],
-                )
-                .map_err(db)?
-                > 0)
+        self.write_one(Write::DeleteAuthorization {
+            app_id,
+            api_id: api_id.to_string(),
+            stage,
         })
         .await
     }
@@ -526,16 +646,8 @@ impl Store for SqliteStore {
     }
 
     async fn put_plugin(&self, plugin: &Plugin) -> Result<()> {
-        let (id, doc) = (plugin.plugin_id.clone(), to_doc(plugin)?);
-        self.write(move |tx| {
-            tx.execute(
-                "INSERT INTO plugins (plugin_id, doc) VALUES (?1, ?2) ON CONFLICT (plugin_id) DO UPDATE SET doc = ?2",
-                params![id, doc],
-            )
-            .map_err(db)?;
-            Ok(())
-        })
-        .await
+        self.write_one(Write::PutPlugin(plugin.clone())).await?;
+        Ok(())
     }
 
     async fn list_plugins(&self) -> Result<Vec<Plugin>> {
@@ -544,52 +656,24 @@ impl Store for SqliteStore {
     }
 
     async fn delete_plugin(&self, plugin_id: &str) -> Result<bool> {
-        let id = plugin_id.to_string();
-        self.write(move |tx| {
-            tx.execute("DELETE FROM plugin_bindings WHERE plugin_id = ?1", [&id])
-                .map_err(db)?;
-            Ok(tx
-                .execute("DELETE FROM plugins WHERE plugin_id = ?1", [&id])
-                .map_err(db)?
-                > 0)
-        })
-        .await
+        self.write_one(Write::DeletePlugin(plugin_id.to_string()))
+            .await
     }
 
     async fn bind_plugin(&self, binding: &PluginBinding, replaces: &[String]) -> Result<()> {
-        let b = binding.clone();
-        let doc = to_doc(&b)?;
-        let replaces = replaces.to_vec();
-        self.write(move |tx| {
-            let stage = b.stage_name.as_str();
-            for old in &replaces {
-                tx.execute(
-                    "DELETE FROM plugin_bindings WHERE plugin_id = ?1 AND api_id = ?2 AND stage = ?3",
-                    params![old, b.api_id, stage],
-                )
-                .map_err(db)?;
-            }
-            tx.execute(
-                "INSERT INTO plugin_bindings (plugin_id, api_id, stage, group_id, doc) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (plugin_id, api_id, stage) DO UPDATE SET group_id = ?4, doc = ?5",
-                params![b.plugin_id, b.api_id, stage, b.group_id, doc],
-            )
-            .map_err(db)?;
-            Ok(())
+        self.write_one(Write::BindPlugin {
+            binding: binding.clone(),
+            replaces: replaces.to_vec(),
         })
-        .await
+        .await?;
+        Ok(())
     }
 
     async fn unbind_plugin(&self, plugin_id: &str, api_id: &str, stage: Stage) -> Result<bool> {
-        let (plugin, api) = (plugin_id.to_string(), api_id.to_string());
-        self.write(move |tx| {
-            Ok(tx
-                .execute(
-                    "DELETE FROM plugin_bindings WHERE plugin_id = ?1 AND api_id = ?2 AND stage = ?3",
-                    params![plugin, api, stage.as_str()],
-                )
-                .map_err(db)?
-                > 0)
+        self.write_one(Write::UnbindPlugin {
+            plugin_id: plugin_id.to_string(),
+            api_id: api_id.to_string(),
+            stage,
         })
         .await
     }
@@ -606,17 +690,8 @@ impl Store for SqliteStore {
     }
 
     async fn put_access_key(&self, key: &AccessKey) -> Result<()> {
-        let (id, doc) = (key.access_key_id.clone(), to_doc(key)?);
-        self.write(move |tx| {
-            tx.execute(
-                "INSERT INTO access_keys (access_key_id, doc) VALUES (?1, ?2)
-                 ON CONFLICT (access_key_id) DO UPDATE SET doc = ?2",
-                params![id, doc],
-            )
-            .map_err(db)?;
-            Ok(())
-        })
-        .await
+        self.write_one(Write::PutAccessKey(key.clone())).await?;
+        Ok(())
     }
 
     async fn list_access_keys(&self) -> Result<Vec<AccessKey>> {
