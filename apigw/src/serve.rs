@@ -68,6 +68,14 @@ pub struct ServeArgs {
     /// Bytes of responses the `caching` plugin may keep in memory, all APIs together.
     #[arg(long, env = "APIGW_CACHE_CAPACITY_BYTES", default_value_t = 64 * 1024 * 1024)]
     cache_capacity_bytes: usize,
+    /// Longest time (ms) the gateway works on a request before its backend is called:
+    /// reading the client's body, authentication, parameters, plugins (`X504TO` beyond).
+    #[arg(long, env = "APIGW_GATEWAY_TIMEOUT_MS", default_value_t = 30_000)]
+    gateway_timeout_ms: u64,
+    /// Requests in flight on this node beyond which new ones are answered `X503BZ` at once
+    /// (each worker thread takes an equal share); 0 = no limit.
+    #[arg(long, env = "APIGW_MAX_IN_FLIGHT", default_value_t = 10_000)]
+    max_in_flight: usize,
     /// Seed a demo group on `localhost` and start the demo backend.
     #[arg(long)]
     demo: bool,
@@ -111,6 +119,14 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         instance_qps: args.instance_qps,
         default_domain_daily_quota: args.default_domain_daily_quota,
         cache_capacity_bytes: args.cache_capacity_bytes,
+        gateway_timeout: Duration::from_millis(args.gateway_timeout_ms.max(1)),
+        max_in_flight: args.max_in_flight,
+        // Debug (test) builds only: a path whose requests panic, to test `X500ER`.
+        panic_path: if cfg!(debug_assertions) {
+            std::env::var("APIGW_TEST_PANIC_PATH").ok()
+        } else {
+            None
+        },
         trusted_proxies: args
             .trusted_proxies
             .split(',')

@@ -4,7 +4,7 @@
 //! Everything it needs (apps by AppKey and AppCode, grants, plugin configs) is compiled into
 //! the snapshot; the only shared mutable state it touches is the [`ReplayGuard`].
 
-use crate::handler::Reject;
+use crate::reject::Reject;
 use crate::replay::{ReplayGuard, Seen};
 use ahash::AHashMap;
 use apigw_jwt::{JwtConfig, TokenLocation};
@@ -138,6 +138,8 @@ pub struct Caller {
     pub strip_app_code_query: bool,
     /// The AppKey of a signed request (the `CaAppKey` system parameter).
     pub app_key: Option<Box<str>>,
+    /// The claims of the JWT the jwtAuth plugin verified (`Token:` variables of plugins).
+    pub claims: Option<Arc<serde_json::Map<String, serde_json::Value>>>,
 }
 
 /// What the phase needs from the request.
@@ -464,6 +466,7 @@ async fn jwt_auth(
             }
         }
     }
+    caller.claims = Some(Arc::new(verified.claims.clone()));
     for (location, name, value) in verified.forwarded(cfg) {
         match location {
             TokenLocation::Query => caller.extra_query.push((name, value)),

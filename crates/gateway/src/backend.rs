@@ -1,21 +1,62 @@
 //! The backend HTTP(S) client (pooled, keep-alive) and how its failures map to error codes.
 
 use crate::body::GwBody;
-use crate::handler::Reject;
+use crate::reject::{BackendFailure, Cause, Reject};
 use crate::snapshot::HttpBackend;
 use apigw_model::codes;
 use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::dns::{GaiAddrs, GaiResolver, Name};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use std::error::Error as _;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-pub type Client = hyper_util::client::legacy::Client<HttpsConnector<HttpConnector>, GwBody>;
+pub type Client =
+    hyper_util::client::legacy::Client<HttpsConnector<HttpConnector<Resolver>>, GwBody>;
+
+/// The system resolver, with its failures typed so a failed call can be classified
+/// (`D504RE`) by the error's type rather than its text.
+#[derive(Clone)]
+pub struct Resolver(GaiResolver);
+
+/// A backend host name that did not resolve.
+#[derive(Debug)]
+pub struct ResolveError(std::io::Error);
+
+impl std::fmt::Display for ResolveError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cannot resolve the backend host: {}", self.0)
+    }
+}
+
+impl std::error::Error for ResolveError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+impl tower_service::Service<Name> for Resolver {
+    type Response = GaiAddrs;
+    type Error = ResolveError;
+    type Future = Pin<Box<dyn Future<Output = Result<GaiAddrs, ResolveError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ResolveError>> {
+        self.0.poll_ready(cx).map_err(ResolveError)
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
+        let resolving = self.0.call(name);
+        Box::pin(async move { resolving.await.map_err(ResolveError) })
+    }
+}
 
 /// A client for one worker. Connections are pooled per backend origin and kept alive.
 pub fn new_client() -> Client {
-    let mut http = HttpConnector::new();
+    let mut http = HttpConnector::new_with_resolver(Resolver(GaiResolver::new()));
     http.set_nodelay(true);
     http.enforce_http(false);
     http.set_keepalive(Some(Duration::from_secs(60)));
@@ -40,33 +81,41 @@ pub fn new_client() -> Client {
         .build(https)
 }
 
-/// Maps a failed backend call to its documented code.
+/// Maps a failed backend call to its documented code, by the type of the error found in its
+/// source chain: [`ResolveError`] → `D504RE`, a TLS error (`rustls::Error`) on an HTTPS
+/// backend → `D504CS`, anything else → `D504CO`.
 pub fn classify(err: &hyper_util::client::legacy::Error, backend: &HttpBackend) -> Reject {
     let reason = root_cause(err);
-    let chain = error_chain(err).to_ascii_lowercase();
-    if chain.contains("dns error") || chain.contains("failed to lookup address") {
-        return Reject::new(&codes::D504RE, &[backend.authority.host()]);
+    let mut tls = false;
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = source {
+        if e.is::<ResolveError>() {
+            return Reject::new(&codes::D504RE, &[backend.authority.host()])
+                .because(Cause::Backend(BackendFailure::Resolve));
+        }
+        tls |= is_tls_error(e);
+        source = e.source();
     }
-    let tls = chain.contains("tls")
-        || chain.contains("certificate")
-        || chain.contains("handshake")
-        || chain.contains("invalidcontenttype")
-        || chain.contains("corrupt message");
     if tls && backend.scheme == http::uri::Scheme::HTTPS {
-        return Reject::new(&codes::D504CS, &[&reason]);
+        return Reject::new(&codes::D504CS, &[&reason])
+            .because(Cause::Backend(BackendFailure::Tls));
     }
-    Reject::new(&codes::D504CO, &[&reason])
+    Reject::new(&codes::D504CO, &[&reason]).because(Cause::Backend(BackendFailure::Connect))
 }
 
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut out = err.to_string();
-    let mut src = err.source();
-    while let Some(e) = src {
-        out.push_str(": ");
-        out.push_str(&format!("{e} {e:?}"));
-        src = e.source();
+/// A `rustls::Error`, or an I/O error that wraps one (at any depth: the TLS stream wraps it
+/// in an I/O error, the connector wraps that in another).
+fn is_tls_error(e: &(dyn std::error::Error + 'static)) -> bool {
+    if e.is::<rustls::Error>() {
+        return true;
     }
-    out
+    match e
+        .downcast_ref::<std::io::Error>()
+        .and_then(|io| io.get_ref())
+    {
+        Some(inner) => is_tls_error(inner),
+        None => false,
+    }
 }
 
 fn root_cause(err: &hyper_util::client::legacy::Error) -> String {

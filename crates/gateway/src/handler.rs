@@ -9,17 +9,20 @@ use crate::breaker::{Admit, Breaker, Outcome};
 use crate::compress;
 use crate::cors::Cors;
 use crate::params::{Mapped, ParamPlan, RequestView, SystemValues};
+use crate::plugin_phase::{self, RequestVars, ResponseVars, SystemVars};
 use crate::request_id::new_request_id;
 use crate::router::{split_path, Captures};
+use crate::snapshot::RouteTarget;
 use crate::snapshot::{
     Backend, BackendPath, CompiledApi, ContentTypePolicy, HttpBackend, MockResponse, PathPart,
 };
 use crate::traffic::{CounterKey, Dimension, Throttled, Unit};
 use crate::Shared;
-use apigw_model::codes::{self, ErrorCode};
+use apigw_model::codes;
 use apigw_model::params::{RequestMode, SystemParam};
 use apigw_model::{AuthType, Stage};
 use bytes::Bytes;
+use futures_util::FutureExt;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::uri::PathAndQuery;
 use http::{Method, Request, Response, StatusCode, Uri, Version};
@@ -27,17 +30,20 @@ use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use std::borrow::Cow;
 use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub static X_CA_REQUEST_ID: HeaderName = HeaderName::from_static("x-ca-request-id");
-pub static X_CA_ERROR_CODE: HeaderName = HeaderName::from_static("x-ca-error-code");
-pub static X_CA_ERROR_MESSAGE: HeaderName = HeaderName::from_static("x-ca-error-message");
+use crate::reject::{header_text, BackendFailure, Cause};
+pub use crate::reject::{Reject, X_CA_ERROR_CODE, X_CA_ERROR_MESSAGE};
 pub static X_CA_STAGE: HeaderName = HeaderName::from_static("x-ca-stage");
 pub static X_CA_REQUEST_MODE: HeaderName = HeaderName::from_static("x-ca-request-mode");
 pub static X_CA_DEBUG_INFO: HeaderName = HeaderName::from_static("x-ca-debug-info");
 pub static X_CA_VIA: HeaderName = HeaderName::from_static("x-ca-via");
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+static X_CA_ROUTING_NAME: HeaderName = HeaderName::from_static("x-ca-routing-name");
 static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
@@ -55,65 +61,6 @@ const METHODS: [Method; 9] = [
     Method::TRACE,
     Method::CONNECT,
 ];
-
-/// A gateway-made error: a row of the error table and its filled-in message.
-#[derive(Debug)]
-pub struct Reject {
-    pub code: &'static ErrorCode,
-    pub message: Cow<'static, str>,
-}
-
-impl Reject {
-    pub fn new(code: &'static ErrorCode, values: &[&str]) -> Reject {
-        let message = if code.is_fixed() {
-            Cow::Borrowed(code.template)
-        } else {
-            Cow::Owned(code.message(values))
-        };
-        Reject { code, message }
-    }
-
-    /// A row of the table with a message of our own (e.g. `A403IS` "Empty Signature").
-    pub fn with_message(code: &'static ErrorCode, message: impl Into<Cow<'static, str>>) -> Reject {
-        Reject {
-            code,
-            message: message.into(),
-        }
-    }
-
-    /// The documented status, `X-Ca-Error-Code`, `X-Ca-Error-Message`, and an empty body.
-    pub fn into_response(self) -> Response<GwBody> {
-        let mut resp = Response::new(GwBody::empty());
-        *resp.status_mut() =
-            StatusCode::from_u16(self.code.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let h = resp.headers_mut();
-        h.insert(&X_CA_ERROR_CODE, HeaderValue::from_static(self.code.code));
-        h.insert(&X_CA_ERROR_MESSAGE, header_text(&self.message));
-        h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
-        resp
-    }
-}
-
-/// A header value carrying `text`; control characters become spaces so that nothing a client
-/// sent can break the header.
-fn header_text(text: &str) -> HeaderValue {
-    match HeaderValue::from_str(text) {
-        Ok(v) => v,
-        Err(_) => {
-            let clean: Vec<u8> = text
-                .bytes()
-                .map(|b| {
-                    if b < 0x20 && b != b'\t' || b == 0x7f {
-                        b' '
-                    } else {
-                        b
-                    }
-                })
-                .collect();
-            HeaderValue::from_bytes(&clean).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
-        }
-    }
-}
 
 /// The connection a request arrived on.
 #[derive(Debug, Clone)]
@@ -149,20 +96,29 @@ pub struct Worker {
     pub client: Client,
     /// This node's id as an `X-Ca-Via` value.
     node_via: HeaderValue,
+    /// Requests in flight on this worker, and this worker's share of `max_in_flight`
+    /// (0: no limit).
+    in_flight: AtomicUsize,
+    max_in_flight: usize,
 }
 
 impl Worker {
     pub fn new(shared: Arc<Shared>) -> Worker {
         let node_via =
             HeaderValue::from_str(&shared.node_id).expect("a hex id is a valid header value");
+        let workers = shared.config.workers().max(1);
+        let max_in_flight = shared.config.max_in_flight.div_ceil(workers);
         Worker {
             shared,
             client: backend::new_client(),
             node_via,
+            in_flight: AtomicUsize::new(0),
+            max_in_flight,
         }
     }
 
-    /// Serves one request; never fails: every failure becomes a documented error response.
+    /// Serves one request; never fails: every failure becomes a documented error response,
+    /// a panic inside the pipeline included (`X500ER`, and the worker keeps serving).
     pub async fn handle(&self, req: Request<Incoming>, conn: &ConnInfo) -> Response<GwBody> {
         let start = Instant::now();
         let request_id = new_request_id();
@@ -177,7 +133,17 @@ impl Worker {
             .then(|| (req.method().clone(), req.uri().path().to_string()));
         let mut trace = Trace::default();
 
-        let served = match self.serve(req, conn, &request_id, &mut trace).await {
+        let served = match self.admit() {
+            Some(_in_flight) => {
+                let serving = AssertUnwindSafe(self.serve(req, conn, &request_id, &mut trace));
+                match serving.catch_unwind().await {
+                    Ok(served) => served,
+                    Err(panic) => Err(internal_error(&request_id, &*panic)),
+                }
+            }
+            None => Err(Reject::new(&codes::X503BZ, &[]).because(Cause::Gateway)),
+        };
+        let served = match served {
             Ok(resp) if gzip_ok && !head_request => maybe_gzip(resp).await,
             other => other,
         };
@@ -200,6 +166,18 @@ impl Worker {
             headers.insert(&X_CA_DEBUG_INFO, header_text(&info));
         }
         if let Some((method, path)) = log_target {
+            if trace.error.is_none() {
+                // An answer the response phase rewrote keeps the gateway's code.
+                trace.error = resp
+                    .headers()
+                    .get(&X_CA_ERROR_CODE)
+                    .and_then(|v| {
+                        codes::ALL
+                            .iter()
+                            .find(|c| c.code.as_bytes() == v.as_bytes())
+                    })
+                    .map(|c| c.code);
+            }
             access_log(
                 &request_id,
                 &method,
@@ -213,6 +191,15 @@ impl Worker {
         resp
     }
 
+    /// Counts the request in flight on this worker, or `None` past the worker's share of
+    /// `max_in_flight` (shed with `X503BZ`).
+    fn admit(&self) -> Option<InFlight<'_>> {
+        let now = self.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        let guard = InFlight(&self.in_flight);
+        (self.max_in_flight == 0 || now <= self.max_in_flight).then_some(guard)
+    }
+
+    /// The pipeline, phase by phase in the order of plugins.md §13, then the response phase.
     async fn serve(
         &self,
         req: Request<Incoming>,
@@ -220,10 +207,62 @@ impl Worker {
         request_id: &HeaderValue,
         trace: &mut Trace,
     ) -> Result<Response<GwBody>, Reject> {
-        check_limits(&req, &self.shared.config)?;
+        // 1-2. Parse limits; domain → group → stage → API; CORS preflights answered here.
+        let mut ctx = match self.route(req, conn, request_id, trace)? {
+            Routed::Answered(resp) => return Ok(resp),
+            Routed::Api(ctx) => *ctx,
+        };
+        let deadline = tokio::time::Instant::now() + self.shared.config.gateway_timeout;
+        let before_backend =
+            tokio::time::timeout_at(deadline, self.request_phases(&mut ctx, trace));
+        let result = match before_backend.await {
+            Err(_) => Err(Reject::new(&codes::X504TO, &[]).because(Cause::Gateway)),
+            Ok(Err(stop)) => Err(stop),
+            Ok(Ok(Some(answer))) => Ok(answer),
+            // 10-11. Circuit breaker, request transformer, backend signature, the backend.
+            Ok(Ok(None)) => self.call_upstream(&mut ctx, trace).await,
+        };
+        // 12. errorMapping, response transformer, cache store.
+        self.response_phase(&ctx, result).await
+    }
 
-        // Domain → group, stage, route: one snapshot read, no lock, no await.
-        let (api, backend_path, route, credentials, limits) = {
+    /// Phases 1-9: everything the gateway decides before the backend is called. `Some` is a
+    /// final answer (a cache hit, a denial with its own body).
+    async fn request_phases(
+        &self,
+        ctx: &mut Ctx<'_>,
+        trace: &mut Trace,
+    ) -> Result<Option<Response<GwBody>>, Reject> {
+        #[cfg(debug_assertions)]
+        if self.shared.config.panic_path.as_deref() == Some(ctx.parts.uri.path()) {
+            panic!("panic injected for {}", ctx.parts.uri.path());
+        }
+        self.access_checks(ctx).await?; // 1. protocol, loop, default-domain/group/instance limits
+        self.ip_control(ctx, None)?; // 3. ipControl, app-less items
+        self.authenticate(ctx, trace).await?; // 4. APP / AppCode / jwtAuth, grants, app IP items
+        self.parameters(ctx).await?; // 5. declared parameters, validated and mapped
+        if let Some(denied) = self.access_control(ctx) {
+            return Ok(Some(denied)); // 6. accessControl
+        }
+        self.traffic_control(ctx).await?; // 7. trafficControl
+        if let Some(hit) = self.cache_lookup(ctx)? {
+            return Ok(Some(hit)); // 8. caching lookup
+        }
+        self.routing(ctx); // 9. routing
+        Ok(None)
+    }
+
+    /// Parse limits, then host → group → stage → method and path → API, one snapshot read with
+    /// no lock and no await. A CORS preflight the gateway answers itself ends here.
+    fn route<'r>(
+        &self,
+        req: Request<Incoming>,
+        conn: &'r ConnInfo,
+        request_id: &'r HeaderValue,
+        trace: &mut Trace,
+    ) -> Result<Routed<'r>, Reject> {
+        check_limits(&req, &self.shared.config)?;
+        let (api, credentials, captures, rest_from, limits) = {
             let snap = self.shared.snapshot.load();
             let host = request_host(req.uri(), req.headers())?;
             let entry = snap
@@ -247,9 +286,12 @@ impl Worker {
             trace.stage = Some(stage);
             let path = req.uri().path();
             let segments = split_path(path);
-            let Some(found) = group.router(stage).find(req.method(), &segments) else {
+            let router = group.router(stage);
+            let Some(found) = router.find(req.method(), &segments) else {
                 if let Some(preflight) = Preflight::of(&req) {
-                    return preflight.answer(group.router(stage), &segments, path);
+                    return preflight
+                        .answer(router, &segments, path)
+                        .map(Routed::Answered);
                 }
                 let reason = format!("with `{} {}` in stage `{}`", req.method(), path, stage);
                 return Err(Reject::new(&codes::I404NF, &[&reason]));
@@ -257,202 +299,389 @@ impl Worker {
             // An API with a `cors` plugin (an `ANY` API, say) leaves preflights to the plugin.
             if found.value.cors.is_some() {
                 if let Some(preflight) = Preflight::of(&req) {
-                    return preflight.answer(group.router(stage), &segments, path);
+                    return preflight
+                        .answer(router, &segments, path)
+                        .map(Routed::Answered);
                 }
             }
             let api = found.value.clone();
-            // Without a parameter phase the backend target is known now; with one it is
-            // built from the mapped parameters after authentication.
-            let backend_path = match &api.backend {
-                Backend::Http(b) if api.params.is_none() => Some(backend_target(
-                    b,
-                    path,
-                    req.uri().query(),
-                    &segments,
-                    &found.captures,
-                    found.rest_from,
-                    &[],
-                )),
-                _ => None,
-            };
-            let route = api
-                .params
-                .is_some()
-                .then(|| (found.captures.clone(), found.rest_from));
             let needs_auth = api.auth.auth != AuthType::Anonymous || api.auth.jwt.is_some();
             let credentials = needs_auth.then(|| snap.credentials.clone());
-            (api, backend_path, route, credentials, limits)
+            (api, credentials, found.captures, found.rest_from, limits)
         };
         trace.api = Some(api.clone());
+        let (parts, incoming) = req.into_parts();
+        Ok(Routed::Api(Box::new(Ctx {
+            conn,
+            request_id,
+            api,
+            parts,
+            body: ReqBody::Incoming(incoming),
+            captures,
+            rest_from,
+            limits,
+            credentials,
+            client_ip: None,
+            caller: None,
+            mapped: None,
+            cache_key: None,
+            route: None,
+        })))
+    }
 
-        // A bound plugin that cannot run: fail closed rather than run without it.
+    /// A bound plugin that cannot run (fail closed), the protocol restriction, loop detection,
+    /// and the default sub-domain's, the instance's and the group's limits.
+    async fn access_checks(&self, ctx: &Ctx<'_>) -> Result<(), Reject> {
+        let api = &ctx.api;
         if let Some(f) = &api.plugin_fault {
             return Err(Reject::with_message(f.code, f.message.to_string()));
         }
-        check_protocol(&api, conn.tls)?;
-        if req
-            .headers()
+        check_protocol(api, ctx.conn.tls)?;
+        if ctx
+            .parts
+            .headers
             .get_all(&X_CA_VIA)
             .iter()
             .any(|v| contains_token(v.as_bytes(), self.shared.node_id.as_bytes()))
         {
             return Err(Reject::new(&codes::I508LD, &[]));
         }
-        self.check_group_limits(&limits).await?;
-        // IP control, app-less items: before authentication.
-        let client_ip = api.ip_control.as_ref().map(|c| {
+        self.check_group_limits(&ctx.limits).await
+    }
+
+    /// The `ipControl` plugin: its app-less items before authentication (`app` `None`), the
+    /// items bound to the authenticated app after it.
+    fn ip_control(&self, ctx: &mut Ctx<'_>, app: Option<i64>) -> Result<(), Reject> {
+        let Some(c) = &ctx.api.ip_control else {
+            return Ok(());
+        };
+        let ip = *ctx.client_ip.get_or_insert_with(|| {
             crate::ipcontrol::client_ip(
                 c.source,
-                conn.peer.ip(),
-                req.headers().get(&X_FORWARDED_FOR),
+                ctx.conn.peer.ip(),
+                ctx.parts.headers.get(&X_FORWARDED_FOR),
                 &self.shared.config.trusted_proxies,
             )
         });
-        if let (Some(c), Some(ip)) = (&api.ip_control, client_ip) {
-            if !c.admits(ip) {
-                return Err(Reject::new(&codes::A403IP, &[]));
-            }
-        }
-        let (mut parts, incoming) = req.into_parts();
-        let mut body = ReqBody::Incoming(incoming);
-        let mut caller = None;
-        if let Some(credentials) = credentials {
-            let c = Box::pin(self.authenticate(&api, &credentials, &mut parts, &mut body)).await?;
-            trace.app_id = c.app.as_ref().map(|a| a.app_id);
-            // IP control items bound to an app: after authentication.
-            if let (Some(ipc), Some(ip), Some(app)) = (&api.ip_control, client_ip, &c.app) {
-                if !ipc.admits_app(app.app_id, ip) {
-                    return Err(Reject::new(&codes::A403IP, &[]));
-                }
-            }
-            caller = Some(c);
-        }
-        let mut mapped = None;
-        let mut target = match (backend_path, route) {
-            (Some(t), _) => t,
-            (None, Some((captures, rest_from))) => {
-                let path = parts.uri.path();
-                let segments = split_path(path);
-                let m = Box::pin(self.map_parameters(
-                    &api,
-                    &parts,
-                    &mut body,
-                    (&segments, &captures),
-                    conn,
-                    request_id,
-                    caller.as_ref(),
-                ))
-                .await?;
-                let t = match &api.backend {
-                    Backend::Http(b) => {
-                        let query = m.query_string();
-                        let query = (!query.is_empty()).then_some(query.as_str());
-                        backend_target(b, path, query, &segments, &captures, rest_from, &m.path)
-                    }
-                    _ => String::new(),
-                };
-                mapped = Some(m);
-                t
-            }
-            (None, None) => String::new(),
+        let admitted = match app {
+            None => c.admits(ip),
+            Some(app) => c.admits_app(app, ip),
         };
-        if let Some(policy) = &api.traffic {
-            let app = caller
-                .as_ref()
-                .and_then(|c| c.app.as_ref())
-                .map(|a| (a.app_id, a.owner_id));
-            policy
-                .admit(self.shared.counter.as_ref(), app, now_ms())
-                .await
-                .map_err(|t| match t {
-                    Throttled::Api => Reject::new(&codes::T429PA, &[]),
-                    Throttled::Plugin => Reject::new(&codes::T429PR, &[]),
-                })?;
+        if admitted {
+            Ok(())
+        } else {
+            Err(Reject::new(&codes::A403IP, &[]))
         }
-        if let Some(c) = &caller {
+    }
+
+    /// APP signature, AppCode or jwtAuth, the app's grant, then the app's IP items.
+    async fn authenticate(&self, ctx: &mut Ctx<'_>, trace: &mut Trace) -> Result<(), Reject> {
+        let Some(credentials) = ctx.credentials.take() else {
+            return Ok(());
+        };
+        let api = ctx.api.clone();
+        if auth::needs_body(&api.auth, &ctx.parts.headers) {
+            self.buffer_body(&mut ctx.body).await?;
+        }
+        let buffered = match &ctx.body {
+            ReqBody::Buffered(b) => Some(b),
+            ReqBody::Incoming(_) => None,
+        };
+        let request = auth::Request {
+            parts: &mut ctx.parts,
+            body: buffered,
+            now_ms: now_ms(),
+        };
+        let caller = Box::pin(auth::authenticate(
+            &api.auth,
+            &credentials,
+            self.shared.replay.as_ref(),
+            request,
+        ))
+        .await?;
+        let app = caller.app.as_ref().map(|a| a.app_id);
+        trace.app_id = app;
+        ctx.caller = Some(caller);
+        if let Some(app) = app {
+            self.ip_control(ctx, Some(app))?;
+        }
+        Ok(())
+    }
+
+    /// The `accessControl` plugin; `Some` is the denial to answer.
+    fn access_control(&self, ctx: &Ctx<'_>) -> Option<Response<GwBody>> {
+        let policy = ctx.api.access_control.as_ref()?;
+        let segments = split_path(ctx.parts.uri.path());
+        let path_params = ctx.path_params(&segments);
+        let vars = self.request_vars(ctx, &path_params);
+        plugin_phase::access_control(policy, &vars)
+            .err()
+            .map(|denied| denied.into_response())
+    }
+
+    /// The `trafficControl` plugin: app → account → API (`T429PR`, `T429PA`).
+    async fn traffic_control(&self, ctx: &Ctx<'_>) -> Result<(), Reject> {
+        let Some(policy) = &ctx.api.traffic else {
+            return Ok(());
+        };
+        let app = ctx
+            .caller
+            .as_ref()
+            .and_then(|c| c.app.as_ref())
+            .map(|a| (a.app_id, a.owner_id));
+        policy
+            .admit(self.shared.counter.as_ref(), app, now_ms())
+            .await
+            .map_err(|t| match t {
+                Throttled::Api => Reject::new(&codes::T429PA, &[]),
+                Throttled::Plugin => Reject::new(&codes::T429PR, &[]),
+            })
+    }
+
+    /// The `routing` plugin: the first route whose condition holds replaces the backend.
+    fn routing(&self, ctx: &mut Ctx<'_>) {
+        let Some(routing) = ctx.api.routing.clone() else {
+            return;
+        };
+        let segments = split_path(ctx.parts.uri.path());
+        let path_params = ctx.path_params(&segments);
+        let vars = self.request_vars(ctx, &path_params);
+        let chosen = routing
+            .doc
+            .select(&vars)
+            .and_then(|r| routing.doc.routes.iter().position(|x| std::ptr::eq(x, r)));
+        ctx.route = chosen;
+    }
+
+    /// The variables request-phase plugin expressions read.
+    fn request_vars<'a>(
+        &'a self,
+        ctx: &'a Ctx<'_>,
+        path_params: &'a [(&'a str, &'a str)],
+    ) -> RequestVars<'a> {
+        let form = match &ctx.body {
+            ReqBody::Buffered(b) if apigw_signature::is_form_content_type(&ctx.parts.headers) => {
+                Some(&b[..])
+            }
+            _ => None,
+        };
+        RequestVars {
+            method: &ctx.parts.method,
+            path: ctx.parts.uri.path(),
+            query: ctx.parts.uri.query(),
+            headers: &ctx.parts.headers,
+            form,
+            path_params,
+            system: self.system_vars(ctx),
+            claims: ctx.caller.as_ref().and_then(|c| c.claims.as_deref()),
+        }
+    }
+
+    fn system_vars<'a>(&'a self, ctx: &'a Ctx<'_>) -> SystemVars<'a> {
+        let caller = ctx.caller.as_ref();
+        SystemVars {
+            app_id: caller.and_then(|c| c.app.as_ref()).map(|a| a.app_id),
+            app_key: caller.and_then(|c| c.app_key.as_deref()),
+            client_ip: ctx.conn.peer.ip(),
+            domain: ctx
+                .limits
+                .default_domain
+                .as_deref()
+                .or_else(|| ctx.parts.uri.host())
+                .or_else(|| {
+                    ctx.parts
+                        .headers
+                        .get(header::HOST)
+                        .and_then(|h| h.to_str().ok())
+                        .map(strip_port)
+                })
+                .unwrap_or(""),
+            stage: ctx.api.stage.as_str(),
+            api_name: &ctx.api.api_name,
+            request_id: ctx.request_id.to_str().unwrap_or(""),
+            https: ctx.conn.tls,
+            user_agent: ctx
+                .parts
+                .headers
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or(""),
+            node_id: &self.shared.node_id,
+        }
+    }
+
+    /// The backend path and query for `b`: its path template filled from the request's
+    /// captures (or the mapped PATH parameters), the query as received or as mapped, less a
+    /// query AppCode, plus the claims jwtAuth forwards in the query.
+    fn target_for(&self, ctx: &Ctx<'_>, b: &HttpBackend) -> String {
+        let path = ctx.parts.uri.path();
+        let segments = split_path(path);
+        let mut target = match &ctx.mapped {
+            Some(m) => {
+                let query = m.query_string();
+                let query = (!query.is_empty()).then_some(query.as_str());
+                backend_target(
+                    b,
+                    path,
+                    query,
+                    &segments,
+                    &ctx.captures,
+                    ctx.rest_from,
+                    &m.path,
+                )
+            }
+            None => backend_target(
+                b,
+                path,
+                ctx.parts.uri.query(),
+                &segments,
+                &ctx.captures,
+                ctx.rest_from,
+                &[],
+            ),
+        };
+        if let Some(c) = &ctx.caller {
             if c.strip_app_code_query {
                 strip_query_param(&mut target, "AppCode");
             }
             append_query(&mut target, &c.extra_query);
         }
+        target
+    }
 
-        match &api.backend {
-            Backend::Broken(_) => Err(Reject::new(&codes::X500AM, &[])),
-            Backend::Mock(mock) => Ok(mock_response(mock)),
-            Backend::Http(backend) => {
-                let app_id = caller
-                    .as_ref()
-                    .and_then(|c| c.app.as_ref())
-                    .map(|a| a.app_id);
-                let via_default_domain = limits.default_domain.is_some();
-                let store_as =
-                    match self.cache_lookup(&api, &parts, &target, app_id, via_default_domain)? {
-                        CacheStep::Hit(resp) => return Ok(resp),
-                        CacheStep::Store(key) => Some(key),
-                        CacheStep::Skip => None,
-                    };
-                let started = Instant::now();
-                let admitted = api.breaker.admit(started);
-                let outgoing = Outgoing {
-                    target,
-                    mapped,
-                    extra_headers: caller.map(|c| c.extra_headers).unwrap_or_default(),
-                };
-                if matches!(admitted, Admit::Open | Admit::Busy) {
-                    // The same request to the downgrade backend, or a refusal.
-                    return match &api.downgrade {
-                        Some(dg) => {
-                            Box::pin(
-                                self.call_backend(
-                                    &api, parts, body, dg, outgoing, conn, request_id,
-                                ),
-                            )
-                            .await
-                        }
-                        None => breaker_refusal(&api.breaker, admitted, started),
-                    };
-                }
-                // Boxed: keeps the per-request future small (hyper moves it around).
-                let result = Box::pin(
-                    self.call_backend(&api, parts, body, backend, outgoing, conn, request_id),
-                )
-                .await;
-                let latency = started.elapsed();
-                trace.service_latency = Some(latency);
-                let outcome = Outcome {
-                    timed_out: matches!(&result, Err(r) if r.code.code.starts_with("D504")),
-                    status: result.as_ref().ok().map(|r| r.status().as_u16()),
-                    latency,
-                };
-                // The common case (closed, call fine) records nothing: skip the clock too.
-                if admitted != Admit::Pass || api.breaker.config().is_failure(&outcome) {
-                    api.breaker.record(admitted, &outcome, Instant::now());
-                }
-                match (store_as, result) {
-                    (Some(key), Ok(resp)) => self.cache_store(&api, key, resp).await,
-                    (_, result) => result,
-                }
+    /// Phases 10-11: the circuit breaker (or its downgrade), then the backend the routing
+    /// plugin chose or the API's own (mock or HTTP).
+    async fn call_upstream(
+        &self,
+        ctx: &mut Ctx<'_>,
+        trace: &mut Trace,
+    ) -> Result<Response<GwBody>, Reject> {
+        let api = ctx.api.clone();
+        let route = ctx
+            .route
+            .and_then(|i| api.routing.as_ref().map(|r| &r.routes[i]));
+        let backend = route.map_or(&api.backend, |r| &r.backend);
+        let backend = match backend {
+            Backend::Broken(_) => return Err(Reject::new(&codes::X500AM, &[])),
+            Backend::Mock(mock) => return Ok(mock_response(mock)),
+            Backend::Http(b) => b,
+        };
+        let started = Instant::now();
+        let admitted = api.breaker.admit(started);
+        if matches!(admitted, Admit::Open | Admit::Busy) {
+            // The same request to the downgrade backend, or a refusal.
+            return match &api.downgrade {
+                Some(dg) => Box::pin(self.call_backend(ctx, dg, route)).await,
+                None => breaker_refusal(&api.breaker, admitted, started),
+            };
+        }
+        // Boxed: keeps the per-request future small (hyper moves it around).
+        let result = Box::pin(self.call_backend(ctx, backend, route)).await;
+        let latency = started.elapsed();
+        trace.service_latency = Some(latency);
+        let outcome = Outcome {
+            timed_out: matches!(&result, Err(r) if r.backend_failure().is_some()),
+            status: result.as_ref().ok().map(|r| r.status().as_u16()),
+            latency,
+        };
+        // The common case (closed, call fine) records nothing: skip the clock too.
+        if admitted != Admit::Pass || api.breaker.config().is_failure(&outcome) {
+            api.breaker.record(admitted, &outcome, Instant::now());
+        }
+        result
+    }
+
+    /// Phase 12: the `errorMapping` plugin, the response rules of the `transformer` plugin,
+    /// then the `caching` plugin stores a cacheable answer.
+    async fn response_phase(
+        &self,
+        ctx: &Ctx<'_>,
+        result: Result<Response<GwBody>, Reject>,
+    ) -> Result<Response<GwBody>, Reject> {
+        let api = &ctx.api;
+        if api.error_mapping.is_none() && api.transformer.is_none() {
+            return match (result, &ctx.cache_key) {
+                (Ok(resp), Some(key)) => self.cache_store(api, key.clone(), resp).await,
+                (result, _) => result,
+            };
+        }
+        let mut resp = result.unwrap_or_else(Reject::into_response);
+        let error_code = resp
+            .headers()
+            .get(&X_CA_ERROR_CODE)
+            .and_then(|v| {
+                codes::ALL
+                    .iter()
+                    .find(|c| c.code.as_bytes() == v.as_bytes())
+            })
+            .map(|c| c.code);
+        let reads_body = api
+            .error_mapping
+            .as_ref()
+            .is_some_and(|m| plugin_phase::reads_body(&m.parameters))
+            || api
+                .transformer
+                .as_ref()
+                .is_some_and(|t| plugin_phase::reads_body(&t.parameters));
+        let body_json = if reads_body {
+            let (parts, body_json, buffered) = read_json_body(resp).await;
+            resp = Response::from_parts(parts, buffered);
+            body_json
+        } else {
+            None
+        };
+        let system = self.system_vars(ctx);
+        let claims = ctx.caller.as_ref().and_then(|c| c.claims.as_deref());
+        let mapped = {
+            let vars = ResponseVars {
+                status: resp.status(),
+                error_code,
+                headers: resp.headers(),
+                body: body_json.as_ref(),
+                system: &system,
+                claims,
+            };
+            let mapped = api.error_mapping.as_ref().and_then(|m| m.apply(&vars));
+            let ops = api.transformer.as_ref().map(|t| t.response_ops(&vars));
+            (mapped, ops)
+        };
+        let (status_mapped, ops) = mapped;
+        if let Some((status, message)) = status_mapped {
+            if let Ok(s) = StatusCode::from_u16(status) {
+                *resp.status_mut() = s;
             }
+            resp.headers_mut()
+                .insert(&X_CA_ERROR_MESSAGE, header_text(&message));
+        }
+        if let Some(ops) = ops {
+            let (mut parts, body) = resp.into_parts();
+            plugin_phase::transform_response(ops, &mut parts.status, &mut parts.headers);
+            resp = Response::from_parts(parts, body);
+        }
+        match &ctx.cache_key {
+            Some(key) => self.cache_store(api, key.clone(), resp).await,
+            None => Ok(resp),
         }
     }
 
     /// The `caching` plugin before the backend: a stored response (`X-Ca-Caching: true`),
     /// `I404CH` for `only-if-cached` without one, or the key to store the answer under.
-    fn cache_lookup(
-        &self,
-        api: &CompiledApi,
-        parts: &http::request::Parts,
-        target: &str,
-        app_id: Option<i64>,
-        via_default_domain: bool,
-    ) -> Result<CacheStep, Reject> {
-        let Some(policy) = &api.cache else {
-            return Ok(CacheStep::Skip);
+    fn cache_lookup(&self, ctx: &mut Ctx<'_>) -> Result<Option<Response<GwBody>>, Reject> {
+        let api = ctx.api.clone();
+        let (Some(policy), Backend::Http(own)) = (&api.cache, &api.backend) else {
+            return Ok(None);
         };
+        let parts = &ctx.parts;
         // Only GET, and never through the default sub-domain.
-        if parts.method != Method::GET || via_default_domain {
-            return Ok(CacheStep::Skip);
+        if parts.method != Method::GET || ctx.limits.default_domain.is_some() {
+            return Ok(None);
         }
+        let app_id = ctx
+            .caller
+            .as_ref()
+            .and_then(|c| c.app.as_ref())
+            .map(|a| a.app_id);
+        let target = self.target_for(ctx, own);
         let query = target.split_once('?').map(|(_, q)| q);
         let key = policy.key(&api.scope, parts.uri.path(), query, &parts.headers, app_id);
         let client = if policy.client_may_steer(app_id) {
@@ -471,13 +700,14 @@ impl Worker {
                 let mut resp = fixed_response(entry.status, &entry.headers, &entry.body);
                 resp.headers_mut()
                     .insert(&crate::cache::X_CA_CACHING, crate::cache::hit_marker());
-                return Ok(CacheStep::Hit(resp));
+                return Ok(Some(resp));
             }
         }
         if client.contains("only-if-cached") {
             return Err(Reject::new(&codes::I404CH, &[]));
         }
-        Ok(CacheStep::Store(key))
+        ctx.cache_key = Some(key);
+        Ok(None)
     }
 
     /// Keeps a cacheable backend answer (200, allowed by its `Cache-Control`, with a length
@@ -566,20 +796,18 @@ impl Worker {
     }
 
     /// The parameter phase: reads the body when the plan needs it, then validates and maps.
-    #[allow(clippy::too_many_arguments)]
-    async fn map_parameters(
-        &self,
-        api: &CompiledApi,
-        parts: &http::request::Parts,
-        body: &mut ReqBody,
-        (segments, captures): (&[&str], &Captures),
-        conn: &ConnInfo,
-        request_id: &HeaderValue,
-        caller: Option<&auth::Caller>,
-    ) -> Result<Mapped, Reject> {
+    async fn parameters(&self, ctx: &mut Ctx<'_>) -> Result<(), Reject> {
+        let api = ctx.api.clone();
         let Some(plan) = &api.params else {
-            return Ok(Mapped::default());
+            return Ok(());
         };
+        let parts = &ctx.parts;
+        let conn = ctx.conn;
+        let body = &mut ctx.body;
+        let caller = ctx.caller.as_ref();
+        let path_str = parts.uri.path();
+        let segments = split_path(path_str);
+        let captures = &ctx.captures;
         let is_form = apigw_signature::is_form_content_type(&parts.headers);
         if plan.reads_form() && is_multipart(&parts.headers) {
             return Err(Reject::new(
@@ -589,7 +817,7 @@ impl Worker {
         }
         let reads_form = plan.reads_form() && is_form;
         if reads_form || plan.reads_stream() {
-            self.buffer_body(body).await?;
+            buffer_body(body, self.shared.config.max_body_bytes).await?;
         }
         let bytes = match &*body {
             ReqBody::Buffered(b) => Some(&b[..]),
@@ -638,7 +866,7 @@ impl Worker {
             app_id: app.map(|a| a.app_id),
             app_key: caller.and_then(|c| c.app_key.as_deref()),
             app_extend: app.map(|a| &*a.extend),
-            request_id: request_id.to_str().unwrap_or(""),
+            request_id: ctx.request_id.to_str().unwrap_or(""),
             https: conn.tls,
             api_name: &api.api_name,
             user_agent: parts
@@ -654,86 +882,88 @@ impl Worker {
             // Every field was declared and mapped elsewhere: the backend gets an empty form.
             m.form = Some(Vec::new());
         }
-        Ok(m)
+        ctx.mapped = Some(m);
+        Ok(())
     }
 
     /// Reads the request body into memory (up to the body limit), once.
     async fn buffer_body(&self, body: &mut ReqBody) -> Result<(), Reject> {
-        if let ReqBody::Incoming(_) = body {
-            let taken = std::mem::replace(body, ReqBody::Buffered(Bytes::new()));
-            if let ReqBody::Incoming(incoming) = taken {
-                let bytes = read_body(incoming, self.shared.config.max_body_bytes).await?;
-                *body = ReqBody::Buffered(bytes);
-            }
-        }
-        Ok(())
+        buffer_body(body, self.shared.config.max_body_bytes).await
     }
 
-    /// The authentication phase; reads the body first when the signature covers it.
-    async fn authenticate(
-        &self,
-        api: &CompiledApi,
-        credentials: &Credentials,
-        parts: &mut http::request::Parts,
-        body: &mut ReqBody,
-    ) -> Result<auth::Caller, Reject> {
-        if auth::needs_body(&api.auth, &parts.headers) {
-            self.buffer_body(body).await?;
-        }
-        let buffered = match body {
-            ReqBody::Buffered(b) => Some(&*b),
-            ReqBody::Incoming(_) => None,
-        };
-        let request = auth::Request {
-            parts,
-            body: buffered,
-            now_ms: now_ms(),
-        };
-        auth::authenticate(&api.auth, credentials, self.shared.replay.as_ref(), request).await
-    }
-
-    #[allow(clippy::too_many_arguments)]
+    /// The request transformer, the backend signature, then the call (`D504*` on failure).
     async fn call_backend(
         &self,
-        api: &CompiledApi,
-        parts: http::request::Parts,
-        mut body: ReqBody,
+        ctx: &mut Ctx<'_>,
         backend: &HttpBackend,
-        outgoing: Outgoing,
-        conn: &ConnInfo,
-        request_id: &HeaderValue,
+        route: Option<&RouteTarget>,
     ) -> Result<Response<GwBody>, Reject> {
-        let method = backend.method.clone().unwrap_or(parts.method);
+        let api = ctx.api.clone();
+        let conn = ctx.conn;
+        let request_id = ctx.request_id;
+        let mut target = self.target_for(ctx, backend);
+        let method = backend.method.clone().unwrap_or(ctx.parts.method.clone());
+        let headers = std::mem::take(&mut ctx.parts.headers);
         let mut headers = match &api.params {
-            Some(plan) if plan.mode != RequestMode::Passthrough => {
-                mapping_headers(parts.headers, plan)
-            }
-            _ => parts.headers,
+            Some(plan) if plan.mode != RequestMode::Passthrough => mapping_headers(headers, plan),
+            _ => headers,
         };
+        let mut body = std::mem::replace(&mut ctx.body, ReqBody::Buffered(Bytes::new()));
         let mut signed = Vec::new();
         let mut form_body = None;
-        if let Some(m) = outgoing.mapped {
+        let mut form_fields: Option<Vec<(String, String)>> = None;
+        if let Some(m) = ctx.mapped.take() {
             for (name, value) in m.headers {
                 headers.insert(name.clone(), value);
                 signed.push(name);
             }
             if let Some(form) = m.form {
-                let encoded = form_urlencoded::Serializer::new(String::new())
-                    .extend_pairs(form.iter())
-                    .finish();
-                headers.remove(header::CONTENT_LENGTH);
-                headers.remove(&CONTENT_MD5);
-                headers.insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/x-www-form-urlencoded; charset=UTF-8"),
-                );
-                let bytes = Bytes::from(encoded);
-                form_body = Some(bytes.clone());
-                body = ReqBody::Buffered(bytes);
+                form_fields = Some(form.into_iter().map(|(k, v)| (k.to_string(), v)).collect());
             }
         }
-        for (name, value) in outgoing.extra_headers {
-            headers.insert(name, value);
+        if let Some(c) = ctx.caller.as_mut() {
+            for (name, value) in std::mem::take(&mut c.extra_headers) {
+                headers.insert(name, value);
+            }
+        }
+        if let Some(r) = route {
+            headers.insert(&X_CA_ROUTING_NAME, r.name.clone());
+            for (name, value) in &r.headers {
+                headers.insert(name.clone(), value.clone());
+            }
+            append_query(&mut target, &r.query);
+        }
+        if let Some(t) = &api.transformer {
+            let segments = split_path(ctx.parts.uri.path());
+            let path_params = ctx.path_params(&segments);
+            let ops = t.request_ops(&self.request_vars(ctx, &path_params));
+            if !ops.is_empty() {
+                if form_fields.is_none() && ops_touch_form(&ops) {
+                    form_fields = read_form_fields(&mut body, &headers, self).await?;
+                }
+                plugin_phase::transform_request(
+                    ops,
+                    plugin_phase::Outbound {
+                        headers: &mut headers,
+                        target: &mut target,
+                        form: form_fields.as_mut(),
+                    },
+                )?;
+            }
+        }
+        if let Some(form) = form_fields {
+            let encoded = form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(form.iter())
+                .finish();
+            headers.remove(header::CONTENT_LENGTH);
+            headers.remove(&CONTENT_MD5);
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/x-www-form-urlencoded; charset=UTF-8"),
+            );
+            let bytes = Bytes::from(encoded);
+            form_body = Some(bytes.clone());
+            body = ReqBody::Buffered(bytes);
         }
         if let ContentTypePolicy::Custom(ct) = &backend.content_type {
             headers.insert(header::CONTENT_TYPE, ct.clone());
@@ -747,9 +977,9 @@ impl Worker {
                 ReqBody::Buffered(b) => b.clone(),
                 ReqBody::Incoming(_) => Bytes::new(),
             };
-            let (path, query) = match outgoing.target.split_once('?') {
+            let (path, query) = match target.split_once('?') {
                 Some((p, q)) => (p, Some(q)),
-                None => (outgoing.target.as_str(), None),
+                None => (target.as_str(), None),
             };
             let req = crate::backend_sign::Outbound {
                 method: method.as_str(),
@@ -767,7 +997,7 @@ impl Worker {
                 request_body(&headers, incoming, self.shared.config.max_body_bytes).await?
             }
         };
-        let path_and_query = PathAndQuery::try_from(outgoing.target)
+        let path_and_query = PathAndQuery::try_from(target)
             .map_err(|e| Reject::new(&codes::I400RU, &[&e.to_string()]))?;
         let mut uri = http::uri::Parts::default();
         uri.scheme = Some(backend.scheme.clone());
@@ -793,7 +1023,10 @@ impl Worker {
         *out.headers_mut() = headers;
 
         let resp = match tokio::time::timeout(backend.timeout, self.client.request(out)).await {
-            Err(_) => return Err(Reject::new(&codes::D504TO, &[])),
+            Err(_) => {
+                return Err(Reject::new(&codes::D504TO, &[])
+                    .because(Cause::Backend(BackendFailure::Timeout)))
+            }
             Ok(Err(e)) => return Err(backend::classify(&e, backend)),
             Ok(Ok(resp)) => resp,
         };
@@ -884,13 +1117,135 @@ fn decorate_cors(api: &CompiledApi, origin: &HeaderValue, headers: &mut HeaderMa
     }
 }
 
-/// What the cache says before the backend is called.
-enum CacheStep {
-    Hit(Response<GwBody>),
-    /// Not cached yet: store the answer under this key.
-    Store(String),
-    /// The API does not cache this request.
-    Skip,
+/// One request on its way through the phases: what routing found, and what each phase adds.
+struct Ctx<'r> {
+    conn: &'r ConnInfo,
+    request_id: &'r HeaderValue,
+    api: Arc<CompiledApi>,
+    parts: http::request::Parts,
+    body: ReqBody,
+    /// Segment indexes of the `[param]` captures, and where a prefix route's rest starts.
+    captures: Captures,
+    rest_from: Option<usize>,
+    limits: GroupLimits,
+    /// Apps and their keys, for APIs that authenticate.
+    credentials: Option<Arc<Credentials>>,
+    /// The client IP the `ipControl` plugin judges.
+    client_ip: Option<std::net::IpAddr>,
+    caller: Option<auth::Caller>,
+    /// What the parameter phase mapped.
+    mapped: Option<Mapped>,
+    /// The `caching` plugin stores the answer under this key.
+    cache_key: Option<String>,
+    /// The route the `routing` plugin chose (index into the API's compiled routes).
+    route: Option<usize>,
+}
+
+impl Ctx<'_> {
+    /// The path parameters by front-end name, for plugin expressions.
+    fn path_params<'a>(&'a self, segments: &[&'a str]) -> Vec<(&'a str, &'a str)> {
+        self.api
+            .path_params
+            .iter()
+            .zip(self.captures.iter())
+            .filter_map(|(n, &i)| segments.get(i as usize).map(|v| (&**n, *v)))
+            .collect()
+    }
+}
+
+/// What routing found: an API to run the phases for, or an answer already (a preflight).
+enum Routed<'r> {
+    Api(Box<Ctx<'r>>),
+    Answered(Response<GwBody>),
+}
+
+/// A request counted in flight on a worker until dropped.
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A panic inside the pipeline: logged with the request id, answered `X500ER`.
+fn internal_error(request_id: &HeaderValue, panic: &(dyn std::any::Any + Send)) -> Reject {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    tracing::error!(target: "apigw::error", request_id = request_id.to_str().unwrap_or(""), "internal error while serving a request: {what}");
+    Reject::new(&codes::X500ER, &[]).because(Cause::Gateway)
+}
+
+/// Reads the request body into memory (up to `limit`), once.
+async fn buffer_body(body: &mut ReqBody, limit: u64) -> Result<(), Reject> {
+    if let ReqBody::Incoming(_) = body {
+        let taken = std::mem::replace(body, ReqBody::Buffered(Bytes::new()));
+        if let ReqBody::Incoming(incoming) = taken {
+            *body = ReqBody::Buffered(read_body(incoming, limit).await?);
+        }
+    }
+    Ok(())
+}
+
+/// Largest response body the response phase reads to evaluate `BodyJsonField` variables.
+const MAX_JSON_BODY: u64 = 1024 * 1024;
+
+/// The response's body as JSON, when its declared length is at most [`MAX_JSON_BODY`]
+/// (otherwise, or when it is not JSON, body fields are null); the body is handed back.
+async fn read_json_body(
+    resp: Response<GwBody>,
+) -> (http::response::Parts, Option<serde_json::Value>, GwBody) {
+    use http_body::Body as _;
+    let (parts, body) = resp.into_parts();
+    let small = body.size_hint().upper().is_some_and(|n| n <= MAX_JSON_BODY);
+    if !small {
+        return (parts, None, body);
+    }
+    match body.collect().await {
+        Ok(c) => {
+            let bytes = c.to_bytes();
+            let json = serde_json::from_slice(&bytes).ok();
+            (parts, json, GwBody::full(bytes))
+        }
+        Err(_) => (parts, None, GwBody::empty()),
+    }
+}
+
+/// True when transformer operations act on form fields.
+fn ops_touch_form(ops: &[apigw_plugin::transformer::RequestOp]) -> bool {
+    use apigw_plugin::transformer::RequestOp;
+    ops.iter().any(|op| {
+        let location = match op {
+            RequestOp::AddIfAbsent { location, .. }
+            | RequestOp::Put { location, .. }
+            | RequestOp::Remove { location, .. } => location,
+        };
+        *location == apigw_plugin::ParamLocation::Form
+    })
+}
+
+/// The fields of a form body (read into memory), so the transformer can change them; `None`
+/// when the body is not a form.
+async fn read_form_fields(
+    body: &mut ReqBody,
+    headers: &HeaderMap,
+    worker: &Worker,
+) -> Result<Option<Vec<(String, String)>>, Reject> {
+    if !apigw_signature::is_form_content_type(headers) {
+        return Ok(None);
+    }
+    worker.buffer_body(body).await?;
+    let ReqBody::Buffered(bytes) = &*body else {
+        return Ok(None);
+    };
+    Ok(Some(
+        form_urlencoded::parse(bytes)
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect(),
+    ))
 }
 
 /// The flow limits of the group a request reached.
@@ -904,16 +1259,6 @@ struct GroupLimits {
 
 thread_local! {
     static INSTANCE_SCOPE: Arc<str> = Arc::from("instance");
-}
-
-/// What the backend request is made of besides the client's request.
-struct Outgoing {
-    /// Backend path and query.
-    target: String,
-    /// The parameter phase's result, when the API has one.
-    mapped: Option<Mapped>,
-    /// Headers authentication adds (jwtAuth claims).
-    extra_headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 /// The headers forwarded in the mapping modes: MAPPING keeps only the standard ones,
@@ -1150,7 +1495,7 @@ async fn read_body(incoming: Incoming, limit: u64) -> Result<Bytes, Reject> {
     Ok(collected.to_bytes())
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)

@@ -24,6 +24,8 @@ pub mod cors;
 pub mod handler;
 pub mod ipcontrol;
 pub mod params;
+pub mod plugin_phase;
+pub mod reject;
 pub mod reload;
 pub mod replay;
 pub mod request_id;
@@ -65,6 +67,23 @@ pub struct GatewayConfig {
     pub default_domain_daily_quota: u64,
     /// Bytes the `caching` plugin may keep in memory, all APIs together.
     pub cache_capacity_bytes: usize,
+    /// The longest the gateway works on a request before calling its backend (`X504TO`).
+    pub gateway_timeout: Duration,
+    /// Requests in flight on this node beyond which new ones are shed (`X503BZ`); 0 = no
+    /// limit. Each worker takes an equal share.
+    pub max_in_flight: usize,
+    /// Test builds only: a request to this path panics inside the pipeline (`X500ER`).
+    pub panic_path: Option<String>,
+}
+
+impl GatewayConfig {
+    /// The number of worker threads that will run.
+    pub fn workers(&self) -> usize {
+        match self.worker_threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+    }
 }
 
 impl Default for GatewayConfig {
@@ -82,6 +101,9 @@ impl Default for GatewayConfig {
             instance_qps: 0,
             default_domain_daily_quota: 1000,
             cache_capacity_bytes: 64 * 1024 * 1024,
+            gateway_timeout: Duration::from_secs(30),
+            max_in_flight: 10_000,
+            panic_path: None,
         }
     }
 }

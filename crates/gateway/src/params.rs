@@ -6,7 +6,7 @@
 //! included); [`ParamPlan::apply`] is a pure function of the request and returns a
 //! [`Mapped`] description of what the backend request carries.
 
-use crate::handler::Reject;
+use crate::reject::Reject;
 use crate::router::percent_decode;
 use apigw_model::codes;
 use apigw_model::params::{

@@ -8,6 +8,7 @@ use crate::breaker::{Breaker, BreakerConfig};
 use crate::cache::CachePolicy;
 use crate::cors::Cors;
 use crate::params::ParamPlan;
+use crate::plugin_phase::{AccessControl, ErrorMapping, RouteBackend, Routing, Transformer};
 use crate::router::{MethodMatch, PatternSegment, Router};
 use crate::traffic::{TrafficDoc, TrafficPolicy};
 use crate::GatewayConfig;
@@ -78,11 +79,40 @@ pub struct CompiledApi {
     pub cache: Option<Arc<CachePolicy>>,
     /// `<ApiId>/<Stage>`: names this API's counters and cache entries.
     pub scope: Arc<str>,
+    /// A bound `accessControl` plugin.
+    pub access_control: Option<Arc<AccessControl>>,
+    /// A bound `routing` plugin, with each route's backend compiled.
+    pub routing: Option<Arc<CompiledRouting>>,
+    /// A bound `transformer` plugin.
+    pub transformer: Option<Arc<Transformer>>,
+    /// A bound `errorMapping` plugin.
+    pub error_mapping: Option<Arc<ErrorMapping>>,
+    /// The names of the request path's `[param]`s, in capture order.
+    pub path_params: Box<[Box<str>]>,
     /// The circuit breaker (a bound `circuitBreaker` plugin's, or the default one).
     pub breaker: Arc<Breaker>,
     /// The breaker's `type: http` downgrade backend, called while it is open.
     pub downgrade: Option<HttpBackend>,
     pub backend: Backend,
+}
+
+/// A `routing` plugin with the backend of each route ready to call.
+#[derive(Debug)]
+pub struct CompiledRouting {
+    pub doc: Arc<Routing>,
+    /// Per route, in the document's order.
+    pub routes: Vec<RouteTarget>,
+}
+
+/// Where a chosen route sends the request.
+#[derive(Debug)]
+pub struct RouteTarget {
+    /// `X-Ca-Routing-Name`.
+    pub name: HeaderValue,
+    pub backend: Backend,
+    /// Constant parameters: headers, and query pairs.
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    pub query: Vec<(String, String)>,
 }
 
 /// Why an API fails closed: a bound plugin whose document cannot run; the error it answers.
@@ -134,7 +164,7 @@ pub enum BackendPath {
     },
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum PathPart {
     Text(Box<str>),
     Capture(usize),
@@ -464,28 +494,34 @@ enum PluginRuntime {
     Cors(Arc<Cors>),
     Caching(Arc<CachePolicy>),
     Breaker(Arc<str>, Arc<BreakerConfig>),
+    Routing(Arc<Routing>),
+    ErrorMapping(Arc<ErrorMapping>),
+    AccessControl(Arc<AccessControl>),
+    Transformer(Arc<Transformer>),
 }
 
+/// Parses a plugin with the one parser the control plane checked it with.
 fn parse_plugin(p: &Plugin) -> Result<PluginRuntime, String> {
+    use apigw_plugin::PluginDoc;
     let data = p.plugin_data.as_str();
-    Ok(match p.plugin_type.as_str() {
-        "jwtAuth" => PluginRuntime::Jwt(Arc::new(JwtPlugin {
+    let doc = apigw_plugin::parse(&p.plugin_type, data).map_err(|e| e.to_string())?;
+    Ok(match doc {
+        PluginDoc::JwtAuth(config) => PluginRuntime::Jwt(Arc::new(JwtPlugin {
             plugin_id: p.plugin_id.as_str().into(),
-            config: apigw_jwt::JwtConfig::parse(data).map_err(|e| e.to_string())?,
+            config,
         })),
-        "ipControl" => PluginRuntime::Ip(Arc::new(crate::ipcontrol::IpControl::parse(data)?)),
-        "trafficControl" => PluginRuntime::Traffic(Arc::new(TrafficDoc::parse(data)?)),
-        "cors" => PluginRuntime::Cors(Arc::new(Cors::parse(data)?)),
-        "caching" => PluginRuntime::Caching(Arc::new(CachePolicy::parse(data)?)),
-        "circuitBreaker" => {
-            PluginRuntime::Breaker(data.into(), Arc::new(BreakerConfig::parse(data)?))
+        PluginDoc::IpControl(d) => PluginRuntime::Ip(Arc::new(d)),
+        PluginDoc::TrafficControl(d) => PluginRuntime::Traffic(Arc::new(d)),
+        PluginDoc::Cors(d) => PluginRuntime::Cors(Arc::new(d)),
+        PluginDoc::Caching(d) => PluginRuntime::Caching(Arc::new(d)),
+        PluginDoc::CircuitBreaker(d) => PluginRuntime::Breaker(data.into(), Arc::new(d)),
+        PluginDoc::BackendSignature(_) => {
+            PluginRuntime::Signer(Arc::new(BackendSigner::parse(data)?))
         }
-        "backendSignature" => PluginRuntime::Signer(Arc::new(BackendSigner::parse(data)?)),
-        other => {
-            return Err(format!(
-                "plugin type `{other}` is not supported by this gateway"
-            ))
-        }
+        PluginDoc::Routing(d) => PluginRuntime::Routing(Arc::new(d)),
+        PluginDoc::ErrorMapping(d) => PluginRuntime::ErrorMapping(Arc::new(d)),
+        PluginDoc::AccessControl(d) => PluginRuntime::AccessControl(Arc::new(d)),
+        PluginDoc::Transformer(d) => PluginRuntime::Transformer(Arc::new(d)),
     })
 }
 
@@ -529,6 +565,10 @@ struct Bound {
     cors: Option<Arc<Cors>>,
     caching: Option<Arc<CachePolicy>>,
     breaker: Option<(Arc<str>, Arc<BreakerConfig>)>,
+    routing: Option<Arc<Routing>>,
+    error_mapping: Option<Arc<ErrorMapping>>,
+    access_control: Option<Arc<AccessControl>>,
+    transformer: Option<Arc<Transformer>>,
     fault: Option<Arc<ParsedPlugin>>,
 }
 
@@ -552,6 +592,10 @@ impl PartialEq for Bound {
                 &self.breaker.as_ref().map(|b| b.1.clone()),
                 &o.breaker.as_ref().map(|b| b.1.clone()),
             )
+            && same(&self.routing, &o.routing)
+            && same(&self.error_mapping, &o.error_mapping)
+            && same(&self.access_control, &o.access_control)
+            && same(&self.transformer, &o.transformer)
             && same(&self.fault, &o.fault)
     }
 }
@@ -567,6 +611,10 @@ impl Bound {
             Ok(PluginRuntime::Cors(p)) => self.cors = Some(p.clone()),
             Ok(PluginRuntime::Caching(p)) => self.caching = Some(p.clone()),
             Ok(PluginRuntime::Breaker(doc, c)) => self.breaker = Some((doc.clone(), c.clone())),
+            Ok(PluginRuntime::Routing(p)) => self.routing = Some(p.clone()),
+            Ok(PluginRuntime::ErrorMapping(p)) => self.error_mapping = Some(p.clone()),
+            Ok(PluginRuntime::AccessControl(p)) => self.access_control = Some(p.clone()),
+            Ok(PluginRuntime::Transformer(p)) => self.transformer = Some(p.clone()),
         }
     }
 }
@@ -638,6 +686,20 @@ fn compile_api(
         _ => None,
     };
     let scope: Arc<str> = format!("{}/{}", def.api_id, dep.stage_name).into();
+    let mut plugin_fault = bound.fault.as_ref().map(|p| p.fault());
+    let routing = match &bound.routing {
+        Some(doc) => match compile_routing(doc, dep, &backend, &pattern) {
+            Ok(r) => Some(Arc::new(r)),
+            Err(e) => {
+                plugin_fault.get_or_insert(PluginFault {
+                    code: &apigw_model::codes::X400PM,
+                    message: apigw_model::codes::X400PM.message(&["routing", &e]).into(),
+                });
+                None
+            }
+        },
+        None => None,
+    };
     let api = Arc::new(CompiledApi {
         api_id: def.api_id.as_str().into(),
         api_name: def.api_name.as_str().into(),
@@ -647,7 +709,12 @@ fn compile_api(
         allow_http,
         allow_https,
         auth: auth_policy(dep, inputs),
-        plugin_fault: bound.fault.as_ref().map(|p| p.fault()),
+        plugin_fault,
+        access_control: bound.access_control.clone(),
+        routing,
+        transformer: bound.transformer.clone(),
+        error_mapping: bound.error_mapping.clone(),
+        path_params: pattern.param_names().map(Into::into).collect(),
         ip_control: bound.ip.clone(),
         params,
         backend_signer: bound.signer.clone(),
@@ -693,6 +760,96 @@ fn auth_policy(dep: &Deployment, inputs: &ApiInputs) -> AuthPolicy {
         grants: inputs.grants.clone(),
         jwt: inputs.bound.jwt.clone(),
     }
+}
+
+/// Compiles each route's backend: an HTTP route keeps the API's method, path, timeout and
+/// Content-Type policy unless it overrides them; a MOCK route answers itself.
+fn compile_routing(
+    doc: &Arc<Routing>,
+    dep: &Deployment,
+    own: &Backend,
+    request: &PathPattern,
+) -> Result<CompiledRouting, String> {
+    let params = Parameters::of(&dep.definition, request).map_err(|e| e.to_string())?;
+    let mut routes = Vec::with_capacity(doc.routes.len());
+    for r in &doc.routes {
+        let backend = match &r.backend {
+            RouteBackend::Mock { status, body } => Backend::Mock(MockResponse {
+                status: StatusCode::from_u16(*status).map_err(|e| e.to_string())?,
+                headers: HeaderMap::new(),
+                body: Bytes::from(body.clone()),
+            }),
+            RouteBackend::Http {
+                address,
+                path,
+                timeout_ms,
+                method,
+            } => {
+                let uri: http::Uri = address
+                    .trim_end_matches('/')
+                    .parse()
+                    .map_err(|e| format!("route `{}`: address: {e}", r.name))?;
+                let scheme = uri.scheme().cloned().ok_or("address has no scheme")?;
+                let authority = uri.authority().cloned().ok_or("address has no host")?;
+                let host = HeaderValue::from_str(authority.as_str()).map_err(|e| e.to_string())?;
+                let main = match own {
+                    Backend::Http(b) => Some(b),
+                    _ => None,
+                };
+                let path = match path {
+                    Some(p) => compile_service_path(p, request, &params)
+                        .map_err(|e| format!("route `{}`: {e}", r.name))?,
+                    None => match main.map(|m| &m.path) {
+                        Some(BackendPath::Template { parts, append_rest }) => {
+                            BackendPath::Template {
+                                parts: parts.clone(),
+                                append_rest: *append_rest,
+                            }
+                        }
+                        _ => BackendPath::SameAsRequest,
+                    },
+                };
+                Backend::Http(HttpBackend {
+                    scheme,
+                    authority,
+                    host,
+                    path,
+                    method: method
+                        .clone()
+                        .or_else(|| main.and_then(|m| m.method.clone())),
+                    timeout: timeout_ms
+                        .map(|t| Duration::from_millis(u64::from(t.clamp(1, 30_000))))
+                        .or(main.map(|m| m.timeout))
+                        .unwrap_or(Duration::from_secs(10)),
+                    content_type: match main.map(|m| &m.content_type) {
+                        Some(ContentTypePolicy::Custom(v)) => ContentTypePolicy::Custom(v.clone()),
+                        _ => ContentTypePolicy::Client,
+                    },
+                })
+            }
+        };
+        let mut headers = Vec::new();
+        let mut query = Vec::new();
+        for c in &r.constant_parameters {
+            match c.location {
+                apigw_plugin::ParamLocation::Query => query.push((c.name.clone(), c.value.clone())),
+                _ => headers.push((
+                    HeaderName::from_bytes(c.name.as_bytes()).map_err(|e| e.to_string())?,
+                    HeaderValue::from_str(&c.value).map_err(|e| e.to_string())?,
+                )),
+            }
+        }
+        routes.push(RouteTarget {
+            name: HeaderValue::from_str(&r.name).map_err(|e| e.to_string())?,
+            backend,
+            headers,
+            query,
+        });
+    }
+    Ok(CompiledRouting {
+        doc: doc.clone(),
+        routes,
+    })
 }
 
 fn compile_parameters(
