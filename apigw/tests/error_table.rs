@@ -240,8 +240,8 @@ async fn call_beside_the_half_open_probe_is_d503bb() {
 
     tokio::time::sleep(Duration::from_millis(15_300)).await;
     let addr = gw.http;
-    let probe = tokio::spawn(async move { get(addr, "localhost", "/breaker/slow/1500").await });
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    let probe = tokio::spawn(async move { get(addr, "localhost", "/breaker/slow/2500").await });
+    tokio::time::sleep(Duration::from_millis(800)).await;
     let r = get(gw.http, "localhost", "/breaker/status/200").await;
     assert_eq!(
         (r.status.as_u16(), r.code(), r.message()),
