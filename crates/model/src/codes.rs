@@ -2,8 +2,11 @@
 //!
 //! Nothing else in the code base spells an error code: the data plane names these constants.
 //! Templates use `${Name}` placeholders, filled in order by [`ErrorCode::message`]. Codes that
-//! only exist in the cloud (billing, marketplace, Function Compute, OAuth2) are listed so the
-//! table is complete, and marked `emitted: false`.
+//! only exist in the cloud (billing, marketplace, Function Compute, OAuth2) and codes of
+//! features apigw does not have (each with a comment saying which) are listed so the table is
+//! complete, and marked `emitted: false`. `crates/model/tests/honest_table.rs` checks that
+//! every row marked `emitted: true` is produced by some source and asserted by some test, and
+//! that no other row is produced; `docs/error-codes.md` says where each one comes from.
 
 /// One row of the error table.
 #[derive(Debug, PartialEq, Eq)]
@@ -11,7 +14,7 @@ pub struct ErrorCode {
     pub code: &'static str,
     pub status: u16,
     pub template: &'static str,
-    /// False for cloud-only codes that apigw never sends.
+    /// False for codes apigw never sends: cloud-only ones, and those of features it lacks.
     pub emitted: bool,
 }
 
@@ -67,15 +70,22 @@ table! {
     I413UL 413 true "Request URL too Large";
     I400CT 400 true "Invalid Content-Type: `${Reason}`";
     I404DO 404 true "Invalid Domain `${DomainName}`";
-    I410GG 410 true "Group's instance invalid";
+    // Not emitted: apigw is one instance; a group is never moved to another one.
+    I410GG 410 false "Group's instance invalid";
     I400SG 400 true "Invalid Stage";
     I404NF 404 true "API not found ${Reason}";
     X400PM 400 true "Invalid plugin meta ${PluginName} ${Reason}";
     X500ED 500 false "Expired api definition";
     X500AM 500 true "Invalid Api Meta, try deploy again or contact us via ticket";
-    X403DG 403 true "Bad Domain or Group: ${Reason}";
-    B451DO 451 true "Unavailable Domain for Legal Reasons";
-    B451GO 451 true "Unavailable Group for Legal Reasons";
+    // Not emitted: the snapshot is compiled from one consistent store (a domain goes with its
+    // group), so no request meets inconsistent group/domain data.
+    X403DG 403 false "Bad Domain or Group: ${Reason}";
+    // Not emitted: no operator block of a domain yet (needs a flag on the domain and a check
+    // in routing).
+    B451DO 451 false "Unavailable Domain for Legal Reasons";
+    // Not emitted: no operator block of a group yet (needs a flag on the group and a check in
+    // routing).
+    B451GO 451 false "Unavailable Group for Legal Reasons";
     B403OD 403 false "Provider Account Overdue";
     A400AC 400 true "Invalid AppCode ${Reason}";
     A400IK 400 true "Invalid AppKey";
@@ -107,35 +117,51 @@ table! {
     T429GR 429 true "Throttled by GROUP Flow Control";
     T429PA 429 true "Throttled by API Flow Control";
     T429PR 429 true "Throttled by PLUGIN Flow Control";
-    T429UP 429 true "Throttled by Usage Plan Flow Control";
-    T429SR 429 true "Throttled by SERVER Flow Control";
-    T429MR 429 true "Too Many Requests, throttle by `${Description}`";
+    // Not emitted: no usage plans.
+    T429UP 429 false "Throttled by Usage Plan Flow Control";
+    // Not emitted: no gateway self-protection limiter yet (needs a data-plane change).
+    T429SR 429 false "Throttled by SERVER Flow Control";
+    // Not emitted: no free-form throttling; T429ID/IN/GR/PA/PR cover every limit apigw has.
+    T429MR 429 false "Too Many Requests, throttle by `${Description}`";
     A403IP 403 true "Access denied by IP Control Policy";
-    A403IN 403 true "Access from internet is disabled ${Reason}";
+    // Not emitted: nothing tells internet callers from VPC callers; `DisableInternet` is stored
+    // but not enforced.
+    A403IN 403 false "Access from internet is disabled ${Reason}";
     A403VN 403 false "Access from invalid VPC is disabled";
-    A403AC 403 true "Access Control Forbidden by ${RuleName}";
+    // Not emitted: the data plane does not run `accessControl` documents yet (the control plane
+    // accepts them; a bound API answers X400PM until the data plane runs them).
+    A403AC 403 false "Access Control Forbidden by ${RuleName}";
     A403CO 403 true "Cross origin resource forbidden ${Domain}";
     I404CO 404 true "Cross origin resource not found ${Method} - ${Path}";
     I404CH 404 true "Content not cached, with `Cache-Control:only-if-cached`";
-    I404NR 404 true "${Resource} not found";
-    I404SR 404 true "Stage route missing: ${Reason}";
+    // Not emitted: no generic lookup answers it; I404DO, I404NF, I404CO and I404CH cover
+    // apigw's 404s.
+    I404NR 404 false "${Resource} not found";
+    // Not emitted: per-stage backends (`UN_SPECIFIED` / `BackendId`) are not modelled.
+    I404SR 404 false "Stage route missing: ${Reason}";
     B403MO 403 false "Api Market Subscription overdue";
     B403MQ 403 false "Api Market Subscription quota exhausted";
     B403ME 403 false "Api Market Subscription expired";
     B403MI 403 false "Api Market Subscription invalid";
     D504RE 504 true "Backend domain `${Domain}` resolve failed";
-    D504IL 504 true "Backend domain `${Domain}` resolve to illegal address `${Address}`";
+    // Not emitted: no deny-list of backend addresses yet (needs a check after resolution in the
+    // data plane).
+    D504IL 504 false "Backend domain `${Domain}` resolve to illegal address `${Address}`";
     D504CO 504 true "Backend service connect failed `${Reason}`";
     D504CS 504 true "Backend http ssl connect failed `${Reason}`";
     D504TO 504 true "Backend service request timeout";
-    X504VE 504 true "Backend service vpc mapped failed";
+    // Not emitted: no VPC access mappings.
+    X504VE 504 false "Backend service vpc mapped failed";
     D503BB 503 true "Backend circuit breaker busy";
     D503CB 503 true "Backend circuit breaker open, ${Reason}";
     I508LD 508 true "Loop Detected";
-    I404DD 404 true "Device id ${DeviceId} not found";
+    // Not emitted: no WebSocket two-way (device) APIs.
+    I404DD 404 false "Device id ${DeviceId} not found";
     A403FC 403 false "Function Compute AssumeRole failed ${RequestId}:${Reason}";
     D502FC 502 false "Function Compute response invalid: ${Reason}";
-    N502RE 502 true "Send Response IO Exception: ${Reason}";
+    // Not emitted: never an answer (the client is gone), and the failed write is not logged
+    // with it yet.
+    N502RE 502 false "Send Response IO Exception: ${Reason}";
     X500ER 500 true "Service Internal Error";
     X503BZ 503 true "Service Busy";
     X504TO 504 true "Service timeout";
