@@ -11,6 +11,9 @@
 #   SERVER_CPUS=0 WRK_CPUS=1  (taskset -c lists: servers vs. load generator)
 #   READY_TIMEOUT=30 (seconds to wait for each server to answer 200)
 #   KEEP_TMP=0    (1 = keep the temp dir with configs and logs)
+#   APIGW_BASELINE_BIN=  (another apigw binary, e.g. a build of an earlier commit: measured in the
+#                 same run as target apigw-baseline on the anonymous API, for A/B comparisons)
+#   SCENARIOS=    (comma-separated apigw target names to measure; default all)
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -33,6 +36,10 @@ BACKEND_PORT=18081
 PROXY_PORT=18082
 APIGW_PORT=18080
 APIGW_ADMIN_PORT=18090
+BASELINE_PORT=18083
+BASELINE_ADMIN_PORT=18091
+APIGW_BASELINE_BIN=${APIGW_BASELINE_BIN:-}
+SCENARIOS=${SCENARIOS:-}
 EXPECT_BODY="hello from backend"
 OUT_DIR="$BENCH_DIR/out"
 
@@ -172,22 +179,28 @@ start_nginx() {
 }
 
 start_apigw() {
-    [[ -x $APIGW_BIN ]] || die "apigw binary '$APIGW_BIN' not found or not executable (build it with 'cargo build --release', set APIGW_BIN, or run with ONLY_NGINX=1)"
-    port_in_use "$APIGW_PORT" && die "port 127.0.0.1:$APIGW_PORT is already in use"
-    port_in_use "$APIGW_ADMIN_PORT" && die "port 127.0.0.1:$APIGW_ADMIN_PORT is already in use"
+    start_apigw_bin apigw "$APIGW_BIN" "$APIGW_PORT" "$APIGW_ADMIN_PORT"
+}
+
+# start_apigw_bin NAME BIN PORT ADMIN_PORT : applies gateway.yaml to a fresh data dir and serves it.
+start_apigw_bin() {
+    local name=$1 bin=$2 port=$3 admin=$4
+    [[ -x $bin ]] || die "apigw binary '$bin' not found or not executable (build it with 'cargo build --release', set APIGW_BIN, or run with ONLY_NGINX=1)"
+    port_in_use "$port" && die "port 127.0.0.1:$port is already in use"
+    port_in_use "$admin" && die "port 127.0.0.1:$admin is already in use"
     render "$BENCH_DIR/gateway.yaml.tmpl" "$TMP/gateway.yaml" "BACKEND_URL=http://127.0.0.1:$BACKEND_PORT"
     local data
-    data=$(mktemp -d "$TMP/apigw-data.XXXXXX")
-    if ! timeout 60 "$APIGW_BIN" apply --data-dir "$data" -f "$TMP/gateway.yaml" >"$TMP/apigw-apply.log" 2>&1; then
-        cat "$TMP/apigw-apply.log" >&2
-        die "'$APIGW_BIN apply' failed"
+    data=$(mktemp -d "$TMP/$name-data.XXXXXX")
+    if ! timeout 60 "$bin" apply --data-dir "$data" -f "$TMP/gateway.yaml" >"$TMP/$name-apply.log" 2>&1; then
+        cat "$TMP/$name-apply.log" >&2
+        die "'$bin apply' failed"
     fi
-    APIGW_WORKER_THREADS=1 taskset -c "$SERVER_CPUS" "$APIGW_BIN" serve --data-dir "$data" \
-        --listen "127.0.0.1:$APIGW_PORT" --admin-listen "127.0.0.1:$APIGW_ADMIN_PORT" \
-        --tls-listen off --access-log off >"$TMP/apigw.log" 2>&1 &
-    APIGW_PID=$!
-    PIDS+=("$APIGW_PID")
-    wait_ready apigw "http://127.0.0.1:$APIGW_PORT/hello" "$APIGW_PID" "$TMP/apigw.log"
+    APIGW_WORKER_THREADS=1 taskset -c "$SERVER_CPUS" "$bin" serve --data-dir "$data" \
+        --listen "127.0.0.1:$port" --admin-listen "127.0.0.1:$admin" \
+        --tls-listen off --access-log off >"$TMP/$name.log" 2>&1 &
+    local pid=$!
+    PIDS+=("$pid")
+    wait_ready "$name" "http://127.0.0.1:$port/hello" "$pid" "$TMP/$name.log"
 }
 
 # Collects the -H/--header arguments from a wrk argument list into CURL_HEADERS.
@@ -297,21 +310,36 @@ nginx_targets() {
 #   "$fn" apigw-app-signed "http://127.0.0.1:$APIGW_PORT/signed" -H "X-Ca-Key: ..." -H "X-Ca-Signature: ..."
 apigw_scenarios() {
     local fn=$1
-    "$fn" apigw "http://127.0.0.1:$APIGW_PORT/hello"
+    # SCENARIOS limits the apigw targets measured (nginx targets always run).
+    if [[ -n $SCENARIOS ]]; then
+        fn="only_listed $1"
+    fi
+    $fn apigw "http://127.0.0.1:$APIGW_PORT/hello"
+    if [[ -n $APIGW_BASELINE_BIN ]]; then
+        $fn apigw-baseline "http://127.0.0.1:$BASELINE_PORT/hello"
+    fi
     # APP-signed (HmacSHA256), pre-signed once by the independent reference signer; no
     # timestamp or nonce, so every request of the run verifies (one HMAC per request).
     local sig
     sig=$(printf '%s' '{"method":"GET","path":"/signed","secret":"bench-secret-0001","headers":[["Accept","application/json"],["X-Ca-Key","bench-key"],["X-Ca-Signature-Headers","X-Ca-Key"]]}' |
         python3 "$REPO_ROOT/sdk/reference_sign.py" | python3 -c 'import json,sys; print(json.load(sys.stdin)["signature"])')
     # ipControl plugin bound (ALLOW list of three blocks, the caller in the last).
-    "$fn" apigw-ip-control "http://127.0.0.1:$APIGW_PORT/ip"
-    "$fn" apigw-app-signed "http://127.0.0.1:$APIGW_PORT/signed" -H "Accept: application/json" \
+    $fn apigw-ip-control "http://127.0.0.1:$APIGW_PORT/ip"
+    $fn apigw-app-signed "http://127.0.0.1:$APIGW_PORT/signed" -H "Accept: application/json" \
         -H "X-Ca-Key: bench-key" -H "X-Ca-Signature-Headers: X-Ca-Key" -H "X-Ca-Signature: $sig"
     # trafficControl (counted, never refused) and ipControl bound together.
-    "$fn" apigw-policies "http://127.0.0.1:$APIGW_PORT/policies"
+    $fn apigw-policies "http://127.0.0.1:$APIGW_PORT/policies"
     # 10 declared parameters validated and mapped (hello_params in gateway.yaml.tmpl).
-    "$fn" apigw-params "http://127.0.0.1:$APIGW_PORT/params/4242/orders/9007199254740993?q=phone&page=3&sort=desc&price=19.99&verbose=true" \
+    $fn apigw-params "http://127.0.0.1:$APIGW_PORT/params/4242/orders/9007199254740993?q=phone&page=3&sort=desc&price=19.99&verbose=true" \
         -H "X-Trace: 0123456789abcdef" -H "X-Tenant: acme"
+}
+
+# only_listed FN NAME URL ... : FN only for the targets SCENARIOS names.
+only_listed() {
+    local fn=$1 name=$2
+    shift
+    [[ ",$SCENARIOS," == *",$name,"* ]] || return 0
+    "$fn" "$@"
 }
 
 all_targets() {
@@ -442,6 +470,9 @@ if [[ $ONLY_NGINX == 1 ]]; then
     log "ONLY_NGINX=1: skipping apigw"
 else
     start_apigw
+    if [[ -n $APIGW_BASELINE_BIN ]]; then
+        start_apigw_bin apigw-baseline "$APIGW_BASELINE_BIN" "$BASELINE_PORT" "$BASELINE_ADMIN_PORT"
+    fi
 fi
 
 all_targets verify

@@ -128,9 +128,7 @@ table! {
     // but not enforced.
     A403IN 403 false "Access from internet is disabled ${Reason}";
     A403VN 403 false "Access from invalid VPC is disabled";
-    // Not emitted: the data plane does not run `accessControl` documents yet (the control plane
-    // accepts them; a bound API answers X400PM until the data plane runs them).
-    A403AC 403 false "Access Control Forbidden by ${RuleName}";
+    A403AC 403 true "Access Control Forbidden by ${RuleName}";
     A403CO 403 true "Cross origin resource forbidden ${Domain}";
     I404CO 404 true "Cross origin resource not found ${Method} - ${Path}";
     I404CH 404 true "Content not cached, with `Cache-Control:only-if-cached`";
