@@ -31,7 +31,7 @@ Groups:
     Domains: [{{DomainName: localhost}}]
     Apis:{}{}{}{}{}
       - ApiName: open_id
-        AuthType: APPOPENID
+        AuthType: ANONYMOUS
         RequestConfig: {{RequestHttpMethod: GET, RequestPath: /openid}}
         ServiceConfig: {{Mock: "TRUE", MockResult: never}}
         DeployTo: [RELEASE]
@@ -118,16 +118,6 @@ async fn declared_body_over_the_limit_is_i413rl() {
         200,
         "at the limit the body passes: {:?}",
         r.code()
-    );
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn appopenid_api_without_jwt_plugin_is_a403pr() {
-    let gw = Gateway::start(&config(backend().await, ""));
-    let r = get(gw.http, "localhost", "/openid").await;
-    assert_eq!(
-        (r.status.as_u16(), r.code(), r.message()),
-        (403, Some("A403PR"), Some("Plugin Authorization Needed"))
     );
 }
 

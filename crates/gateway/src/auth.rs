@@ -1,9 +1,11 @@
-//! The authentication phase: APP digest signature, AppCode, the jwtAuth plugin, anti-replay
-//! (`X-Ca-Timestamp`, `X-Ca-Nonce`, JWT `jti`) and the per-stage authorization of the app.
+//! The authentication phase: APP digest signature, AppCode, the jwtAuth plugin, the OpenID
+//! Connect id token of `APPOPENID` APIs (`openid.rs`), anti-replay (`X-Ca-Timestamp`,
+//! `X-Ca-Nonce`, JWT `jti`) and the per-stage authorization of the app.
 //!
 //! Everything it needs (apps by AppKey and AppCode, grants, plugin configs) is compiled into
 //! the snapshot; the only shared mutable state it touches is the [`ReplayGuard`].
 
+use crate::openid::OpenIdPolicy;
 use crate::reject::Reject;
 use crate::replay::{ReplayGuard, Seen};
 use ahash::AHashMap;
@@ -124,6 +126,16 @@ pub struct AuthPolicy {
     /// App id → end of the grant (ms since epoch; None = no end).
     pub grants: AHashMap<i64, Option<i64>>,
     pub jwt: Option<Arc<JwtPlugin>>,
+    /// `APPOPENID` APIs: the id token check of their `OpenIdConnectConfig`, run after APP
+    /// authentication unless a bound jwtAuth plugin replaces it.
+    pub openid: Option<OpenIdPolicy>,
+}
+
+impl AuthPolicy {
+    /// `APP` and `APPOPENID` authenticate the caller as an app.
+    fn app_auth(&self) -> bool {
+        matches!(self.auth, AuthType::App | AuthType::AppOpenId)
+    }
 }
 
 /// Who called, as far as authentication found out.
@@ -152,7 +164,7 @@ pub struct Request<'a> {
 
 /// True when the signature check will need the body: a signed form post, or `Content-MD5`.
 pub fn needs_body(policy: &AuthPolicy, headers: &HeaderMap) -> bool {
-    policy.auth == AuthType::App
+    policy.app_auth()
         && headers.contains_key(&X_CA_SIGNATURE)
         && (headers.contains_key(&CONTENT_MD5) || is_form(headers))
 }
@@ -173,26 +185,21 @@ pub async fn authenticate(
     let mut caller = Caller::default();
     let jwt_alone = policy.jwt.as_ref().is_some_and(|j| {
         // orAppAuth: a caller without APP credentials may pass with a token alone.
-        policy.auth != AuthType::App || (j.config.or_app_auth && !has_app_credentials(req.parts))
+        !policy.app_auth() || (j.config.or_app_auth && !has_app_credentials(req.parts))
     });
-    match policy.auth {
-        AuthType::Anonymous => {}
-        AuthType::AppOpenId if policy.jwt.is_none() => {
-            return Err(Reject::new(&codes::A403PR, &[]));
-        }
-        AuthType::AppOpenId => {}
-        AuthType::App if jwt_alone => {}
-        AuthType::App => {
-            let app = app_auth(policy, creds, guard, &req, &mut caller).await?;
-            check_grant(policy, &app, req.now_ms)?;
-            caller.app = Some(app);
-        }
+    if policy.app_auth() && !jwt_alone {
+        let app = app_auth(policy, creds, guard, &req, &mut caller).await?;
+        check_grant(policy, &app, req.now_ms)?;
+        caller.app = Some(app);
     }
     if let Some(jwt) = &policy.jwt {
-        let skip = policy.auth == AuthType::App && !jwt_alone && jwt.config.or_app_auth;
+        // A bound jwtAuth plugin replaces the API's own OpenID Connect check.
+        let skip = policy.app_auth() && !jwt_alone && jwt.config.or_app_auth;
         if !skip {
             jwt_auth(jwt, guard, req.parts, req.now_ms, &mut caller).await?;
         }
+    } else if let Some(openid) = &policy.openid {
+        openid.verify(req.parts, req.now_ms)?;
     }
     Ok(caller)
 }

@@ -23,6 +23,7 @@ pub mod compress;
 pub mod cors;
 pub mod handler;
 pub mod ipcontrol;
+pub mod openid;
 pub mod params;
 pub mod plugin_phase;
 pub mod reject;

@@ -7,6 +7,7 @@ use crate::backend_sign::BackendSigner;
 use crate::breaker::{Breaker, BreakerConfig};
 use crate::cache::CachePolicy;
 use crate::cors::Cors;
+use crate::openid::{OpenIdKeys, OpenIdPolicy};
 use crate::params::ParamPlan;
 use crate::plugin_phase::{AccessControl, ErrorMapping, RouteBackend, Routing, Transformer};
 use crate::router::{MethodMatch, PatternSegment, Router};
@@ -196,6 +197,8 @@ pub struct Snapshot {
     apis: AHashMap<(Box<str>, Stage), CompiledEntry>,
     /// Parsed plugin documents by plugin id.
     plugins: AHashMap<Box<str>, Arc<ParsedPlugin>>,
+    /// The public keys of the IDTOKEN (OpenID Connect) APIs, per group and stage.
+    openid_keys: crate::openid::KeyMap,
 }
 
 impl Snapshot {
@@ -210,6 +213,7 @@ impl Snapshot {
             warnings: Vec::new(),
             apis: AHashMap::new(),
             plugins: AHashMap::new(),
+            openid_keys: AHashMap::new(),
         }
     }
 
@@ -246,7 +250,8 @@ impl Snapshot {
 
     /// Compiles the live configuration reusing what `previous` compiled from the same inputs:
     /// a plugin whose document did not change is not parsed again, and an API whose
-    /// deployment, bindings, grants and group did not change keeps its compiled form, so a
+    /// deployment, bindings, grants and group (and, for an APPOPENID BUSINESS API, the keys of
+    /// its group's IDTOKEN APIs in that stage) did not change keeps its compiled form, so a
     /// change costs what it changes: only the routing tables of a group and stage where an
     /// API changed are rebuilt. A circuit breaker (and its state) is kept while its
     /// configuration is the same.
@@ -316,6 +321,10 @@ impl Snapshot {
             }
         }
         let extras = StageExtras::compile(live, &snap.plugins);
+        snap.openid_keys = OpenIdKeys::collect(&live.deployments, &previous.openid_keys);
+        for keys in snap.openid_keys.values() {
+            snap.warnings.extend(keys.warnings.iter().cloned());
+        }
         let default_breaker = Arc::new(BreakerConfig::default_config());
         let no_grants = AHashMap::new();
         // Per group and stage: the entries to route, and whether any differs from before.
@@ -349,6 +358,7 @@ impl Snapshot {
                 grants: extras.grants.get(&key).unwrap_or(&no_grants).clone(),
                 bound,
                 breaker,
+                openid: OpenIdKeys::for_api(&snap.openid_keys, dep),
             };
             let (entries, changed) = &mut routes[gi][dep.stage_name.index()];
             let entry = match old {
@@ -397,6 +407,8 @@ struct ApiInputs {
     grants: AHashMap<i64, Option<i64>>,
     bound: Bound,
     breaker: Arc<Breaker>,
+    /// An APPOPENID BUSINESS API's group keys (`None` for every other API).
+    openid: Option<Arc<OpenIdKeys>>,
 }
 
 impl PartialEq for ApiInputs {
@@ -406,6 +418,7 @@ impl PartialEq for ApiInputs {
             && self.base_path == other.base_path
             && self.grants == other.grants
             && self.bound == other.bound
+            && self.openid == other.openid
     }
 }
 
@@ -759,6 +772,7 @@ fn auth_policy(dep: &Deployment, inputs: &ApiInputs) -> AuthPolicy {
         app_code: AppCodeMode::parse(def.app_code_auth_type.as_deref()),
         grants: inputs.grants.clone(),
         jwt: inputs.bound.jwt.clone(),
+        openid: OpenIdPolicy::compile(dep, inputs.openid.as_deref()),
     }
 }
 

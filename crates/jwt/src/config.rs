@@ -267,3 +267,55 @@ fn is_header_name(s: &str) -> bool {
                 )
         })
 }
+
+/// One public verification key given outside a plugin document (an `APPOPENID` API's
+/// `PublicKeyId` and `PublicKey`: a JWK, or a PEM public key converted to one).
+#[derive(Clone, Debug)]
+pub struct PublicKey(Key);
+
+impl PublicKey {
+    /// Parses `text` (JWK JSON or PEM, see `apigw_model::openid::public_jwk`) as the key with
+    /// id `kid`. `Err` says why it is unusable; a shared secret (`kty: oct`) is refused.
+    pub fn parse(text: &str, kid: &str) -> Result<PublicKey, String> {
+        let jwk = apigw_model::openid::public_jwk(text, kid)?;
+        if jwk.get("kty").and_then(Value::as_str) == Some("oct") {
+            return Err("kty `oct` is a shared secret, not a public key".to_string());
+        }
+        parse_jwk(&Value::Object(jwk), "PublicKey").map(PublicKey)
+    }
+
+    /// The key id (`PublicKeyId`).
+    pub fn kid(&self) -> &str {
+        self.0.kid.as_deref().unwrap_or("")
+    }
+}
+
+impl JwtConfig {
+    /// A verifier over `keys` reading the token from `parameter` in `location`, with every
+    /// option of the plugin document at its default (`exp` and `nbf` checked, no `jti`
+    /// demanded, no claims forwarded). Keys whose `kid` repeats an earlier one are dropped: the
+    /// first wins.
+    pub fn from_keys(
+        parameter: &str,
+        location: TokenLocation,
+        keys: impl IntoIterator<Item = PublicKey>,
+    ) -> JwtConfig {
+        let mut list: Vec<Key> = Vec::new();
+        for PublicKey(k) in keys {
+            if !list.iter().any(|o| o.kid == k.kid) {
+                list.push(k);
+            }
+        }
+        JwtConfig {
+            parameter: parameter.to_string(),
+            parameter_location: location,
+            claim_parameters: Vec::new(),
+            prevent_jti_replay: false,
+            bypass_empty_token: false,
+            ignore_expiration_check: false,
+            or_app_auth: false,
+            blacklist: None,
+            keys: list,
+        }
+    }
+}

@@ -60,7 +60,7 @@ mod config;
 mod key;
 mod verify;
 
-pub use config::{ClaimParameter, JwtConfig, TokenLocation};
+pub use config::{ClaimParameter, JwtConfig, PublicKey, TokenLocation};
 pub use verify::{strip_bearer, Rejection, Verified, NBF_LEEWAY_SECS};
 
 /// `s` with characters outside printable ASCII replaced by `?`, cut to `max` characters

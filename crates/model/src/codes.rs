@@ -91,7 +91,9 @@ table! {
     A400IK 400 true "Invalid AppKey";
     A403IS 403 true "Invalid Signature, Server StringToSign:`${StringToSign}`";
     A403EP 403 true "App authorization expired";
-    A403PR 403 true "Plugin Authorization Needed";
+    // Not emitted: an APPOPENID API verifies the id token of its own OpenIdConnectConfig, so no
+    // plugin is ever needed (a stored one without a config fails closed with X500AM).
+    A403PR 403 false "Plugin Authorization Needed";
     A400MA 400 true "Need authorization, `X-Ca-Key` or `Authorization: APPCODE ...` is required";
     A403UA 403 true "Unauthorized, APP not authorized to call the API in stage ${Stage}";
     I400I5 400 true "Invalid Content-MD5 ${Reason}";

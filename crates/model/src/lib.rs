@@ -12,6 +12,7 @@ pub mod app;
 pub mod codes;
 pub mod error;
 pub mod group;
+pub mod openid;
 pub mod params;
 pub mod path;
 pub mod plugin;

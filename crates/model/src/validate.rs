@@ -26,6 +26,7 @@ pub fn validate_api(api: &ApiDefinition) -> Result<PathPattern, ModelError> {
     let path = parse_field("RequestPath", &rc.request_path, rc.escape_path_param)?;
     let params = Parameters::of(api, &path)?;
     validate_service(api, &path, &params)?;
+    crate::openid::validate(api)?;
     Ok(path)
 }
 
