@@ -516,9 +516,8 @@ impl Control {
             .filter(|d| d.group_id == api.group_id && d.stage_name == stage)
             .map(|d| &d.definition);
         check_conflicts(&api, &path, live_in_stage)?;
-        let latest = self.store.history(api_id, Some(stage)).await?;
-        let latest = latest.first().map(|d| d.history_version.as_str());
-        let deployment = new_deployment(api, stage, latest, description);
+        let latest = self.store.latest_version(api_id, stage).await?;
+        let deployment = new_deployment(api, stage, latest.as_deref(), description);
         self.store.deploy(&deployment).await?;
         Ok(deployment)
     }

@@ -152,6 +152,8 @@ pub trait Store: Send + Sync + 'static {
     async fn switch_version(&self, api_id: &str, stage: Stage, version: &str) -> Result<bool>;
     /// Deployment history of an API, newest first, optionally of one stage.
     async fn history(&self, api_id: &str, stage: Option<Stage>) -> Result<Vec<Deployment>>;
+    /// The newest history version of an API in a stage (without reading the history).
+    async fn latest_version(&self, api_id: &str, stage: Stage) -> Result<Option<String>>;
 
     async fn put_app(&self, app: &App) -> Result<()>;
     async fn get_app(&self, app_id: i64) -> Result<Option<App>>;

@@ -598,6 +598,19 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn latest_version(&self, api_id: &str, stage: Stage) -> Result<Option<String>> {
+        let id = api_id.to_string();
+        self.run(move |c| {
+            c.query_row(
+                "SELECT MAX(version) FROM deployments WHERE api_id = ?1 AND stage = ?2",
+                params![id, stage.as_str()],
+                |r| r.get::<_, Option<String>>(0),
+            )
+            .map_err(db)
+        })
+        .await
+    }
+
     async fn put_app(&self, app: &App) -> Result<()> {
         self.write_one(Write::PutApp(app.clone())).await?;
         Ok(())
