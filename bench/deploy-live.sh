@@ -8,7 +8,9 @@
 #   APIS_PER_GROUP=1 bench/deploy-live.sh        # 100 APIs
 #
 # Settings: GROUP_COUNT (100), APIS_PER_GROUP (100), DEPLOYS (100),
-# APIGW_BIN (target/release/apigw), APIGW_SDK_DIR (target/sdk).
+# APIGW_BIN (target/release/apigw), APPLY_BIN (the binary that applies the file; default
+# APIGW_BIN — set it to a newer build to measure an older APIGW_BIN without its slow apply),
+# APIGW_SDK_DIR (target/sdk).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +18,7 @@ GROUP_COUNT="${GROUP_COUNT:-100}"
 APIS_PER_GROUP="${APIS_PER_GROUP:-100}"
 DEPLOYS="${DEPLOYS:-100}"
 APIGW_BIN="${APIGW_BIN:-target/release/apigw}"
+APPLY_BIN="${APPLY_BIN:-$APIGW_BIN}"
 PY="${APIGW_SDK_DIR:-target/sdk}/mgmt/bin/python"
 [ -x "$APIGW_BIN" ] || { echo "no $APIGW_BIN; run cargo build --release first" >&2; exit 1; }
 [ -x "$PY" ] || { echo "no $PY; run sdk/mgmt-setup.sh first" >&2; exit 1; }
@@ -42,7 +45,7 @@ trap cleanup EXIT
 } > "$tmp/apis.yaml"
 
 export APIGW_DATA_DIR="$tmp/data" APIGW_MAX_GROUPS="$(( GROUP_COUNT > 100 ? GROUP_COUNT : 100 ))"
-"$APIGW_BIN" apply -f "$tmp/apis.yaml" > /dev/null
+"$APPLY_BIN" apply -f "$tmp/apis.yaml" > /dev/null
 export APIGW_ROOT_ACCESS_KEY_ID=benchid APIGW_ROOT_ACCESS_KEY_SECRET=bench-secret-0001
 APIGW_LISTEN=127.0.0.1:18180 APIGW_TLS_LISTEN=off APIGW_ADMIN_LISTEN=127.0.0.1:18190 \
   APIGW_ACCESS_LOG=off APIGW_LOG=warn "$APIGW_BIN" serve > "$tmp/serve.log" 2>&1 &

@@ -194,7 +194,7 @@ pub struct Snapshot {
     /// Problems met while compiling (logged by the reloader).
     pub warnings: Vec<String>,
     /// Every deployed API by (API id, stage), with what it was compiled from.
-    apis: AHashMap<(Box<str>, Stage), CompiledEntry>,
+    apis: AHashMap<Arc<str>, [Option<Arc<CompiledEntry>>; 3]>,
     /// Parsed plugin documents by plugin id.
     plugins: AHashMap<Box<str>, Arc<ParsedPlugin>>,
     /// The public keys of the IDTOKEN (OpenID Connect) APIs, per group and stage.
@@ -273,7 +273,7 @@ impl Snapshot {
                     .into(),
                 entry,
             );
-            base_paths.push(g.base_path.trim_end_matches('/').to_string());
+            base_paths.push(Arc::<str>::from(g.base_path.trim_end_matches('/')));
             snap.groups.push(GroupRoutes {
                 group_id: g.group_id.as_str().into(),
                 group_name: g.group_name.as_str().into(),
@@ -328,15 +328,18 @@ impl Snapshot {
         let default_breaker = Arc::new(BreakerConfig::default_config());
         let no_grants = AHashMap::new();
         // Per group and stage: the entries to route, and whether any differs from before.
-        let mut routes: Vec<[(Vec<CompiledEntry>, bool); 3]> =
+        let mut routes: Vec<[(Vec<Arc<CompiledEntry>>, bool); 3]> =
             (0..snap.groups.len()).map(|_| Default::default()).collect();
         for dep in &live.deployments {
             let Some(&gi) = group_index.get(dep.group_id.as_str()) else {
                 continue;
             };
-            let id: (Box<str>, Stage) = (dep.api_id.as_str().into(), dep.stage_name);
-            let old = previous.apis.get(&id);
-            let key = (dep.api_id.clone(), dep.stage_name);
+            let stage = dep.stage_name.index();
+            let (id, old) = match previous.apis.get_key_value(dep.api_id.as_str()) {
+                Some((id, stages)) => (id.clone(), stages[stage].as_ref()),
+                None => (Arc::from(dep.api_id.as_str()), None),
+            };
+            let key = (dep.api_id.as_str(), dep.stage_name);
             let bound = extras.bound.get(&key).cloned().unwrap_or_default();
             let breaker_config = bound.breaker.as_ref().map(|(_, c)| c.clone());
             let breaker = match old {
@@ -354,22 +357,22 @@ impl Snapshot {
             };
             let inputs = ApiInputs {
                 deployment: dep.clone(),
-                base_path: base_paths[gi].as_str().into(),
+                base_path: base_paths[gi].clone(),
                 grants: extras.grants.get(&key).unwrap_or(&no_grants).clone(),
                 bound,
                 breaker,
                 openid: OpenIdKeys::for_api(&snap.openid_keys, dep),
             };
-            let (entries, changed) = &mut routes[gi][dep.stage_name.index()];
+            let (entries, changed) = &mut routes[gi][stage];
             let entry = match old {
                 Some(o) if o.inputs == inputs => o.clone(),
                 _ => {
                     *changed = true;
-                    CompiledEntry::compile(inputs, &snap.groups[gi].group_id)
+                    Arc::new(CompiledEntry::compile(inputs, &snap.groups[gi].group_id))
                 }
             };
             entries.push(entry.clone());
-            snap.apis.insert(id, entry);
+            snap.apis.entry(id).or_default()[stage] = Some(entry);
         }
         let previous_groups: AHashMap<&str, &GroupRoutes> =
             previous.groups.iter().map(|g| (&*g.group_id, g)).collect();
@@ -403,7 +406,7 @@ impl Snapshot {
 #[derive(Clone)]
 struct ApiInputs {
     deployment: Arc<Deployment>,
-    base_path: Box<str>,
+    base_path: Arc<str>,
     grants: AHashMap<i64, Option<i64>>,
     bound: Bound,
     breaker: Arc<Breaker>,
@@ -423,7 +426,6 @@ impl PartialEq for ApiInputs {
 }
 
 /// An API's compiled form (or why it has none) and how it is routed.
-#[derive(Clone)]
 struct CompiledEntry {
     inputs: ApiInputs,
     compiled: Result<(Arc<CompiledApi>, Arc<RouteKey>), String>,
@@ -634,24 +636,27 @@ impl Bound {
 
 /// What is bound to an API per stage outside its deployed definition: grants and plugins.
 #[derive(Default)]
-struct StageExtras {
-    grants: AHashMap<(String, Stage), AHashMap<i64, Option<i64>>>,
-    bound: AHashMap<(String, Stage), Bound>,
+struct StageExtras<'a> {
+    grants: AHashMap<(&'a str, Stage), AHashMap<i64, Option<i64>>>,
+    bound: AHashMap<(&'a str, Stage), Bound>,
 }
 
-impl StageExtras {
-    fn compile(live: &LiveConfig, plugins: &AHashMap<Box<str>, Arc<ParsedPlugin>>) -> StageExtras {
+impl<'a> StageExtras<'a> {
+    fn compile(
+        live: &'a LiveConfig,
+        plugins: &AHashMap<Box<str>, Arc<ParsedPlugin>>,
+    ) -> StageExtras<'a> {
         let mut x = StageExtras::default();
         for g in &live.authorizations {
             x.grants
-                .entry((g.api_id.clone(), g.stage_name))
+                .entry((g.api_id.as_str(), g.stage_name))
                 .or_default()
                 .insert(g.app_id, g.expires_at_ms());
         }
         for b in &live.plugin_bindings {
             if let Some(p) = plugins.get(b.plugin_id.as_str()) {
                 x.bound
-                    .entry((b.api_id.clone(), b.stage_name))
+                    .entry((b.api_id.as_str(), b.stage_name))
                     .or_default()
                     .add(p);
             }

@@ -12,7 +12,6 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -27,6 +26,7 @@ CREATE TABLE IF NOT EXISTS deployments (
     api_id TEXT NOT NULL, stage TEXT NOT NULL, version TEXT NOT NULL, group_id TEXT NOT NULL,
     online INTEGER NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (api_id, stage, version));
 CREATE INDEX IF NOT EXISTS deployments_online ON deployments (online) WHERE online = 1;
+CREATE INDEX IF NOT EXISTS deployments_online_keys ON deployments (api_id, stage, version) WHERE online = 1;
 CREATE TABLE IF NOT EXISTS apps (app_id INTEGER PRIMARY KEY, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS authorizations (
     app_id INTEGER NOT NULL, api_id TEXT NOT NULL, stage TEXT NOT NULL, group_id TEXT NOT NULL,
@@ -47,11 +47,11 @@ pub struct SqliteStore {
     path: PathBuf,
     /// The online deployments of the last [`Store::load_live`], by (API, stage, version): a
     /// history version is immutable, so only the rows that changed are read and parsed again.
-    online: Arc<Mutex<HashMap<DeploymentKey, Arc<Deployment>>>>,
+    online: Arc<DeploymentCache>,
 }
 
-type DeploymentKey = (String, String, String);
-type DeploymentCache = Mutex<HashMap<DeploymentKey, Arc<Deployment>>>;
+/// The online deployments of the last read, in (API, stage) order.
+type DeploymentCache = Mutex<Vec<Arc<Deployment>>>;
 
 impl SqliteStore {
     /// Opens (creating if needed) `<dir>/apigw.db`. Fails with a readable message when the
@@ -71,6 +71,9 @@ impl SqliteStore {
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(unusable)?;
         conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(unusable)?;
+        // A page cache large enough that reloads of a large configuration read from memory.
+        conn.pragma_update(None, "cache_size", -65536)
             .map_err(unusable)?;
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(unusable)?;
@@ -365,24 +368,38 @@ fn query_deployments(
     .collect()
 }
 
-/// The online deployments, parsing only those not in `cache` (which then holds exactly the
-/// ones returned).
+/// The online deployments, in (API, stage) order, parsing only those not in `cache` (the
+/// previous answer, in the same order), which then holds exactly the ones returned. The rows'
+/// keys are compared in place, without copying them, by walking both lists in order.
 fn online_deployments(conn: &Connection, cache: &DeploymentCache) -> Result<Vec<Arc<Deployment>>> {
-    let mut keys = conn
+    let mut stmt = conn
         .prepare_cached(
             "SELECT api_id, stage, version FROM deployments WHERE online = 1 ORDER BY api_id, stage",
         )
         .map_err(db)?;
-    let keys = keys
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .map_err(db)?
-        .collect::<std::result::Result<Vec<DeploymentKey>, _>>()
-        .map_err(db)?;
-    let mut old = cache.lock().unwrap_or_else(|e| e.into_inner());
-    let mut new = HashMap::with_capacity(keys.len());
-    let mut out = Vec::with_capacity(keys.len());
-    for key in keys {
-        let d = match old.remove(&key) {
+    let mut rows = stmt.query([]).map_err(db)?;
+    let mut guard = cache.lock().unwrap_or_else(|e| e.into_inner());
+    let old = std::mem::take(&mut *guard);
+    let mut old = old.into_iter().peekable();
+    let mut out = Vec::with_capacity(old.len());
+    while let Some(row) = rows.next().map_err(db)? {
+        let text = |i| row.get_ref(i).and_then(|v| v.as_str().map_err(Into::into));
+        let (api, stage, version) = (
+            text(0).map_err(db)?,
+            text(1).map_err(db)?,
+            text(2).map_err(db)?,
+        );
+        // Skip cached deployments that sort before this row (no longer online).
+        while old
+            .peek()
+            .is_some_and(|d| (d.api_id.as_str(), d.stage_name.as_str()) < (api, stage))
+        {
+            old.next();
+        }
+        let cached = old.next_if(|d| {
+            d.api_id == api && d.stage_name.as_str() == stage && d.history_version == version
+        });
+        let d = match cached {
             Some(d) => d,
             None => {
                 let doc: String = conn
@@ -390,17 +407,16 @@ fn online_deployments(conn: &Connection, cache: &DeploymentCache) -> Result<Vec<
                         "SELECT doc FROM deployments WHERE api_id = ?1 AND stage = ?2 AND version = ?3",
                     )
                     .map_err(db)?
-                    .query_row(params![key.0, key.1, key.2], |r| r.get(0))
+                    .query_row(params![api, stage, version], |r| r.get(0))
                     .map_err(db)?;
                 let mut d: Deployment = from_doc(&doc)?;
                 d.online = true;
                 Arc::new(d)
             }
         };
-        out.push(d.clone());
-        new.insert(key, d);
+        out.push(d);
     }
-    *old = new;
+    *guard = out.clone();
     Ok(out)
 }
 
