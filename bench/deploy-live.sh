@@ -59,3 +59,4 @@ group=$("$APIGW_BIN" admin --endpoint 127.0.0.1:18190 DescribeApiGroups --GroupN
 echo "$((GROUP_COUNT * APIS_PER_GROUP)) APIs deployed; RSS $(ps -o rss= -p "$pid") KiB"
 "$PY" bench/deploy_live.py 127.0.0.1:18190 127.0.0.1:18180 g0.bench.example.com "$group" \
   "$APIGW_ROOT_ACCESS_KEY_ID" "$APIGW_ROOT_ACCESS_KEY_SECRET" "$DEPLOYS"
+echo "after $DEPLOYS deploys: RSS $(ps -o rss= -p "$pid") KiB"
