@@ -1,16 +1,15 @@
 //! The `caching` plugin (plugins.md §5): GET responses kept in memory per API and stage,
 //! optionally per app, per parameter values and per header values, for the plugin's
 //! `duration` (or the backend's `Cache-Control: max-age`), at most 48 hours; memory bounded by
-//! a byte budget shared by all APIs (when full, expired entries go and new responses are not
-//! stored). The document and its decisions live in `apigw_plugin::caching`.
+//! a byte budget shared by all APIs. When the budget is full, the least valuable entries are
+//! evicted (moka's TinyLFU admission and LRU eviction) rather than new responses refused.
+//! The document and its decisions live in `apigw_plugin::caching`.
 
 pub use apigw_plugin::caching::{CachePolicy, ClientControl, MAX_TTL};
 use bytes::Bytes;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::StatusCode;
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// A stored response.
@@ -35,48 +34,53 @@ impl Entry {
     }
 }
 
-const SHARDS: usize = 16;
+/// Each entry lives until its own `expires`.
+struct UntilExpiry;
 
-/// The response store shared by every worker: sharded maps, one byte budget.
+impl moka::Expiry<String, Arc<Entry>> for UntilExpiry {
+    fn expire_after_create(
+        &self,
+        _key: &String,
+        entry: &Arc<Entry>,
+        created_at: Instant,
+    ) -> Option<Duration> {
+        Some(entry.expires.saturating_duration_since(created_at))
+    }
+
+    fn expire_after_update(
+        &self,
+        _key: &String,
+        entry: &Arc<Entry>,
+        updated_at: Instant,
+        _left: Option<Duration>,
+    ) -> Option<Duration> {
+        Some(entry.expires.saturating_duration_since(updated_at))
+    }
+}
+
+/// The response store shared by every worker, bounded by a byte budget.
 pub struct ResponseCache {
-    shards: Vec<Mutex<HashMap<String, Arc<Entry>>>>,
-    hasher: ahash::RandomState,
-    capacity: usize,
-    used: AtomicUsize,
+    entries: moka::sync::Cache<String, Arc<Entry>>,
 }
 
 impl ResponseCache {
     /// `capacity`: bytes of keys, headers and bodies kept in all.
     pub fn new(capacity: usize) -> ResponseCache {
-        ResponseCache {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
-            hasher: ahash::RandomState::new(),
-            capacity,
-            used: AtomicUsize::new(0),
-        }
+        let entries = moka::sync::Cache::builder()
+            .max_capacity(capacity as u64)
+            .weigher(|k: &String, e: &Arc<Entry>| u32::try_from(e.size(k)).unwrap_or(u32::MAX))
+            .expire_after(UntilExpiry)
+            .build();
+        ResponseCache { entries }
     }
 
-    fn shard(&self, key: &str) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Entry>>> {
-        let i = (self.hasher.hash_one(key) as usize) % SHARDS;
-        self.shards[i].lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// A live entry, if any (an expired one is dropped).
+    /// A live entry, if any.
     pub fn get(&self, key: &str, now: Instant) -> Option<Arc<Entry>> {
-        let mut shard = self.shard(key);
-        match shard.get(key) {
-            Some(e) if e.expires > now => Some(e.clone()),
-            Some(_) => {
-                if let Some(old) = shard.remove(key) {
-                    self.used.fetch_sub(old.size(key), Ordering::Relaxed);
-                }
-                None
-            }
-            None => None,
-        }
+        self.entries.get(key).filter(|e| e.expires > now)
     }
 
-    /// Stores a response for `ttl`; false when it does not fit in the budget.
+    /// Stores a response for `ttl` (it may evict others, or not be admitted when colder than
+    /// what it would evict).
     pub fn put(
         &self,
         key: String,
@@ -85,47 +89,20 @@ impl ResponseCache {
         body: Bytes,
         ttl: Duration,
         now: Instant,
-    ) -> bool {
+    ) {
         let entry = Entry {
             status,
             headers,
             body,
             expires: now + ttl,
         };
-        let size = entry.size(&key);
-        if self.used.load(Ordering::Relaxed) + size > self.capacity {
-            self.sweep(now);
-            if self.used.load(Ordering::Relaxed) + size > self.capacity {
-                return false;
-            }
-        }
-        let mut shard = self.shard(&key);
-        self.used.fetch_add(size, Ordering::Relaxed);
-        if let Some(old) = shard.insert(key.clone(), Arc::new(entry)) {
-            self.used.fetch_sub(old.size(&key), Ordering::Relaxed);
-        }
-        true
+        self.entries.insert(key, Arc::new(entry));
     }
 
-    /// Drops every expired entry.
-    pub fn sweep(&self, now: Instant) {
-        for shard in &self.shards {
-            let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
-            let mut freed = 0;
-            shard.retain(|k, e| {
-                let keep = e.expires > now;
-                if !keep {
-                    freed += e.size(k);
-                }
-                keep
-            });
-            self.used.fetch_sub(freed, Ordering::Relaxed);
-        }
-    }
-
-    /// Bytes held.
+    /// Bytes held (after pending evictions are applied).
     pub fn used(&self) -> usize {
-        self.used.load(Ordering::Relaxed)
+        self.entries.run_pending_tasks();
+        self.entries.weighted_size() as usize
     }
 }
 
@@ -147,36 +124,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_store_is_bounded_and_expires() {
-        let c = ResponseCache::new(4096);
+    fn the_store_is_bounded_evicts_and_expires() {
+        let c = ResponseCache::new(16 * 1024);
         let now = Instant::now();
         let body = Bytes::from(vec![b'a'; 1000]);
         let ttl = Duration::from_secs(10);
-        let mut stored = 0;
-        for i in 0..10 {
-            if c.put(
-                format!("k{i}"),
+        let put = |k: &str| {
+            c.put(
+                k.to_string(),
                 StatusCode::OK,
                 HeaderMap::new(),
                 body.clone(),
                 ttl,
                 now,
-            ) {
-                stored += 1;
-            }
+            )
+        };
+        // A hot key, read often, stays while a stream of new keys goes through the budget.
+        put("hot");
+        for i in 0..200 {
+            assert!(c.get("hot", now).is_some(), "hot evicted after {i} puts");
+            put(&format!("k{i}"));
         }
-        assert!((1..10).contains(&stored), "{stored} stored");
-        assert!(c.used() <= 4096);
-        assert!(c.get("k0", now).is_some());
-        assert!(c.get("k0", now + ttl).is_none(), "expired");
-        // Once entries expire there is room again.
-        assert!(c.put(
-            "new".into(),
-            StatusCode::OK,
-            HeaderMap::new(),
-            body,
-            ttl,
-            now + ttl
-        ));
+        assert!(c.used() <= 16 * 1024, "{} bytes held", c.used());
+        // The newest keys are admitted once they are as hot as what they evict.
+        for _ in 0..5 {
+            put("late");
+            let _ = c.get("late", now);
+        }
+        c.used();
+        assert!(
+            c.get("late", now).is_some(),
+            "a hot newcomer is never admitted"
+        );
+        assert!(c.get("hot", now + ttl).is_none(), "expired");
     }
 }
