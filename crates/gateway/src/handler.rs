@@ -8,7 +8,8 @@ use crate::body::GwBody;
 use crate::breaker::{Admit, Breaker, Outcome};
 use crate::compress;
 use crate::cors::Cors;
-use crate::params::{Mapped, ParamPlan, RequestView, SystemValues};
+use crate::params::{Mapped, ParamPlan, PathValue, RequestView, SystemValues};
+use crate::path_guard;
 use crate::plugin_phase::{self, RequestVars, ResponseVars, SystemVars};
 use crate::request_id::new_request_id;
 use crate::router::{split_path, Captures};
@@ -512,8 +513,9 @@ impl Worker {
 
     /// The backend path and query for `b`: its path template filled from the request's
     /// captures (or the mapped PATH parameters), the query as received or as mapped, less a
-    /// query AppCode, plus the claims jwtAuth forwards in the query.
-    fn target_for(&self, ctx: &Ctx<'_>, b: &HttpBackend) -> String {
+    /// query AppCode, plus the claims jwtAuth forwards in the query. `I400PA` when path text
+    /// would leave the API (`path_guard`).
+    fn target_for(&self, ctx: &Ctx<'_>, b: &HttpBackend) -> Result<String, Reject> {
         let path = ctx.parts.uri.path();
         let segments = split_path(path);
         let mut target = match &ctx.mapped {
@@ -528,7 +530,7 @@ impl Worker {
                     &ctx.captures,
                     ctx.rest_from,
                     &m.path,
-                )
+                )?
             }
             None => backend_target(
                 b,
@@ -538,7 +540,7 @@ impl Worker {
                 &ctx.captures,
                 ctx.rest_from,
                 &[],
-            ),
+            )?,
         };
         if let Some(c) = &ctx.caller {
             if c.strip_app_code_query {
@@ -546,7 +548,7 @@ impl Worker {
             }
             append_query(&mut target, &c.extra_query);
         }
-        target
+        Ok(target)
     }
 
     /// Phases 10-11: the circuit breaker (or its downgrade), then the backend the routing
@@ -681,7 +683,7 @@ impl Worker {
             .as_ref()
             .and_then(|c| c.app.as_ref())
             .map(|a| a.app_id);
-        let target = self.target_for(ctx, own);
+        let target = self.target_for(ctx, own)?;
         let query = target.split_once('?').map(|(_, q)| q);
         let key = policy.key(&api.scope, parts.uri.path(), query, &parts.headers, app_id);
         let client = if policy.client_may_steer(app_id) {
@@ -901,7 +903,7 @@ impl Worker {
         let api = ctx.api.clone();
         let conn = ctx.conn;
         let request_id = ctx.request_id;
-        let mut target = self.target_for(ctx, backend);
+        let mut target = self.target_for(ctx, backend)?;
         let method = backend.method.clone().unwrap_or(ctx.parts.method.clone());
         let headers = std::mem::take(&mut ctx.parts.headers);
         let mut headers = match &api.params {
@@ -1310,6 +1312,10 @@ fn check_limits(req: &Request<Incoming>, config: &crate::GatewayConfig) -> Resul
     if !path.starts_with('/') || has_bad_escape(path) {
         return Err(Reject::new(&codes::I400PA, &[path]));
     }
+    if path_guard::dot_segment(path).is_some() {
+        let reason = format!("{path}: dot-segment (. or ..) not allowed");
+        return Err(Reject::new(&codes::I400PA, &[&reason]));
+    }
     let mut header_bytes = 0;
     for (name, value) in req.headers() {
         header_bytes += name.as_str().len() + value.len() + 4;
@@ -1409,6 +1415,10 @@ fn check_protocol(api: &CompiledApi, tls: bool) -> Result<(), Reject> {
 }
 
 /// The backend path and query for a matched request, in one allocation.
+///
+/// Every piece of path text that comes from the request passes `path_guard` here, once: the
+/// whole path (no `ServicePath`), a capture, a prefix route's rest, a mapped PATH parameter.
+/// A dot-segment, an encoded `/` or a `\` in any of them is `I400PA` (docs/operations.md, "Paths").
 fn backend_target(
     b: &HttpBackend,
     path: &str,
@@ -1416,30 +1426,52 @@ fn backend_target(
     segments: &[&str],
     captures: &Captures,
     rest_from: Option<usize>,
-    named: &[(std::sync::Arc<str>, String)],
-) -> String {
+    named: &[(std::sync::Arc<str>, PathValue)],
+) -> Result<String, Reject> {
+    let refuse = |why: &str| {
+        let reason = format!("{path}: {why} in the path sent to the backend");
+        Reject::new(&codes::I400PA, &[&reason])
+    };
+    let guard = |text: &str| match path_guard::unsafe_text(text) {
+        Some(why) => Err(refuse(why)),
+        None => Ok(()),
+    };
     let mut out = String::with_capacity(path.len() + query.map_or(0, |q| q.len() + 1) + 32);
     match &b.path {
-        BackendPath::SameAsRequest => out.push_str(path),
+        BackendPath::SameAsRequest => {
+            guard(path)?;
+            out.push_str(path);
+        }
         BackendPath::Template { parts, append_rest } => {
             for p in parts {
                 match p {
                     PathPart::Text(t) => out.push_str(t),
                     PathPart::Capture(i) => {
                         if let Some(&seg) = captures.get(*i) {
-                            out.push_str(segments[seg as usize]);
+                            let seg = segments[seg as usize];
+                            guard(seg)?;
+                            out.push_str(seg);
                         }
                     }
-                    PathPart::Named(n) => {
-                        if let Some((_, v)) = named.iter().find(|(k, _)| **k == **n) {
+                    PathPart::Named(n) => match named.iter().find(|(k, _)| **k == **n) {
+                        Some((_, PathValue::Raw(v))) => {
+                            guard(v)?;
                             out.push_str(v);
                         }
-                    }
+                        Some((_, PathValue::Encoded(v))) => {
+                            if path_guard::is_dot_segment(v) {
+                                return Err(refuse("a parameter value that is . or .."));
+                            }
+                            out.push_str(v);
+                        }
+                        None => {}
+                    },
                 }
             }
             if *append_rest {
                 if let Some(from) = rest_from {
                     for seg in &segments[from..] {
+                        guard(seg)?;
                         out.push('/');
                         out.push_str(seg);
                     }
@@ -1454,7 +1486,7 @@ fn backend_target(
         out.push('?');
         out.push_str(q);
     }
-    out
+    Ok(out)
 }
 
 /// The body to send upstream: streamed when its length is declared (already checked against
@@ -1700,6 +1732,97 @@ mod tests {
         assert!(!has_bad_escape("/a%20b"));
         assert!(has_bad_escape("/a%2"));
         assert!(has_bad_escape("/a%zz"));
+    }
+
+    fn http_backend(parts: Vec<PathPart>, append_rest: bool) -> HttpBackend {
+        HttpBackend {
+            scheme: http::uri::Scheme::HTTP,
+            authority: http::uri::Authority::from_static("127.0.0.1:9"),
+            host: HeaderValue::from_static("127.0.0.1:9"),
+            path: BackendPath::Template { parts, append_rest },
+            method: None,
+            timeout: Duration::from_secs(1),
+            content_type: ContentTypePolicy::Client,
+        }
+    }
+
+    #[test]
+    fn backend_paths_never_carry_a_separator_or_dot_segment_from_the_request() {
+        let text = |t: &str| PathPart::Text(t.into());
+        // `/pub/*` → `/public/*`: the rest.
+        let prefix = http_backend(vec![text("/public")], true);
+        let rest = |path: &str| {
+            let segments = split_path(path);
+            backend_target(
+                &prefix,
+                path,
+                None,
+                &segments,
+                &Captures::new(),
+                Some(1),
+                &[],
+            )
+        };
+        assert_eq!(rest("/pub/a/b.txt").unwrap(), "/public/a/b.txt");
+        for bad in [
+            "/pub/..%2fprivate%2fs.txt",
+            "/pub/a/%2e%2e",
+            "/pub/a%5cb",
+            "/pub/a\\b",
+        ] {
+            let e = rest(bad).unwrap_err();
+            assert_eq!(e.code.code, "I400PA", "{bad}");
+        }
+        // `/files/[name]` → `/public/[name]`: a capture.
+        let capture = http_backend(vec![text("/public/"), PathPart::Capture(0)], false);
+        let one = |path: &str| {
+            let segments = split_path(path);
+            let captures: Captures = [1u16].into_iter().collect();
+            backend_target(&capture, path, Some("q=1"), &segments, &captures, None, &[])
+        };
+        assert_eq!(one("/files/a%20b.txt").unwrap(), "/public/a%20b.txt?q=1");
+        assert!(one("/files/%2e%2e%2fprivate%2fs.txt").is_err());
+        assert!(one("/files/..").is_err());
+        // A mapped PATH parameter: raw request text is checked, an encoded value only for a
+        // whole dot-segment (its `/` is `%2F`, one segment by construction).
+        let named = http_backend(vec![text("/public/"), PathPart::Named("n".into())], false);
+        let mapped = |v: PathValue| {
+            backend_target(
+                &named,
+                "/m",
+                None,
+                &["m"],
+                &Captures::new(),
+                None,
+                &[("n".into(), v)],
+            )
+        };
+        assert_eq!(
+            mapped(PathValue::Encoded("..%2Fx".into())).unwrap(),
+            "/public/..%2Fx"
+        );
+        assert!(mapped(PathValue::Encoded("..".into())).is_err());
+        assert!(mapped(PathValue::Encoded(".".into())).is_err());
+        assert!(mapped(PathValue::Raw("a%2Fb".into())).is_err());
+        assert_eq!(mapped(PathValue::Raw("a.b".into())).unwrap(), "/public/a.b");
+        // No ServicePath: the request path itself.
+        let same = HttpBackend {
+            path: BackendPath::SameAsRequest,
+            ..http_backend(vec![], false)
+        };
+        let whole = |path: &str| {
+            backend_target(
+                &same,
+                path,
+                None,
+                &split_path(path),
+                &Captures::new(),
+                None,
+                &[],
+            )
+        };
+        assert_eq!(whole("/pass/x.txt").unwrap(), "/pass/x.txt");
+        assert!(whole("/pass/..%2Fetc").is_err());
     }
 
     #[test]

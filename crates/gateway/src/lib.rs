@@ -25,6 +25,7 @@ pub mod handler;
 pub mod ipcontrol;
 pub mod openid;
 pub mod params;
+pub mod path_guard;
 pub mod plugin_phase;
 pub mod reject;
 pub mod reload;

@@ -121,7 +121,7 @@ pub struct RequestView<'a> {
 #[derive(Debug, Default)]
 pub struct Mapped {
     /// Backend PATH parameters (name, value ready for the path).
-    pub path: Vec<(Arc<str>, String)>,
+    pub path: Vec<(Arc<str>, PathValue)>,
     /// Backend query parameters (decoded; encoded when the URL is built).
     pub query: Vec<(Arc<str>, String)>,
     /// The undeclared part of the request query, as received (passthrough modes).
@@ -130,6 +130,17 @@ pub struct Mapped {
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// Backend form fields; `Some` when the backend body is a form the gateway builds.
     pub form: Option<Vec<(Arc<str>, String)>>,
+}
+
+/// A backend PATH parameter's value, ready for the path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathValue {
+    /// A segment of the request path as received (still percent-encoded); checked like any
+    /// text copied from the request path (`path_guard::unsafe_text`).
+    Raw(String),
+    /// A decoded value (query, header, body, constant, system) percent-encoded by the gateway
+    /// as one segment: a `/` in it is `%2F`, so only a whole `.` or `..` is refused.
+    Encoded(String),
 }
 
 impl Mapped {
@@ -226,7 +237,8 @@ impl ParamPlan {
                 // Only path parameters are read, to build the backend path.
                 if let (Location::Path, Some(Out::Path(to))) = (input.location, &input.target) {
                     if let Some((_, raw)) = req.path.iter().find(|(n, _)| *n == &*input.name) {
-                        out.path.push((to.clone(), (*raw).to_string()));
+                        out.path
+                            .push((to.clone(), PathValue::Raw((*raw).to_string())));
                     }
                 }
                 continue;
@@ -382,7 +394,8 @@ fn validate(input: &Input, values: &[Value]) -> Result<(), Reject> {
 
 fn place(out: &mut Mapped, target: &Out, name: &str, values: Values) -> Result<(), Reject> {
     if let (Out::Path(to), Some(Value::RawPath(raw, _))) = (target, values.first()) {
-        out.path.push((to.clone(), (*raw).to_string()));
+        out.path
+            .push((to.clone(), PathValue::Raw((*raw).to_string())));
         return Ok(());
     }
     match target {
@@ -412,7 +425,9 @@ fn place(out: &mut Mapped, target: &Out, name: &str, values: Values) -> Result<(
 
 fn place_one(out: &mut Mapped, target: &Out, name: &str, value: Cow<str>) -> Result<(), Reject> {
     match target {
-        Out::Path(to) => out.path.push((to.clone(), encode_path_value(&value))),
+        Out::Path(to) => out
+            .path
+            .push((to.clone(), PathValue::Encoded(encode_path_value(&value)))),
         Out::Query(to) => out.query.push((to.clone(), value.into_owned())),
         Out::Form(to) => out
             .form
