@@ -68,6 +68,10 @@ pub struct ServeArgs {
     /// Bytes of responses the `caching` plugin may keep in memory, all APIs together.
     #[arg(long, env = "APIGW_CACHE_CAPACITY_BYTES", default_value_t = 64 * 1024 * 1024)]
     cache_capacity_bytes: usize,
+    /// Longest time (ms) a client may leave its request body without data while more is due
+    /// (`I400BD`; the client's fault: never counted against the backend or its breaker).
+    #[arg(long, env = "APIGW_CLIENT_BODY_TIMEOUT_MS", default_value_t = 10_000)]
+    client_body_timeout_ms: u64,
     /// Longest time (ms) the gateway works on a request before its backend is called:
     /// reading the client's body, authentication, parameters, plugins (`X504TO` beyond).
     #[arg(long, env = "APIGW_GATEWAY_TIMEOUT_MS", default_value_t = 30_000)]
@@ -119,6 +123,7 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         instance_qps: args.instance_qps,
         default_domain_daily_quota: args.default_domain_daily_quota,
         cache_capacity_bytes: args.cache_capacity_bytes,
+        client_body_timeout: Duration::from_millis(args.client_body_timeout_ms.max(1)),
         gateway_timeout: Duration::from_millis(args.gateway_timeout_ms.max(1)),
         max_in_flight: args.max_in_flight,
         // Debug (test) builds only: a path whose requests panic, to test `X500ER`.

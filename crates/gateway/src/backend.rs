@@ -89,6 +89,10 @@ pub fn classify(err: &hyper_util::client::legacy::Error, backend: &HttpBackend) 
     let mut tls = false;
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = source {
+        // The client's body failed while it was streamed: the client's fault.
+        if let Some(client) = e.downcast_ref::<crate::body::ClientBodyError>() {
+            return Reject::new(&codes::I400BD, &[&client.to_string()]);
+        }
         if e.is::<ResolveError>() {
             return Reject::new(&codes::D504RE, &[backend.authority.host()])
                 .because(Cause::Backend(BackendFailure::Resolve));

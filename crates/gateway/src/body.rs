@@ -3,8 +3,10 @@
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -13,6 +15,8 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub enum GwBody {
     Stream(Incoming),
     Full(Option<Bytes>),
+    /// A client's request body on its way to the backend, with its own idle timeout.
+    Upload(Box<Upload>),
 }
 
 impl GwBody {
@@ -39,6 +43,7 @@ impl Body for GwBody {
         match self.get_mut() {
             GwBody::Stream(inc) => Pin::new(inc).poll_frame(cx).map_err(Into::into),
             GwBody::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
+            GwBody::Upload(u) => Pin::new(&mut **u).poll_frame(cx),
         }
     }
 
@@ -46,6 +51,7 @@ impl Body for GwBody {
         match self {
             GwBody::Stream(inc) => inc.is_end_stream(),
             GwBody::Full(b) => b.is_none(),
+            GwBody::Upload(u) => u.inner.is_end_stream(),
         }
     }
 
@@ -53,6 +59,139 @@ impl Body for GwBody {
         match self {
             GwBody::Stream(inc) => inc.size_hint(),
             GwBody::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
+            GwBody::Upload(u) => u.inner.size_hint(),
         }
+    }
+}
+
+/// Why a client's request body could not be read: the client's fault, never the backend's.
+#[derive(Debug)]
+pub enum ClientBodyError {
+    /// No data for this long while more was due.
+    Idle(Duration),
+    /// The connection broke or the body was malformed.
+    Read(String),
+}
+
+impl std::fmt::Display for ClientBodyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClientBodyError::Idle(d) => {
+                write!(f, "the client sent no body data for {} ms", d.as_millis())
+            }
+            ClientBodyError::Read(e) => write!(f, "reading the client's body failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ClientBodyError {}
+
+/// Where an upload stands, shared with the call that sends it.
+#[derive(Debug, Default)]
+pub struct UploadProgress {
+    state: std::sync::Mutex<UploadState>,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct UploadState {
+    /// When the last byte was read.
+    done_at: Option<Instant>,
+    /// Waiting for the client (it owes data) since then.
+    waiting_since: Option<Instant>,
+}
+
+impl UploadProgress {
+    fn update(&self, f: impl FnOnce(&mut UploadState)) {
+        f(&mut self.state.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+
+    fn get(&self) -> UploadState {
+        *self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// When the whole body was read, if it was.
+    pub fn done_at(&self) -> Option<Instant> {
+        self.get().done_at
+    }
+
+    /// True while the body is waiting for the client (rather than for the backend to take it).
+    pub fn waiting_on_client(&self) -> bool {
+        self.get().waiting_since.is_some()
+    }
+}
+
+/// A client's request body with an idle timeout: no data for `idle` while more is due fails the
+/// body with [`ClientBodyError::Idle`].
+#[derive(Debug)]
+pub struct Upload {
+    inner: Incoming,
+    idle: Duration,
+    timer: Pin<Box<tokio::time::Sleep>>,
+    progress: std::sync::Arc<UploadProgress>,
+}
+
+impl Upload {
+    pub fn new(inner: Incoming, idle: Duration) -> (Upload, std::sync::Arc<UploadProgress>) {
+        let progress = std::sync::Arc::<UploadProgress>::default();
+        let upload = Upload {
+            inner,
+            idle,
+            timer: Box::pin(tokio::time::sleep(idle)),
+            progress: progress.clone(),
+        };
+        (upload, progress)
+    }
+}
+
+impl Body for Upload {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                let now = Instant::now();
+                this.timer
+                    .as_mut()
+                    .reset(tokio::time::Instant::from_std(now + this.idle));
+                this.progress.update(|s| s.waiting_since = None);
+                if this.inner.is_end_stream() {
+                    this.progress.update(|s| s.done_at = Some(now));
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => {
+                Poll::Ready(Some(Err(Box::new(ClientBodyError::Read(e.to_string())))))
+            }
+            Poll::Ready(None) => {
+                this.progress.update(|s| {
+                    s.waiting_since = None;
+                    s.done_at.get_or_insert_with(Instant::now);
+                });
+                Poll::Ready(None)
+            }
+            Poll::Pending => {
+                this.progress
+                    .update(|s| _ = s.waiting_since.get_or_insert_with(Instant::now));
+                match this.timer.as_mut().poll(cx) {
+                    Poll::Ready(()) => {
+                        Poll::Ready(Some(Err(Box::new(ClientBodyError::Idle(this.idle)))))
+                    }
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
     }
 }

@@ -4,7 +4,7 @@
 
 use crate::auth::{self, Credentials};
 use crate::backend::{self, Client};
-use crate::body::GwBody;
+use crate::body::{ClientBodyError, GwBody, Upload, UploadProgress};
 use crate::breaker::{Admit, Breaker, Outcome};
 use crate::compress;
 use crate::cors::Cors;
@@ -819,7 +819,7 @@ impl Worker {
         }
         let reads_form = plan.reads_form() && is_form;
         if reads_form || plan.reads_stream() {
-            buffer_body(body, self.shared.config.max_body_bytes).await?;
+            buffer_body(body, &self.shared.config).await?;
         }
         let bytes = match &*body {
             ReqBody::Buffered(b) => Some(&b[..]),
@@ -890,7 +890,7 @@ impl Worker {
 
     /// Reads the request body into memory (up to the body limit), once.
     async fn buffer_body(&self, body: &mut ReqBody) -> Result<(), Reject> {
-        buffer_body(body, self.shared.config.max_body_bytes).await
+        buffer_body(body, &self.shared.config).await
     }
 
     /// The request transformer, the backend signature, then the call (`D504*` on failure).
@@ -993,10 +993,20 @@ impl Worker {
             };
             signer.sign(&req, &mut headers);
         }
+        let mut upload = None;
         let body = match body {
             ReqBody::Buffered(bytes) => GwBody::full(bytes),
             ReqBody::Incoming(incoming) => {
-                request_body(&headers, incoming, self.shared.config.max_body_bytes).await?
+                let config = &self.shared.config;
+                let (body, progress) = request_body(
+                    &headers,
+                    incoming,
+                    config.max_body_bytes,
+                    config.client_body_timeout,
+                )
+                .await?;
+                upload = progress;
+                body
             }
         };
         let path_and_query = PathAndQuery::try_from(target)
@@ -1024,17 +1034,54 @@ impl Worker {
         *out.version_mut() = Version::HTTP_11;
         *out.headers_mut() = headers;
 
-        let resp = match tokio::time::timeout(backend.timeout, self.client.request(out)).await {
-            Err(_) => {
-                return Err(Reject::new(&codes::D504TO, &[])
-                    .because(Cause::Backend(BackendFailure::Timeout)))
-            }
+        let resp = match self.exchange(out, backend.timeout, upload).await {
+            Err(reject) => return Err(reject),
             Ok(Err(e)) => return Err(backend::classify(&e, backend)),
             Ok(Ok(resp)) => resp,
         };
         let (mut parts, body) = resp.into_parts();
         strip_hop_headers(&mut parts.headers);
         Ok(Response::from_parts(parts, GwBody::Stream(body)))
+    }
+}
+
+impl Worker {
+    /// Sends the request; `D504TO` when the backend takes longer than `timeout` to answer.
+    /// While the client is still sending the body, the time is the client's (its body has its
+    /// own idle timeout, `I400BD`, never counted against the backend): the timeout counts from
+    /// the end of the upload, or from when the backend stopped taking the body.
+    async fn exchange(
+        &self,
+        out: Request<GwBody>,
+        timeout: Duration,
+        upload: Option<Arc<UploadProgress>>,
+    ) -> Result<Result<Response<Incoming>, hyper_util::client::legacy::Error>, Reject> {
+        let timed_out =
+            || Reject::new(&codes::D504TO, &[]).because(Cause::Backend(BackendFailure::Timeout));
+        let Some(upload) = upload else {
+            return tokio::time::timeout(timeout, self.client.request(out))
+                .await
+                .map_err(|_| timed_out());
+        };
+        let request = self.client.request(out);
+        tokio::pin!(request);
+        let mut deadline = Instant::now() + timeout;
+        loop {
+            tokio::select! {
+                answer = &mut request => return Ok(answer),
+                _ = tokio::time::sleep_until(deadline.into()) => {
+                    let now = Instant::now();
+                    deadline = match upload.done_at() {
+                        Some(done) if done + timeout <= now => return Err(timed_out()),
+                        Some(done) => done + timeout,
+                        // The client owes data: its idle timeout decides.
+                        None if upload.waiting_on_client() => now + timeout,
+                        // The backend is not taking the body.
+                        None => return Err(timed_out()),
+                    };
+                }
+            }
+        }
     }
 }
 
@@ -1182,11 +1229,12 @@ fn internal_error(request_id: &HeaderValue, panic: &(dyn std::any::Any + Send)) 
 }
 
 /// Reads the request body into memory (up to `limit`), once.
-async fn buffer_body(body: &mut ReqBody, limit: u64) -> Result<(), Reject> {
+async fn buffer_body(body: &mut ReqBody, config: &crate::GatewayConfig) -> Result<(), Reject> {
     if let ReqBody::Incoming(_) = body {
         let taken = std::mem::replace(body, ReqBody::Buffered(Bytes::new()));
         if let ReqBody::Incoming(incoming) = taken {
-            *body = ReqBody::Buffered(read_body(incoming, limit).await?);
+            let bytes = read_body(incoming, config.max_body_bytes, config.client_body_timeout);
+            *body = ReqBody::Buffered(bytes.await?);
         }
     }
     Ok(())
@@ -1492,16 +1540,23 @@ fn backend_target(
 /// The body to send upstream: streamed when its length is declared (already checked against
 /// the limit), read fully (up to the limit) when chunked, so that an oversized body is refused
 /// before the backend sees any of it.
+/// A streamed body gets the client-body idle timeout; its progress tells the backend timeout
+/// whose turn it is.
 async fn request_body(
     headers: &HeaderMap,
     incoming: Incoming,
     limit: u64,
-) -> Result<GwBody, Reject> {
+    idle: Duration,
+) -> Result<(GwBody, Option<Arc<UploadProgress>>), Reject> {
     use http_body::Body as _;
-    if headers.contains_key(header::CONTENT_LENGTH) || incoming.is_end_stream() {
-        return Ok(GwBody::Stream(incoming));
+    if incoming.is_end_stream() {
+        return Ok((GwBody::Stream(incoming), None));
     }
-    Ok(GwBody::full(read_body(incoming, limit).await?))
+    if headers.contains_key(header::CONTENT_LENGTH) {
+        let (upload, progress) = Upload::new(incoming, idle);
+        return Ok((GwBody::Upload(Box::new(upload)), Some(progress)));
+    }
+    Ok((GwBody::full(read_body(incoming, limit, idle).await?), None))
 }
 
 /// A request body as it arrived, or read into memory by the authentication phase.
@@ -1510,9 +1565,11 @@ enum ReqBody {
     Buffered(Bytes),
 }
 
-/// Reads a whole body, up to `limit` bytes (`I413RL` beyond).
-async fn read_body(incoming: Incoming, limit: u64) -> Result<Bytes, Reject> {
-    let collected = Limited::new(incoming, limit as usize)
+/// Reads a whole body, up to `limit` bytes (`I413RL` beyond), the client sending some data
+/// at least every `idle` (`I400BD` otherwise).
+async fn read_body(incoming: Incoming, limit: u64, idle: Duration) -> Result<Bytes, Reject> {
+    let (upload, _) = Upload::new(incoming, idle);
+    let collected = Limited::new(upload, limit as usize)
         .collect()
         .await
         .map_err(|e| {
@@ -1520,6 +1577,8 @@ async fn read_body(incoming: Incoming, limit: u64) -> Result<Bytes, Reject> {
                 .is_some()
             {
                 Reject::new(&codes::I413RL, &[])
+            } else if let Some(client) = e.downcast_ref::<ClientBodyError>() {
+                Reject::new(&codes::I400BD, &[&client.to_string()])
             } else {
                 Reject::new(&codes::I400BD, &[&e.to_string()])
             }

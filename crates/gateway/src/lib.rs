@@ -69,6 +69,9 @@ pub struct GatewayConfig {
     pub default_domain_daily_quota: u64,
     /// Bytes the `caching` plugin may keep in memory, all APIs together.
     pub cache_capacity_bytes: usize,
+    /// The longest a client may leave its request body without data while more is due
+    /// (`I400BD`; the client's fault, never counted against the backend).
+    pub client_body_timeout: Duration,
     /// The longest the gateway works on a request before calling its backend (`X504TO`).
     pub gateway_timeout: Duration,
     /// Requests in flight on this node beyond which new ones are shed (`X503BZ`); 0 = no
@@ -103,6 +106,7 @@ impl Default for GatewayConfig {
             instance_qps: 0,
             default_domain_daily_quota: 1000,
             cache_capacity_bytes: 64 * 1024 * 1024,
+            client_body_timeout: Duration::from_secs(10),
             gateway_timeout: Duration::from_secs(30),
             max_in_flight: 10_000,
             panic_path: None,
