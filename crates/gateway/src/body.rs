@@ -17,6 +17,8 @@ pub enum GwBody {
     Full(Option<Bytes>),
     /// A client's request body on its way to the backend, with its own idle timeout.
     Upload(Box<Upload>),
+    /// A body compressed with gzip as it flows.
+    Gzip(Box<GzipStream>),
 }
 
 impl GwBody {
@@ -44,6 +46,7 @@ impl Body for GwBody {
             GwBody::Stream(inc) => Pin::new(inc).poll_frame(cx).map_err(Into::into),
             GwBody::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
             GwBody::Upload(u) => Pin::new(&mut **u).poll_frame(cx),
+            GwBody::Gzip(g) => Pin::new(&mut **g).poll_frame(cx),
         }
     }
 
@@ -52,6 +55,7 @@ impl Body for GwBody {
             GwBody::Stream(inc) => inc.is_end_stream(),
             GwBody::Full(b) => b.is_none(),
             GwBody::Upload(u) => u.inner.is_end_stream(),
+            GwBody::Gzip(g) => g.finished,
         }
     }
 
@@ -60,6 +64,7 @@ impl Body for GwBody {
             GwBody::Stream(inc) => inc.size_hint(),
             GwBody::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
             GwBody::Upload(u) => u.inner.size_hint(),
+            GwBody::Gzip(_) => SizeHint::default(),
         }
     }
 }
@@ -193,5 +198,93 @@ impl Body for Upload {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+/// Compresses a body with gzip frame by frame: memory stays bounded by the compressor's window
+/// and one frame's output, whatever the body's size.
+pub struct GzipStream {
+    inner: GwBody,
+    /// Bytes already read from `inner`, compressed first.
+    prefix: Option<Bytes>,
+    encoder: flate2::write::GzEncoder<Vec<u8>>,
+    finished: bool,
+}
+
+impl std::fmt::Debug for GzipStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GzipStream").finish_non_exhaustive()
+    }
+}
+
+impl GzipStream {
+    /// `prefix` (already read from `inner`), then the rest of `inner`, compressed.
+    pub fn new(prefix: Bytes, inner: GwBody) -> GzipStream {
+        GzipStream {
+            inner,
+            prefix: (!prefix.is_empty()).then_some(prefix),
+            encoder: flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(4)),
+            finished: false,
+        }
+    }
+
+    /// Compresses `data`; the output produced so far, if any.
+    fn compress(&mut self, data: &[u8]) -> Option<Bytes> {
+        use std::io::Write;
+        self.encoder
+            .write_all(data)
+            .expect("writing to a Vec cannot fail");
+        self.take()
+    }
+
+    fn take(&mut self) -> Option<Bytes> {
+        let out = std::mem::take(self.encoder.get_mut());
+        (!out.is_empty()).then(|| Bytes::from(out))
+    }
+}
+
+impl Body for GzipStream {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        if this.finished {
+            return Poll::Ready(None);
+        }
+        if let Some(prefix) = this.prefix.take() {
+            if let Some(out) = this.compress(&prefix) {
+                return Poll::Ready(Some(Ok(Frame::data(out))));
+            }
+        }
+        loop {
+            match Pin::new(&mut this.inner).poll_frame(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
+                Poll::Ready(Some(Ok(frame))) => {
+                    // Trailers are not forwarded through a compressed body.
+                    let Ok(data) = frame.into_data() else {
+                        continue;
+                    };
+                    if let Some(out) = this.compress(&data) {
+                        return Poll::Ready(Some(Ok(Frame::data(out))));
+                    }
+                }
+                Poll::Ready(None) => {
+                    this.finished = true;
+                    this.encoder
+                        .try_finish()
+                        .expect("writing to a Vec cannot fail");
+                    return Poll::Ready(this.take().map(|b| Ok(Frame::data(b))));
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.finished
     }
 }

@@ -1,11 +1,8 @@
 //! gzip, exactly when CloudAPI compresses: the client accepts gzip, the body is larger than
-//! 2 KB, and its media type is one of the listed text-like types.
+//! 2 KB, and its media type is one of the listed text-like types. The body is compressed as it
+//! flows (`body::GzipStream`), with bounded memory whatever its size.
 
-use bytes::Bytes;
-use flate2::write::GzEncoder;
-use flate2::Compression;
 use http::header::{HeaderMap, ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE};
-use std::io::Write;
 
 /// Bodies of this size or smaller are sent as they are.
 pub const MIN_SIZE: usize = 2048;
@@ -53,11 +50,6 @@ pub fn compressible(response: &HeaderMap) -> bool {
     TYPES.iter().any(|t| media.eq_ignore_ascii_case(t))
 }
 
-pub fn gzip(body: &[u8]) -> Bytes {
-    let mut enc = GzEncoder::new(Vec::with_capacity(body.len() / 3 + 64), Compression::new(4));
-    enc.write_all(body).expect("writing to a Vec cannot fail");
-    Bytes::from(enc.finish().expect("writing to a Vec cannot fail"))
-}
 
 #[cfg(test)]
 mod tests {

@@ -1715,34 +1715,50 @@ async fn maybe_gzip(resp: Response<GwBody>) -> Result<Response<GwBody>, Reject> 
     if no_body || !compress::compressible(resp.headers()) {
         return Ok(resp);
     }
-    if let Some(len) = resp.body().size_hint().exact() {
-        if len as usize <= compress::MIN_SIZE {
-            return Ok(resp);
+    let (mut parts, mut body) = resp.into_parts();
+    let prefix = match body.size_hint().exact() {
+        Some(len) if len as usize <= compress::MIN_SIZE => {
+            return Ok(Response::from_parts(parts, body))
         }
-    }
-    let (mut parts, body) = resp.into_parts();
-    let bytes: Bytes = body
-        .collect()
-        .await
-        .map_err(|e| Reject::new(&codes::D504CO, &[&format!("reading the response: {e}")]))?
-        .to_bytes();
-    if bytes.len() <= compress::MIN_SIZE {
-        parts
-            .headers
-            .insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
-        return Ok(Response::from_parts(parts, GwBody::full(bytes)));
-    }
-    let zipped = compress::gzip(&bytes);
+        Some(_) => Bytes::new(),
+        // Unknown length: read just enough to know whether it is over the minimum.
+        None => {
+            let mut head = bytes::BytesMut::new();
+            while head.len() <= compress::MIN_SIZE {
+                match body.frame().await {
+                    None => {
+                        parts
+                            .headers
+                            .insert(header::CONTENT_LENGTH, HeaderValue::from(head.len()));
+                        return Ok(Response::from_parts(parts, GwBody::full(head.freeze())));
+                    }
+                    Some(Err(e)) => {
+                        return Err(Reject::new(
+                            &codes::D504CO,
+                            &[&format!("reading the response: {e}")],
+                        )
+                        .because(Cause::Backend(BackendFailure::Connect)))
+                    }
+                    Some(Ok(frame)) => {
+                        if let Ok(data) = frame.into_data() {
+                            head.extend_from_slice(&data);
+                        }
+                    }
+                }
+            }
+            head.freeze()
+        }
+    };
+    // Compressed as it flows: the length is not known in advance.
+    parts.headers.remove(header::CONTENT_LENGTH);
     parts
         .headers
         .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
     parts
         .headers
-        .insert(header::CONTENT_LENGTH, HeaderValue::from(zipped.len()));
-    parts
-        .headers
         .append(header::VARY, HeaderValue::from_static("Accept-Encoding"));
-    Ok(Response::from_parts(parts, GwBody::full(zipped)))
+    let zipped = crate::body::GzipStream::new(prefix, body);
+    Ok(Response::from_parts(parts, GwBody::Gzip(Box::new(zipped))))
 }
 
 fn access_log(
