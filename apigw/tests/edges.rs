@@ -6,7 +6,32 @@ mod support;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::Duration;
-use support::Gateway;
+use support::{raw, Gateway};
+
+const CONFIG: &str = r#"
+Groups:
+  - GroupName: shop
+    Domains:
+      - DomainName: localhost
+    Apis:
+      - ApiName: user_me
+        AuthType: ANONYMOUS
+        RequestConfig: {RequestHttpMethod: GET, RequestPath: /users/me}
+        ServiceConfig: {Mock: "TRUE", MockResult: me}
+        DeployTo: [RELEASE]
+"#;
+
+/// The status line and the value of `header` (case-insensitive) of a raw HTTP/1 answer.
+fn status_and(answer: &str, header: &str) -> (String, Option<String>) {
+    let mut lines = answer.split("\r\n");
+    let status = lines.next().unwrap_or_default().to_string();
+    let value = lines
+        .take_while(|l| !l.is_empty())
+        .filter_map(|l| l.split_once(':'))
+        .find(|(n, _)| n.trim().eq_ignore_ascii_case(header))
+        .map(|(_, v)| v.trim().to_string());
+    (status, value)
+}
 
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path)
@@ -43,5 +68,53 @@ fn serve_keeps_the_data_directory_and_its_files_private() {
     for entry in std::fs::read_dir(data).unwrap() {
         let path = entry.unwrap().path();
         assert_eq!(mode(&path) & 0o077, 0, "{}", path.display());
+    }
+}
+
+/// Two `Host` headers, or a `Host` naming another host than an absolute-form target, are
+/// ambiguous: 400 `I400HD`, whichever host the gateway would have picked.
+#[test]
+fn an_ambiguous_host_is_refused_400_i400hd() {
+    let gw = Gateway::start(CONFIG);
+    let refused = [
+        (
+            "GET /users/me HTTP/1.1\r\nHost: localhost\r\nHost: other.example\r\nConnection: close\r\n\r\n",
+            "Invalid Header `Host` appears more than once",
+        ),
+        (
+            "GET /users/me HTTP/1.1\r\nHost: localhost\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+            "Invalid Header `Host` appears more than once",
+        ),
+        (
+            "GET http://localhost/users/me HTTP/1.1\r\nHost: other.example\r\nConnection: close\r\n\r\n",
+            "Invalid Header `Host` does not match the request target",
+        ),
+        (
+            "GET http://other.example/users/me HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+            "Invalid Header `Host` does not match the request target",
+        ),
+    ];
+    for (request, message) in refused {
+        let answer = raw(gw.http, request.as_bytes());
+        let (status, code) = status_and(&answer, "x-ca-error-code");
+        assert!(status.starts_with("HTTP/1.1 400 "), "{request}: {answer}");
+        assert_eq!(code.as_deref(), Some("I400HD"), "{request}: {answer}");
+        let (_, got) = status_and(&answer, "x-ca-error-message");
+        assert_eq!(got.as_deref(), Some(message), "{request}: {answer}");
+        assert!(
+            status_and(&answer, "x-ca-request-id").1.is_some(),
+            "{answer}"
+        );
+    }
+    // One host, however it is spelled, is served.
+    let served = [
+        "GET /users/me HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+        "GET http://localhost/users/me HTTP/1.1\r\nConnection: close\r\n\r\n",
+        "GET http://localhost:1234/users/me HTTP/1.1\r\nHost: LocalHost:1234\r\nConnection: close\r\n\r\n",
+    ];
+    for request in served {
+        let answer = raw(gw.http, request.as_bytes());
+        assert!(answer.starts_with("HTTP/1.1 200 "), "{request}: {answer}");
+        assert!(answer.ends_with("me"), "{request}: {answer}");
     }
 }

@@ -1369,18 +1369,36 @@ fn valid_content_type(v: &[u8]) -> bool {
 
 /// The host name the client asked for: the URI authority (HTTP/2, absolute form) or `Host`,
 /// without the port, lower-cased.
+///
+/// An ambiguous host is refused `I400HD` rather than resolved one way (a proxy in front may
+/// have resolved it the other way): more than one `Host` header, or a `Host` naming another
+/// host than the authority of the request target (absolute form, HTTP/2 `:authority`).
 fn request_host<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> Result<Cow<'a, str>, Reject> {
-    let raw = match uri.host() {
-        Some(h) => h,
-        None => {
-            let v = headers
-                .get(header::HOST)
-                .ok_or_else(|| Reject::new(&codes::I400MH, &["Host"]))?;
-            let s = v
-                .to_str()
-                .map_err(|_| Reject::new(&codes::I400HD, &["Host", "is not ASCII"]))?;
-            strip_port(s)
+    let mut hosts = headers.get_all(header::HOST).iter();
+    let host_header = hosts.next();
+    if hosts.next().is_some() {
+        return Err(Reject::new(
+            &codes::I400HD,
+            &["Host", "appears more than once"],
+        ));
+    }
+    let host_header = host_header
+        .map(|v| {
+            v.to_str()
+                .map(strip_port)
+                .map_err(|_| Reject::new(&codes::I400HD, &["Host", "is not ASCII"]))
+        })
+        .transpose()?;
+    let raw = match (uri.host(), host_header) {
+        (Some(h), Some(named)) if !same_host(h, named) => {
+            return Err(Reject::new(
+                &codes::I400HD,
+                &["Host", "does not match the request target"],
+            ));
         }
+        (Some(h), _) => h,
+        (None, Some(named)) => named,
+        (None, None) => return Err(Reject::new(&codes::I400MH, &["Host"])),
     };
     let raw = raw.trim_end_matches('.');
     if raw.bytes().any(|b| b.is_ascii_uppercase()) {
@@ -1388,6 +1406,16 @@ fn request_host<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> Result<Cow<'a, str>
     } else {
         Ok(Cow::Borrowed(raw))
     }
+}
+
+/// Whether the request target's host (`[…]` around IPv6) and the `Host` header's (port
+/// stripped) name the same host: case and a trailing dot aside.
+fn same_host(target: &str, named: &str) -> bool {
+    let target = target.strip_prefix('[').unwrap_or(target);
+    let target = target.strip_suffix(']').unwrap_or(target);
+    target
+        .trim_end_matches('.')
+        .eq_ignore_ascii_case(named.trim_end_matches('.'))
 }
 
 fn strip_port(host: &str) -> &str {
