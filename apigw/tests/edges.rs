@@ -3,6 +3,8 @@
 
 mod support;
 
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::Duration;
@@ -117,4 +119,67 @@ fn an_ambiguous_host_is_refused_400_i400hd() {
         assert!(answer.starts_with("HTTP/1.1 200 "), "{request}: {answer}");
         assert!(answer.ends_with("me"), "{request}: {answer}");
     }
+}
+
+/// A backend that answers every request in HTTP/1.0 (`Content-Length`, then close).
+fn http10_backend() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    match stream.read(&mut byte) {
+                        Ok(1) => head.push(byte[0]),
+                        _ => return,
+                    }
+                }
+                let _ = stream
+                    .write_all(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 7\r\n\r\nold one");
+            });
+        }
+    });
+    addr
+}
+
+fn proxy_config(backend: SocketAddr) -> String {
+    format!(
+        r#"
+Groups:
+  - GroupName: shop
+    Domains:
+      - DomainName: localhost
+    Apis:{}
+"#,
+        support::get_api_yaml("old_backend", "/old", "ANONYMOUS", backend)
+    )
+}
+
+/// An HTTP/1.0 backend does not make the gateway answer an HTTP/1.1 client in HTTP/1.0: the
+/// answer is in the client connection's version.
+#[test]
+fn the_answer_speaks_the_clients_http_version_not_the_backends() {
+    let gw = Gateway::start(&proxy_config(http10_backend()));
+    let answer = raw(
+        gw.http,
+        b"GET /old HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    );
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    assert!(answer.ends_with("\r\n\r\nold one"), "{answer}");
+    // Kept alive in HTTP/1.1: a second request on the same connection is answered too.
+    let mut s = TcpStream::connect(gw.http).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(b"GET /old HTTP/1.1\r\nHost: localhost\r\n\r\nGET /old HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    assert_eq!(out.matches("HTTP/1.1 200 OK\r\n").count(), 2, "{out}");
+    assert!(!out.contains("HTTP/1.0"), "{out}");
+    // An HTTP/1.0 client still gets HTTP/1.0.
+    let answer = raw(gw.http, b"GET /old HTTP/1.0\r\nHost: localhost\r\n\r\n");
+    assert!(answer.starts_with("HTTP/1.0 200 OK\r\n"), "{answer}");
+    assert!(answer.ends_with("old one"), "{answer}");
 }

@@ -128,6 +128,9 @@ impl Worker {
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"debug"));
         let gzip_ok = compress::client_accepts_gzip(req.headers());
         let head_request = req.method() == Method::HEAD;
+        // The answer speaks the client connection's version, never the backend's (hyper writes
+        // an HTTP/1.0 status line for a response marked HTTP/1.0).
+        let version = req.version();
         let origin = req.headers().get(header::ORIGIN).cloned();
         let log_target = tracing::enabled!(target: "apigw::access", tracing::Level::INFO)
             .then(|| (req.method().clone(), req.uri().path().to_string()));
@@ -154,6 +157,7 @@ impl Worker {
         if let (Some(origin), Some(api)) = (&origin, &trace.api) {
             decorate_cors(api, origin, resp.headers_mut());
         }
+        *resp.version_mut() = version;
         let headers = resp.headers_mut();
         headers.insert(&X_CA_REQUEST_ID, request_id.clone());
         let total = start.elapsed();
