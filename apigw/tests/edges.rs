@@ -4,7 +4,7 @@
 mod support;
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::Duration;
@@ -182,4 +182,74 @@ fn the_answer_speaks_the_clients_http_version_not_the_backends() {
     let answer = raw(gw.http, b"GET /old HTTP/1.0\r\nHost: localhost\r\n\r\n");
     assert!(answer.starts_with("HTTP/1.0 200 OK\r\n"), "{answer}");
     assert!(answer.ends_with("old one"), "{answer}");
+    // And keeps its connection when it asks to (the backend's HTTP/1.0 does not close it).
+    let mut s = TcpStream::connect(gw.http).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(b"GET /old HTTP/1.0\r\nHost: localhost\r\nConnection: keep-alive\r\n\r\nGET /old HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    assert_eq!(out.matches("HTTP/1.0 200 OK\r\n").count(), 2, "{out}");
+    assert!(
+        out.to_ascii_lowercase().contains("connection: keep-alive"),
+        "{out}"
+    );
+}
+
+/// Sends `request`, closes the sending side, and reads everything the gateway answers.
+fn send_then_half_close(addr: SocketAddr, request: &[u8]) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(request).unwrap();
+    s.shutdown(Shutdown::Write).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A client that sends a whole request and then shuts down its sending side still reads the
+/// whole answer, also when the backend takes a while.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_half_closes_after_its_request_gets_the_answer() {
+    let backend = support::backend().await;
+    let mut config = proxy_config(backend);
+    config.push_str(&support::get_api_yaml(
+        "slow_one",
+        "/slow/300",
+        "ANONYMOUS",
+        backend,
+    ));
+    config.push('\n');
+    let gw = Gateway::start(&config);
+    let http = gw.http;
+    let cases: [(&[u8], &str); 3] = [
+        (
+            b"GET /slow/300 HTTP/1.1\r\nHost: localhost\r\n\r\n",
+            "slow done",
+        ),
+        (
+            b"GET /slow/300 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+            "slow done",
+        ),
+        (
+            b"POST /users/me HTTP/1.1\r\nHost: nowhere.example\r\nContent-Length: 5\r\n\r\nhello",
+            "",
+        ),
+    ];
+    for (request, body) in cases {
+        let answer = tokio::task::spawn_blocking(move || send_then_half_close(http, request))
+            .await
+            .unwrap();
+        if body.is_empty() {
+            // An error answer (no such domain) is complete too.
+            assert!(answer.starts_with("HTTP/1.1 404 "), "{answer}");
+            let (_, len) = status_and(&answer, "content-length");
+            let len: usize = len.expect("a Content-Length").parse().unwrap();
+            let start = answer.find("\r\n\r\n").unwrap() + 4;
+            assert_eq!(answer.len() - start, len, "{answer}");
+        } else {
+            assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+            assert!(answer.ends_with(body), "{answer}");
+        }
+    }
 }

@@ -128,9 +128,14 @@ impl Worker {
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"debug"));
         let gzip_ok = compress::client_accepts_gzip(req.headers());
         let head_request = req.method() == Method::HEAD;
-        // The answer speaks the client connection's version, never the backend's (hyper writes
-        // an HTTP/1.0 status line for a response marked HTTP/1.0).
-        let version = req.version();
+        // The answer speaks the client connection's version, never the backend's: hyper writes
+        // a response marked HTTP/1.0 as HTTP/1.0 and closes the connection after it. Marked
+        // HTTP/1.1, hyper writes it in the connection's version itself (HTTP/1.0 to an HTTP/1.0
+        // client, with `Connection: keep-alive` when that client asked for it).
+        let version = match req.version() {
+            Version::HTTP_2 => Version::HTTP_2,
+            _ => Version::HTTP_11,
+        };
         let origin = req.headers().get(header::ORIGIN).cloned();
         let log_target = tracing::enabled!(target: "apigw::access", tracing::Level::INFO)
             .then(|| (req.method().clone(), req.uri().path().to_string()));

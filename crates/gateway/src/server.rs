@@ -98,6 +98,9 @@ async fn run_worker(
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
+        // A client may shut down its sending side once its request is out (`shutdown(SHUT_WR)`)
+        // and still read the answer; without this, hyper drops the connection at that EOF.
+        .half_close(true)
         .timer(TokioTimer::new())
         .header_read_timeout(shared.config.header_read_timeout)
         .max_buf_size(
