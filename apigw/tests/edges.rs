@@ -253,3 +253,94 @@ async fn a_client_that_half_closes_after_its_request_gets_the_answer() {
         }
     }
 }
+
+/// This process's hard limit on open files.
+fn own_hard_nofile() -> libc::rlim_t {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one `rlimit` through a valid pointer.
+    assert_eq!(
+        unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) },
+        0
+    );
+    limit.rlim_max
+}
+
+/// The soft and hard "Max open files" of a running process.
+fn nofile_of(pid: u32) -> (u64, u64) {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap_or_else(|| panic!("{limits}"));
+    let mut values = line["Max open files".len()..].split_whitespace();
+    let mut next = || values.next().unwrap().parse::<u64>().unwrap();
+    (next(), next())
+}
+
+/// The gateway raises its soft limit on open files to the hard limit at start-up.
+#[test]
+fn serve_raises_the_open_files_soft_limit_to_the_hard_limit() {
+    let hard = own_hard_nofile().min(4096);
+    assert!(
+        hard > 256,
+        "the test needs a hard limit above 256, not {hard}"
+    );
+    let gw = Gateway::start_with_nofile(tempfile::tempdir().unwrap(), &[], &[], Some((256, hard)));
+    let pid = gw.child.as_ref().unwrap().id();
+    assert_eq!(nofile_of(pid), (hard, hard));
+}
+
+/// Out of file descriptors (`EMFILE`), the accept loop logs and backs off (10 ms doubling to
+/// 1 s) instead of spinning, and serves again once descriptors are free.
+#[test]
+fn accept_errors_back_off_and_serving_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    support::apply(dir.path(), CONFIG).expect("apply");
+    let gw = Gateway::start_with_nofile(dir, &[], &[], Some((64, 64)));
+    let pid = gw.child.as_ref().unwrap().id();
+    assert_eq!(nofile_of(pid), (64, 64));
+    let hog: Vec<TcpStream> = (0..100)
+        .map(|_| TcpStream::connect(gw.http).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    let failures = || {
+        gw.stdout
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains("accepting a connection failed"))
+            .count()
+    };
+    let n = failures();
+    // Two workers, each logging once per pause: 10, 20, 40, … ms: a handful, not thousands.
+    assert!(
+        n >= 1,
+        "no accept failure logged: {:?}",
+        gw.stdout.lock().unwrap()
+    );
+    assert!(n <= 40, "{n} accept failures logged in 1.5 s: spinning?");
+    assert!(
+        gw.stdout
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("Too many open files")),
+        "{:?}",
+        gw.stdout.lock().unwrap()
+    );
+    drop(hog);
+    let request = b"GET /users/me HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    let mut answer = String::new();
+    for _ in 0..50 {
+        answer = raw(gw.http, request);
+        if answer.starts_with("HTTP/1.1 200 ") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+    assert!(answer.ends_with("me"), "{answer}");
+}
