@@ -73,6 +73,28 @@ fn serve_keeps_the_data_directory_and_its_files_private() {
     }
 }
 
+/// A CLI command narrows a world-readable data directory too, and says so on stderr.
+#[test]
+fn a_cli_command_narrows_the_data_directory_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    support::apply(dir.path(), CONFIG).expect("apply");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let db = dir.path().join("apigw.db");
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (ok, out) = support::cli(dir.path(), &["apis"]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("apigw.db had mode 0644; changed to 0600"),
+        "{out}"
+    );
+    assert!(out.contains("had mode 0755; changed to 0700"), "{out}");
+    assert_eq!(mode(dir.path()), 0o700);
+    assert_eq!(mode(&db), 0o600);
+    // Once narrowed, nothing more is said.
+    let (ok, out) = support::cli(dir.path(), &["apis"]);
+    assert!(ok && !out.contains("had mode"), "{out}");
+}
+
 /// Two `Host` headers, or a `Host` naming another host than an absolute-form target, are
 /// ambiguous: 400 `I400HD`, whichever host the gateway would have picked.
 #[test]

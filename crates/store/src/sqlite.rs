@@ -191,7 +191,8 @@ pub fn create_private_file(path: &Path) -> std::io::Result<()> {
 }
 
 /// Sets `path`'s permission bits to `mode` when it grants more (to group or others, or more to
-/// the owner), with a log line; a missing file is left alone.
+/// the owner), with a log line; a missing file is left alone. A file this user may not change
+/// (another owner) is left as it is, with a log line.
 pub fn restrict(path: &Path, mode: u32) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let meta = match std::fs::metadata(path) {
@@ -203,12 +204,24 @@ pub fn restrict(path: &Path, mode: u32) -> std::io::Result<()> {
     if now & !mode == 0 {
         return Ok(());
     }
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
-    tracing::warn!(
-        target: "apigw::config",
-        "{} had mode {now:04o}; changed to {mode:04o} (it holds secrets)",
-        path.display()
-    );
+    let line = match std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)) {
+        Ok(()) => format!(
+            "{} had mode {now:04o}; changed to {mode:04o} (it holds secrets)",
+            path.display()
+        ),
+        // Not the owner (e.g. a mounted volume): serve all the same, and say so.
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => format!(
+            "{} has mode {now:04o} and cannot be changed to {mode:04o} ({e}); it holds secrets",
+            path.display()
+        ),
+        Err(e) => return Err(e),
+    };
+    if tracing::dispatcher::has_been_set() {
+        tracing::warn!(target: "apigw::config", "{line}");
+    } else {
+        // A CLI command (no log subscriber): the line goes to stderr.
+        eprintln!("warning: {line}");
+    }
     Ok(())
 }
 
