@@ -99,6 +99,7 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         ));
     }
     init_logging(&args)?;
+    raise_fd_limit();
     let store = SqliteStore::open(&args.data.data_dir).map_err(|e| e.to_string())?;
     let plain = bind(&args.listen, "data plane")?;
     let tls = match args.tls_listen.as_str() {
@@ -224,6 +225,39 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         tracing::info!("stopped");
         Ok::<(), String>(())
     })
+}
+
+/// Raises the soft limit on open files (`RLIMIT_NOFILE`) to the hard limit: every client
+/// connection, backend connection and database file takes a descriptor, and the usual soft
+/// default (1024) is reached long before the machine's capacity. Logs the change; a failure is
+/// logged and serving goes on with the limit as it was.
+fn raise_fd_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one `rlimit` through a valid pointer.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        let e = std::io::Error::last_os_error();
+        tracing::warn!("cannot read the open files limit: {e}");
+        return;
+    }
+    if limit.rlim_cur >= limit.rlim_max {
+        tracing::info!("open files limit: {}", limit.rlim_cur);
+        return;
+    }
+    let soft = limit.rlim_cur;
+    limit.rlim_cur = limit.rlim_max;
+    // SAFETY: setrlimit reads one `rlimit` through a valid pointer.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
+        let e = std::io::Error::last_os_error();
+        tracing::warn!(
+            "cannot raise the open files limit from {soft} to {}: {e}",
+            limit.rlim_max
+        );
+        return;
+    }
+    tracing::info!("open files limit raised from {soft} to {}", limit.rlim_max);
 }
 
 /// `APIGW_ROOT_ACCESS_KEY_ID` / `APIGW_ROOT_ACCESS_KEY_SECRET`: both or neither.

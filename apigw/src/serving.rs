@@ -35,14 +35,26 @@ pub async fn record(dir: PathBuf, mut live: watch::Receiver<u64>, mut stop: watc
     let _ = std::fs::remove_file(path(&dir));
 }
 
-/// Written to a temporary file and renamed, so a reader never sees half a file.
+/// Written to a temporary file and renamed, so a reader never sees half a file; mode `0600`
+/// like every file of the data directory.
 fn write(dir: &Path, generation: u64) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
     let body = serde_json::to_vec(&Serving {
         pid: std::process::id(),
         generation,
     })?;
     let tmp = dir.join(format!("{FILE}.{}", std::process::id()));
-    std::fs::write(&tmp, body)?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(apigw_store::PRIVATE_FILE)
+        .open(&tmp)?;
+    // A leftover temporary file of an earlier process with this id keeps its mode otherwise.
+    apigw_store::restrict(&tmp, apigw_store::PRIVATE_FILE)?;
+    file.write_all(&body)?;
+    drop(file);
     std::fs::rename(tmp, path(dir))
 }
 

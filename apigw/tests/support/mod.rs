@@ -52,7 +52,35 @@ impl Gateway {
 
     /// Starts `apigw serve` with extra environment and extra arguments (e.g. `--demo`).
     pub fn start_with_args(dir: tempfile::TempDir, env: &[(&str, &str)], args: &[&str]) -> Gateway {
-        let mut child = Command::new(BIN)
+        Gateway::start_with_nofile(dir, env, args, None)
+    }
+
+    /// Like [`Gateway::start_with_args`]; with `nofile`, the process starts with that soft and
+    /// hard limit on open files (`RLIMIT_NOFILE`).
+    pub fn start_with_nofile(
+        dir: tempfile::TempDir,
+        env: &[(&str, &str)],
+        args: &[&str],
+        nofile: Option<(u64, u64)>,
+    ) -> Gateway {
+        let mut command = Command::new(BIN);
+        if let Some((soft, hard)) = nofile {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: only setrlimit (async-signal-safe) runs between fork and exec.
+            unsafe {
+                command.pre_exec(move || {
+                    let limit = libc::rlimit {
+                        rlim_cur: soft as libc::rlim_t,
+                        rlim_max: hard as libc::rlim_t,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let mut child = command
             .args([
                 "serve",
                 "--listen",

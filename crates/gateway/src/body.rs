@@ -288,3 +288,26 @@ impl Body for GzipStream {
         self.finished
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    #[tokio::test]
+    async fn gzip_stream_compresses_the_prefix_then_the_rest() {
+        use std::io::Read;
+        let data = b"hello ".repeat(1000);
+        let zipped = GzipStream::new(
+            Bytes::from_static(b"prefix "),
+            GwBody::full(Bytes::from(data.clone())),
+        );
+        let z = zipped.collect().await.unwrap().to_bytes();
+        assert!(z.len() < data.len() / 10);
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&z[..])
+            .read_to_end(&mut out)
+            .unwrap();
+        assert_eq!(out, [&b"prefix "[..], &data].concat());
+    }
+}

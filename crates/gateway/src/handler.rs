@@ -129,6 +129,14 @@ impl Worker {
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"debug"));
         let gzip_ok = compress::client_accepts_gzip(req.headers());
         let head_request = req.method() == Method::HEAD;
+        // The answer speaks the client connection's version, never the backend's: hyper writes
+        // a response marked HTTP/1.0 as HTTP/1.0 and closes the connection after it. Marked
+        // HTTP/1.1, hyper writes it in the connection's version itself (HTTP/1.0 to an HTTP/1.0
+        // client, with `Connection: keep-alive` when that client asked for it).
+        let version = match req.version() {
+            Version::HTTP_2 => Version::HTTP_2,
+            _ => Version::HTTP_11,
+        };
         let origin = req.headers().get(header::ORIGIN).cloned();
         let log_target = tracing::enabled!(target: "apigw::access", tracing::Level::INFO)
             .then(|| (req.method().clone(), req.uri().path().to_string()));
@@ -155,6 +163,7 @@ impl Worker {
         if let (Some(origin), Some(api)) = (&origin, &trace.api) {
             decorate_cors(api, origin, resp.headers_mut());
         }
+        *resp.version_mut() = version;
         let headers = resp.headers_mut();
         headers.insert(&X_CA_REQUEST_ID, request_id.clone());
         let total = start.elapsed();
@@ -1423,18 +1432,36 @@ fn valid_content_type(v: &[u8]) -> bool {
 
 /// The host name the client asked for: the URI authority (HTTP/2, absolute form) or `Host`,
 /// without the port, lower-cased.
+///
+/// An ambiguous host is refused `I400HD` rather than resolved one way (a proxy in front may
+/// have resolved it the other way): more than one `Host` header, or a `Host` naming another
+/// host than the authority of the request target (absolute form, HTTP/2 `:authority`).
 fn request_host<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> Result<Cow<'a, str>, Reject> {
-    let raw = match uri.host() {
-        Some(h) => h,
-        None => {
-            let v = headers
-                .get(header::HOST)
-                .ok_or_else(|| Reject::new(&codes::I400MH, &["Host"]))?;
-            let s = v
-                .to_str()
-                .map_err(|_| Reject::new(&codes::I400HD, &["Host", "is not ASCII"]))?;
-            strip_port(s)
+    let mut hosts = headers.get_all(header::HOST).iter();
+    let host_header = hosts.next();
+    if hosts.next().is_some() {
+        return Err(Reject::new(
+            &codes::I400HD,
+            &["Host", "appears more than once"],
+        ));
+    }
+    let host_header = host_header
+        .map(|v| {
+            v.to_str()
+                .map(strip_port)
+                .map_err(|_| Reject::new(&codes::I400HD, &["Host", "is not ASCII"]))
+        })
+        .transpose()?;
+    let raw = match (uri.host(), host_header) {
+        (Some(h), Some(named)) if !same_host(h, named) => {
+            return Err(Reject::new(
+                &codes::I400HD,
+                &["Host", "does not match the request target"],
+            ));
         }
+        (Some(h), _) => h,
+        (None, Some(named)) => named,
+        (None, None) => return Err(Reject::new(&codes::I400MH, &["Host"])),
     };
     let raw = raw.trim_end_matches('.');
     if raw.bytes().any(|b| b.is_ascii_uppercase()) {
@@ -1442,6 +1469,16 @@ fn request_host<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> Result<Cow<'a, str>
     } else {
         Ok(Cow::Borrowed(raw))
     }
+}
+
+/// Whether the request target's host (`[…]` around IPv6) and the `Host` header's (port
+/// stripped) name the same host: case and a trailing dot aside.
+fn same_host(target: &str, named: &str) -> bool {
+    let target = target.strip_prefix('[').unwrap_or(target);
+    let target = target.strip_suffix(']').unwrap_or(target);
+    target
+        .trim_end_matches('.')
+        .eq_ignore_ascii_case(named.trim_end_matches('.'))
 }
 
 fn strip_port(host: &str) -> &str {

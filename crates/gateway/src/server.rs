@@ -98,6 +98,9 @@ async fn run_worker(
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
+        // A client may shut down its sending side once its request is out (`shutdown(SHUT_WR)`)
+        // and still read the answer; without this, hyper drops the connection at that EOF.
+        .half_close(true)
         .timer(TokioTimer::new())
         .header_read_timeout(shared.config.header_read_timeout)
         .max_buf_size(
@@ -106,20 +109,40 @@ async fn run_worker(
         .max_headers(512);
     builder.http2().timer(TokioTimer::new());
     let graceful = GracefulShutdown::new();
+    let mut backoff = Backoff::default();
 
     loop {
-        tokio::select! {
-            accepted = plain.accept() => {
-                if let Ok((stream, peer)) = accepted {
+        let failed = tokio::select! {
+            accepted = plain.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    backoff.reset();
                     serve(&builder, &graceful, &worker, None, stream, peer);
+                    None
                 }
-            }
-            accepted = accept_opt(tls_listener.as_ref()) => {
-                if let (Ok((stream, peer)), Some(acceptor)) = (accepted, acceptor.as_ref()) {
+                Err(e) => Some(e),
+            },
+            accepted = accept_opt(tls_listener.as_ref()) => match (accepted, acceptor.as_ref()) {
+                (Ok((stream, peer)), Some(acceptor)) => {
+                    backoff.reset();
                     serve(&builder, &graceful, &worker, Some(acceptor), stream, peer);
+                    None
+                }
+                (Ok(_), None) => None,
+                (Err(e), _) => Some(e),
+            },
+            _ = shutdown.changed() => break,
+        };
+        if let Some(e) = failed {
+            if let Some(pause) = backoff.after(&e) {
+                tracing::warn!(
+                    "accepting a connection failed: {e}; accepting again in {} ms",
+                    pause.as_millis()
+                );
+                tokio::select! {
+                    _ = tokio::time::sleep(pause) => {}
+                    _ = shutdown.changed() => break,
                 }
             }
-            _ = shutdown.changed() => break,
         }
     }
     drop(plain);
@@ -132,6 +155,42 @@ async fn run_worker(
             "shutdown: in-flight requests did not finish within {:?}",
             shared.config.shutdown_timeout
         );
+    }
+}
+
+/// The pause after a failed `accept`: 10 ms, doubling up to 1 s while accepting keeps
+/// failing (e.g. `EMFILE`, out of file descriptors: the pending connection stays in the
+/// backlog, so accepting again at once would spin).
+struct Backoff {
+    next: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Backoff {
+        Backoff {
+            next: Backoff::FIRST,
+        }
+    }
+}
+
+impl Backoff {
+    const FIRST: Duration = Duration::from_millis(10);
+    const MAX: Duration = Duration::from_secs(1);
+
+    fn reset(&mut self) {
+        self.next = Backoff::FIRST;
+    }
+
+    /// How long to wait after `e`; `None` for the errors of one connection that went away
+    /// before it was accepted (accept the next one at once).
+    fn after(&mut self, e: &std::io::Error) -> Option<Duration> {
+        use std::io::ErrorKind::{ConnectionAborted, ConnectionReset, Interrupted};
+        if matches!(e.kind(), ConnectionAborted | ConnectionReset | Interrupted) {
+            return None;
+        }
+        let pause = self.next;
+        self.next = (self.next * 2).min(Backoff::MAX);
+        Some(pause)
     }
 }
 
@@ -182,4 +241,23 @@ fn serve(
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_errors_back_off_10_ms_doubling_to_1_s() {
+        let mut b = Backoff::default();
+        let emfile = std::io::Error::from_raw_os_error(24);
+        let pauses: Vec<u128> = (0..9)
+            .map(|_| b.after(&emfile).unwrap().as_millis())
+            .collect();
+        assert_eq!(pauses, [10, 20, 40, 80, 160, 320, 640, 1000, 1000]);
+        let aborted = std::io::Error::from(std::io::ErrorKind::ConnectionAborted);
+        assert_eq!(b.after(&aborted), None);
+        b.reset();
+        assert_eq!(b.after(&emfile), Some(Duration::from_millis(10)));
+    }
 }

@@ -17,7 +17,9 @@ use apigw_model::{
 };
 use async_trait::async_trait;
 
-pub use sqlite::SqliteStore;
+pub use sqlite::{
+    create_private_dir, create_private_file, restrict, SqliteStore, PRIVATE_DIR, PRIVATE_FILE,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

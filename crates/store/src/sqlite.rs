@@ -56,14 +56,22 @@ type DeploymentCache = Mutex<Vec<Arc<Deployment>>>;
 impl SqliteStore {
     /// Opens (creating if needed) `<dir>/apigw.db`. Fails with a readable message when the
     /// directory cannot be created or the file is not a usable database.
+    ///
+    /// The database holds secrets in plain text (AccessKey secrets, app secrets, TLS keys), so
+    /// the directory is created `0700` and the database files `0600`; wider modes found on an
+    /// existing directory or file are narrowed (with a log line).
     pub fn open(dir: &Path) -> Result<SqliteStore> {
-        std::fs::create_dir_all(dir).map_err(|e| {
+        create_private_dir(dir).map_err(|e| {
             StoreError::Unavailable(format!(
                 "cannot create data directory {}: {e}",
                 dir.display()
             ))
         })?;
         let path = dir.join("apigw.db");
+        // Created here with 0600 (SQLite would use 0644 less the umask); SQLite gives its
+        // `-wal` and `-shm` files the database file's mode.
+        create_private_file(&path)
+            .map_err(|e| StoreError::Unavailable(format!("cannot use {}: {e}", path.display())))?;
         let unusable = |e: rusqlite::Error| {
             StoreError::Unavailable(format!("cannot use {}: {e}", path.display()))
         };
@@ -78,6 +86,14 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(unusable)?;
         conn.execute_batch(SCHEMA).map_err(unusable)?;
+        // `-wal` and `-shm` left by an earlier process keep their mode: narrow them too.
+        for suffix in ["-wal", "-shm"] {
+            let mut side = path.clone().into_os_string();
+            side.push(suffix);
+            restrict(Path::new(&side), PRIVATE_FILE).map_err(|e| {
+                StoreError::Unavailable(format!("cannot use {}: {e}", path.display()))
+            })?;
+        }
         Ok(SqliteStore {
             conn: Arc::new(Mutex::new(conn)),
             path,
@@ -134,6 +150,79 @@ impl SqliteStore {
     async fn write_one(&self, w: Write) -> Result<bool> {
         Ok(self.write(vec![w], None).await?[0])
     }
+}
+
+/// Mode of the data directory: the owner only.
+pub const PRIVATE_DIR: u32 = 0o700;
+/// Mode of the files in the data directory: the owner may read and write.
+pub const PRIVATE_FILE: u32 = 0o600;
+
+/// Creates `dir` (and missing parents) with mode `0700`, or narrows an existing one to it.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if !dir.is_dir() {
+        // Parents get the usual mode; the data directory itself is private from the start.
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)?;
+        }
+        match std::fs::DirBuilder::new().mode(PRIVATE_DIR).create(dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => {}
+            Err(e) => return Err(e),
+        }
+    }
+    restrict(dir, PRIVATE_DIR)
+}
+
+/// Creates `path` empty with mode `0600` when it does not exist, or narrows it to `0600`.
+pub fn create_private_file(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(PRIVATE_FILE)
+        .open(path)
+    {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e),
+    }
+    restrict(path, PRIVATE_FILE)
+}
+
+/// Sets `path`'s permission bits to `mode` when it grants more (to group or others, or more to
+/// the owner), with a log line; a missing file is left alone. A file this user may not change
+/// (another owner) is left as it is, with a log line.
+pub fn restrict(path: &Path, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let now = meta.permissions().mode() & 0o7777;
+    if now & !mode == 0 {
+        return Ok(());
+    }
+    let line = match std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)) {
+        Ok(()) => format!(
+            "{} had mode {now:04o}; changed to {mode:04o} (it holds secrets)",
+            path.display()
+        ),
+        // Not the owner (e.g. a mounted volume): serve all the same, and say so.
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => format!(
+            "{} has mode {now:04o} and cannot be changed to {mode:04o} ({e}); it holds secrets",
+            path.display()
+        ),
+        Err(e) => return Err(e),
+    };
+    if tracing::dispatcher::has_been_set() {
+        tracing::warn!(target: "apigw::config", "{line}");
+    } else {
+        // A CLI command (no log subscriber): the line goes to stderr.
+        eprintln!("warning: {line}");
+    }
+    Ok(())
 }
 
 /// Runs a prepared (cached) statement; the number of rows it changed.

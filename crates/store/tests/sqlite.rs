@@ -152,3 +152,52 @@ fn unusable_data_directory_is_a_clear_error() {
         "{err}"
     );
 }
+
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o7777
+}
+
+#[tokio::test]
+async fn a_new_data_directory_is_private_and_so_are_its_database_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("nested").join("data");
+    let store = SqliteStore::open(&dir).unwrap();
+    // A write makes sure the -wal and -shm files exist.
+    store.put_group(&group("g1")).await.unwrap();
+    assert_eq!(mode(&dir), 0o700);
+    for name in ["apigw.db", "apigw.db-wal", "apigw.db-shm"] {
+        let file = dir.join(name);
+        assert!(file.exists(), "{name}");
+        assert_eq!(mode(&file), 0o600, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn opening_narrows_a_wider_existing_directory_and_files() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    {
+        let store = SqliteStore::open(&dir).unwrap();
+        store.put_group(&group("g1")).await.unwrap();
+    }
+    // As an earlier version left them: 0755 and 0644 (the -wal and -shm too when present).
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let files = ["apigw.db", "apigw.db-wal", "apigw.db-shm"];
+    for name in files {
+        let file = dir.join(name);
+        if !file.exists() {
+            // SQLite removes -wal/-shm on the last close; leave one as a crash would.
+            std::fs::write(&file, b"").unwrap();
+        }
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let store = SqliteStore::open(&dir).unwrap();
+    assert_eq!(mode(&dir), 0o700);
+    for name in files {
+        assert_eq!(mode(&dir.join(name)), 0o600, "{name}");
+    }
+    // Still a working store.
+    assert_eq!(store.list_groups().await.unwrap().len(), 1);
+}
