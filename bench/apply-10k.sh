@@ -19,21 +19,7 @@ tmp="$(mktemp -d /tmp/apigw-apply-bench.XXXXXX)"
 [ "${KEEP_TMP:-0}" = 1 ] || trap 'rm -rf "$tmp"' EXIT
 file="$tmp/big.yaml"
 
-{
-  echo "Groups:"
-  for ((g = 0; g < GROUP_COUNT; g++)); do
-    echo "  - GroupName: group_$g"
-    echo "    Domains: [{DomainName: g$g.bench.example.com}]"
-    echo "    Apis:"
-    for ((a = 0; a < APIS_PER_GROUP; a++)); do
-      echo "      - ApiName: api_$a"
-      echo "        AuthType: ANONYMOUS"
-      echo "        RequestConfig: {RequestHttpMethod: GET, RequestPath: \"/res$a/[id]\"}"
-      echo "        ServiceConfig: {ServiceAddress: \"http://127.0.0.1:9000\", ServicePath: \"/backend/res$a/[id]\", ServiceTimeout: 3000}"
-      echo "        DeployTo: [RELEASE]"
-    done
-  done
-} > "$file"
+GROUP_COUNT="$GROUP_COUNT" APIS_PER_GROUP="$APIS_PER_GROUP" bench/gen-apis.sh > "$file"
 
 export APIGW_DATA_DIR="$tmp/data"
 # More groups than the default limit need a higher one.

@@ -28,21 +28,7 @@ pid=""
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
 
-{
-  echo "Groups:"
-  for ((g = 0; g < GROUP_COUNT; g++)); do
-    echo "  - GroupName: group_$g"
-    echo "    Domains: [{DomainName: g$g.bench.example.com}]"
-    echo "    Apis:"
-    for ((a = 0; a < APIS_PER_GROUP; a++)); do
-      echo "      - ApiName: api_$a"
-      echo "        AuthType: ANONYMOUS"
-      echo "        RequestConfig: {RequestHttpMethod: GET, RequestPath: \"/res$a/[id]\"}"
-      echo "        ServiceConfig: {ServiceAddress: \"http://127.0.0.1:9000\", ServicePath: \"/backend/res$a/[id]\", ServiceTimeout: 3000}"
-      echo "        DeployTo: [RELEASE]"
-    done
-  done
-} > "$tmp/apis.yaml"
+GROUP_COUNT="$GROUP_COUNT" APIS_PER_GROUP="$APIS_PER_GROUP" bench/gen-apis.sh > "$tmp/apis.yaml"
 
 export APIGW_DATA_DIR="$tmp/data" APIGW_MAX_GROUPS="$(( GROUP_COUNT > 100 ? GROUP_COUNT : 100 ))"
 "$APPLY_BIN" apply -f "$tmp/apis.yaml" > /dev/null
