@@ -68,6 +68,12 @@ pub struct ServeArgs {
     /// Bytes of responses the `caching` plugin may keep in memory, all APIs together.
     #[arg(long, env = "APIGW_CACHE_CAPACITY_BYTES", default_value_t = 64 * 1024 * 1024)]
     cache_capacity_bytes: usize,
+    /// Longest time (ms) a new connection may stay without sending a byte before it is closed.
+    #[arg(long, env = "APIGW_FIRST_BYTE_TIMEOUT_MS", default_value_t = 10_000)]
+    first_byte_timeout_ms: u64,
+    /// Open connections on this node beyond which new ones are closed at once; 0 = no cap.
+    #[arg(long, env = "APIGW_MAX_CONNECTIONS", default_value_t = 50_000)]
+    max_connections: usize,
     /// Longest time (ms) a client may leave its request body without data while more is due
     /// (`I400BD`; the client's fault: never counted against the backend or its breaker).
     #[arg(long, env = "APIGW_CLIENT_BODY_TIMEOUT_MS", default_value_t = 10_000)]
@@ -124,6 +130,8 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         instance_qps: args.instance_qps,
         default_domain_daily_quota: args.default_domain_daily_quota,
         cache_capacity_bytes: args.cache_capacity_bytes,
+        first_byte_timeout: Duration::from_millis(args.first_byte_timeout_ms.max(1)),
+        max_connections: args.max_connections,
         client_body_timeout: Duration::from_millis(args.client_body_timeout_ms.max(1)),
         gateway_timeout: Duration::from_millis(args.gateway_timeout_ms.max(1)),
         max_in_flight: args.max_in_flight,

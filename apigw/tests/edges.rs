@@ -366,3 +366,55 @@ fn accept_errors_back_off_and_serving_resumes() {
     assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
     assert!(answer.ends_with("me"), "{answer}");
 }
+
+/// True when the server closed the connection (EOF or reset) within `within`.
+fn closed_within(s: &mut TcpStream, within: Duration) -> bool {
+    s.set_read_timeout(Some(within)).unwrap();
+    let mut buf = [0u8; 64];
+    match s.read(&mut buf) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+    }
+}
+
+/// A connection that never sends a byte is closed after the first-byte timeout.
+#[test]
+fn a_silent_connection_is_closed_after_the_first_byte_timeout() {
+    let gw = Gateway::start_with_env(CONFIG, &[("APIGW_FIRST_BYTE_TIMEOUT_MS", "300")]);
+    let mut silent = TcpStream::connect(gw.http).unwrap();
+    assert!(closed_within(&mut silent, Duration::from_secs(3)));
+    // A connection that speaks is served as usual.
+    let answer = raw(
+        gw.http,
+        b"GET /users/me HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    );
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+/// Past `APIGW_MAX_CONNECTIONS` open connections, a new one is closed at once; once some
+/// close, new ones are served again.
+#[test]
+fn connections_past_the_cap_are_shed() {
+    let gw = Gateway::start_with_env(
+        CONFIG,
+        &[
+            ("APIGW_MAX_CONNECTIONS", "4"),
+            ("APIGW_FIRST_BYTE_TIMEOUT_MS", "20000"),
+        ],
+    );
+    let held: Vec<TcpStream> = (0..4)
+        .map(|_| TcpStream::connect(gw.http).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut extra = TcpStream::connect(gw.http).unwrap();
+    let _ = extra.write_all(b"GET /users/me HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    assert!(closed_within(&mut extra, Duration::from_secs(3)));
+    drop(held);
+    std::thread::sleep(Duration::from_millis(200));
+    let answer = raw(
+        gw.http,
+        b"GET /users/me HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    );
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}

@@ -69,6 +69,10 @@ pub struct GatewayConfig {
     pub default_domain_daily_quota: u64,
     /// Bytes the `caching` plugin may keep in memory, all APIs together.
     pub cache_capacity_bytes: usize,
+    /// How long a new connection may stay without sending a byte before it is closed.
+    pub first_byte_timeout: Duration,
+    /// Open connections on this node beyond which new ones are closed at once; 0 = no cap.
+    pub max_connections: usize,
     /// The longest a client may leave its request body without data while more is due
     /// (`I400BD`; the client's fault, never counted against the backend).
     pub client_body_timeout: Duration,
@@ -106,6 +110,8 @@ impl Default for GatewayConfig {
             instance_qps: 0,
             default_domain_daily_quota: 1000,
             cache_capacity_bytes: 64 * 1024 * 1024,
+            first_byte_timeout: Duration::from_secs(10),
+            max_connections: 50_000,
             client_body_timeout: Duration::from_secs(10),
             gateway_timeout: Duration::from_secs(30),
             max_in_flight: 10_000,
@@ -126,6 +132,8 @@ pub struct Shared {
     pub counter: Arc<dyn traffic::Counter>,
     /// Responses kept by the `caching` plugin.
     pub cache: cache::ResponseCache,
+    /// Connections open on this node (all workers), against `max_connections`.
+    pub connections: std::sync::atomic::AtomicUsize,
     /// The generation of the snapshot being served, for writers that wait until their change
     /// is live ([`Shared::live_generation`]).
     live: tokio::sync::watch::Sender<u64>,
@@ -138,6 +146,7 @@ impl Shared {
             replay,
             counter: Arc::new(traffic::MemoryCounter::new()),
             cache: cache::ResponseCache::new(config.cache_capacity_bytes),
+            connections: std::sync::atomic::AtomicUsize::new(0),
             config,
             snapshot: ArcSwap::from_pointee(Snapshot::empty()),
             node_id: format!("{:016x}", fastrand::u64(..)).into(),

@@ -11,6 +11,7 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
@@ -211,7 +212,12 @@ fn serve(
     stream: TcpStream,
     peer: SocketAddr,
 ) {
+    // Past the node's connection cap the connection is closed at once, before any work.
+    let Some(open) = OpenConnection::admit(&worker.shared) else {
+        return;
+    };
     let _ = stream.set_nodelay(true);
+    let first_byte = worker.shared.config.first_byte_timeout;
     let info = Arc::new(ConnInfo::new(peer, tls.is_some()));
     let (builder, watcher, worker, tls) = (
         builder.clone(),
@@ -220,6 +226,13 @@ fn serve(
         tls.cloned(),
     );
     tokio::spawn(async move {
+        let _open = open;
+        // A connection that sends nothing is closed after the first-byte timeout.
+        let mut probe = [0u8; 1];
+        match tokio::time::timeout(first_byte, stream.peek(&mut probe)).await {
+            Ok(Ok(n)) if n > 0 => {}
+            _ => return,
+        }
         let svc = service_fn(move |req| {
             let (worker, info) = (worker.clone(), info.clone());
             async move { Ok::<_, Infallible>(worker.handle(req, &info).await) }
@@ -241,6 +254,24 @@ fn serve(
             }
         }
     });
+}
+
+/// A connection counted against the node's cap (`max_connections`) while it is open.
+struct OpenConnection(Arc<Shared>);
+
+impl OpenConnection {
+    fn admit(shared: &Arc<Shared>) -> Option<OpenConnection> {
+        let open = shared.connections.fetch_add(1, Ordering::Relaxed) + 1;
+        let guard = OpenConnection(shared.clone());
+        let cap = shared.config.max_connections;
+        (cap == 0 || open <= cap).then_some(guard)
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.connections.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 #[cfg(test)]
