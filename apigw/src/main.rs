@@ -32,6 +32,8 @@ pub struct DataDir {
 }
 
 #[derive(Subcommand)]
+// Parsed once at start-up: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Command {
     /// Run the gateway: data plane (HTTP and HTTPS) and admin listener.
     Serve(serve::ServeArgs),
