@@ -50,7 +50,8 @@ pub fn run(data: &DataDir, job: impl for<'a> FnOnce(&'a Control) -> Job<'a>) -> 
     let store = SqliteStore::open(&data.data_dir).map_err(|e| e.to_string())?;
     let control = Control::new(Arc::new(store))
         .with_secret_grace(secret_grace()?)
-        .with_group_limit(group_limit()?);
+        .with_group_limit(group_limit()?)
+        .with_backend_policy(backend_policy(Vec::new())?);
     rt.block_on(async {
         job(&control).await?;
         // Read your writes: a gateway running on this data directory serves the change
@@ -267,6 +268,22 @@ pub fn secret_grace() -> Result<std::time::Duration, String> {
 }
 
 /// `APIGW_MAX_GROUPS`: most groups an account may own (default 100).
+/// `APIGW_BACKEND_ALLOW` / `APIGW_BACKEND_DENY` (comma-separated CIDR blocks) and the
+/// gateway's own listener addresses: which backend addresses APIs may name.
+pub fn backend_policy(
+    own: Vec<std::net::SocketAddr>,
+) -> Result<apigw_model::backend_address::BackendPolicy, String> {
+    use apigw_model::backend_address::{parse_cidrs, BackendPolicy};
+    let list = |name: &str| {
+        parse_cidrs(&std::env::var(name).unwrap_or_default()).map_err(|e| format!("{name}: {e}"))
+    };
+    Ok(BackendPolicy {
+        allow: list("APIGW_BACKEND_ALLOW")?,
+        deny: list("APIGW_BACKEND_DENY")?,
+        own,
+    })
+}
+
 pub fn group_limit() -> Result<usize, String> {
     match std::env::var("APIGW_MAX_GROUPS") {
         Err(_) => Ok(apigw_control::DEFAULT_MAX_GROUPS),

@@ -152,9 +152,15 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
     };
     let shared = Shared::new(config);
     let store: Arc<dyn Store> = Arc::new(store);
+    let own: Vec<std::net::SocketAddr> = [Some(&plain), tls.as_ref(), Some(&admin_listener)]
+        .into_iter()
+        .flatten()
+        .filter_map(|l| l.local_addr().ok())
+        .collect();
     let control = Control::new(store.clone())
         .with_secret_grace(crate::local::secret_grace()?)
-        .with_group_limit(crate::local::group_limit()?);
+        .with_group_limit(crate::local::group_limit()?)
+        .with_backend_policy(crate::local::backend_policy(own)?);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name("apigw-control")

@@ -404,3 +404,104 @@ async fn apigw_admin_calls_actions_and_prints_json() {
     assert!(!ok);
     assert_eq!(err["Code"], "RepeatedGroupName");
 }
+
+/// No tenant reaches what it must not: backend addresses are checked when an API is written.
+/// Link-local (metadata), unspecified and multicast addresses and the gateway's own listeners
+/// are refused for every account; loopback and private ranges for accounts other than root,
+/// unless `APIGW_BACKEND_ALLOW` names them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backend_addresses_are_checked_per_account() {
+    let mut env = ENV.to_vec();
+    env.push(("APIGW_BACKEND_ALLOW", "10.9.0.0/16"));
+    let gw = Gateway::start_in_with_env(tempfile::tempdir().unwrap(), &env);
+    let (id, secret) = create_account(&gw);
+    let tenant = (id.as_str(), secret.as_str());
+    let admin = gw.admin;
+    let create = |key: (&'static str, &'static str), name: &'static str| async move {
+        let (_, g) = admin_call(admin, key, "CreateApiGroup", &[("GroupName", name)]).await;
+        g["GroupId"].as_str().unwrap().to_string()
+    };
+    let root_group = create(AK, "root_backends").await;
+    let (_, g) = admin_call(
+        gw.admin,
+        tenant,
+        "CreateApiGroup",
+        &[("GroupName", "tenant_backends")],
+    )
+    .await;
+    let tenant_group = g["GroupId"].as_str().unwrap().to_string();
+    let api = |key: (&str, &str), group: &str, name: &str, address: &str| {
+        let (key, group, name) = (
+            (key.0.to_string(), key.1.to_string()),
+            group.to_string(),
+            name.to_string(),
+        );
+        let sc = format!(r#"{{"ServiceAddress":"{address}","ServiceTimeout":1000}}"#);
+        async move {
+            admin_call(
+                admin,
+                (&key.0, &key.1),
+                "CreateApi",
+                &[
+                    ("GroupId", &group),
+                    ("ApiName", &name),
+                    ("Visibility", "PRIVATE"),
+                    ("AuthType", "ANONYMOUS"),
+                    (
+                        "RequestConfig",
+                        &format!(r#"{{"RequestHttpMethod":"GET","RequestPath":"/{name}"}}"#),
+                    ),
+                    ("ServiceConfig", &sc),
+                ],
+            )
+            .await
+        }
+    };
+    let admin_listener = format!("http://{}", gw.admin);
+    let refused_for_all = [
+        "http://169.254.169.254",
+        "http://0.0.0.0:8000",
+        "http://[::]:8000",
+        "http://224.0.0.1",
+        admin_listener.as_str(),
+    ];
+    for (i, address) in refused_for_all.iter().enumerate() {
+        for (key, group) in [(AK, &root_group), (tenant, &tenant_group)] {
+            let (s, b) = api(key, group, &format!("bad_{i}"), address).await;
+            assert_eq!(
+                (s, b["Code"].as_str()),
+                (400, Some("InvalidBackendAddress")),
+                "{address}: {b}"
+            );
+        }
+    }
+    for (i, address) in [
+        "http://127.0.0.1:7000",
+        "http://[::1]:7000",
+        "http://192.168.1.10",
+        "http://localhost:7000",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let (s, b) = api(tenant, &tenant_group, &format!("internal_{i}"), address).await;
+        assert_eq!(
+            (s, b["Code"].as_str()),
+            (400, Some("InvalidBackendAddress")),
+            "{address}: {b}"
+        );
+        let (s, b) = api(AK, &root_group, &format!("internal_{i}"), address).await;
+        assert_eq!(s, 200, "root may use {address}: {b}");
+    }
+    for (i, address) in [
+        "http://10.9.1.2:8080",
+        "https://api.example.com",
+        "http://8.8.8.8",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let (s, b) = api(tenant, &tenant_group, &format!("fine_{i}"), address).await;
+        assert_eq!(s, 200, "{address}: {b}");
+    }
+}

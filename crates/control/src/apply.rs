@@ -628,6 +628,10 @@ impl<'c> Plan<'c> {
             let api = &self.apis[id];
             let fail = |e| in_api(e, &group.group_name, &api.api_name);
             let path = validate_api(api).map_err(fail)?;
+            self.control.check_backend(api).map_err(|e| match e {
+                crate::ControlError::Refused(m) => crate::ControlError::Refused(fail(m)),
+                other => other,
+            })?;
             index.check(api, &path).map_err(fail)?;
             index.insert(api);
         }

@@ -78,6 +78,8 @@ pub struct Control {
     /// Most groups an account may own (`ExceedLimitApiGroup`).
     pub(crate) max_groups: usize,
     /// The account acting: it sees and changes only what it owns.
+    /// Which backend addresses an API may name.
+    pub(crate) backend_policy: Arc<apigw_model::backend_address::BackendPolicy>,
     pub(crate) account: i64,
     /// The latest batch deploy/abolish tasks, for DescribeDeployApiTask / DescribeAbolishApiTask.
     pub(crate) tasks: Arc<std::sync::Mutex<crate::batch::TaskLog>>,
@@ -97,6 +99,27 @@ impl Control {
             max_groups: DEFAULT_MAX_GROUPS,
             account: ROOT_ACCOUNT_ID,
             tasks: Default::default(),
+            backend_policy: Arc::default(),
+        }
+    }
+
+    /// Sets which backend addresses APIs may name (allow/deny lists, own listeners).
+    pub fn with_backend_policy(
+        mut self,
+        policy: apigw_model::backend_address::BackendPolicy,
+    ) -> Control {
+        self.backend_policy = Arc::new(policy);
+        self
+    }
+
+    /// Refuses a backend address the acting account may not use (`InvalidBackendAddress`).
+    pub(crate) fn check_backend(&self, api: &ApiDefinition) -> Result<()> {
+        let sc = &api.service_config;
+        match &sc.service_address {
+            Some(address) if !sc.mock => Ok(self
+                .backend_policy
+                .check(address, self.account == ROOT_ACCOUNT_ID)?),
+            _ => Ok(()),
         }
     }
 
@@ -432,6 +455,7 @@ impl Control {
 
     async fn check_draft(&self, api: &ApiDefinition) -> Result<PathPattern> {
         let path = validate_api(api)?;
+        self.check_backend(api)?;
         let others = self.store.list_apis(&api.group_id).await?;
         check_conflicts(api, &path, &others)?;
         Ok(path)
@@ -509,6 +533,7 @@ impl Control {
     ) -> Result<Deployment> {
         let api = self.api(api_id).await?;
         let path = validate_api(&api)?;
+        self.check_backend(&api)?;
         let live = self.store.load_live().await?;
         let live_in_stage = live
             .deployments

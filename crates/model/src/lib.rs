@@ -9,6 +9,7 @@
 pub mod account;
 pub mod api;
 pub mod app;
+pub mod backend_address;
 pub mod codes;
 pub mod error;
 pub mod group;
