@@ -119,7 +119,14 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         None
     };
 
+    let own: Vec<std::net::SocketAddr> = [Some(&plain), tls.as_ref(), Some(&admin_listener)]
+        .into_iter()
+        .flatten()
+        .filter_map(|l| l.local_addr().ok())
+        .collect();
+    let backend_policy = crate::local::backend_policy(own)?;
     let config = GatewayConfig {
+        backend_policy: Arc::new(backend_policy.clone()),
         base_domain: args.base_domain.clone(),
         max_body_bytes: args.max_body_bytes,
         max_url_bytes: args.max_url_bytes,
@@ -152,15 +159,10 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
     };
     let shared = Shared::new(config);
     let store: Arc<dyn Store> = Arc::new(store);
-    let own: Vec<std::net::SocketAddr> = [Some(&plain), tls.as_ref(), Some(&admin_listener)]
-        .into_iter()
-        .flatten()
-        .filter_map(|l| l.local_addr().ok())
-        .collect();
     let control = Control::new(store.clone())
         .with_secret_grace(crate::local::secret_grace()?)
         .with_group_limit(crate::local::group_limit()?)
-        .with_backend_policy(crate::local::backend_policy(own)?);
+        .with_backend_policy(backend_policy);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name("apigw-control")

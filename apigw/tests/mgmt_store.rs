@@ -480,6 +480,7 @@ async fn backend_addresses_are_checked_per_account() {
         "http://[::1]:7000",
         "http://192.168.1.10",
         "http://localhost:7000",
+        "http://LocalHost.:7000",
     ]
     .iter()
     .enumerate()
@@ -504,4 +505,221 @@ async fn backend_addresses_are_checked_per_account() {
         let (s, b) = api(tenant, &tenant_group, &format!("fine_{i}"), address).await;
         assert_eq!(s, 200, "{address}: {b}");
     }
+    // Plugins that send requests elsewhere are checked the same way.
+    let plugin = |key: (&'static str, &'static str),
+                  name: String,
+                  kind: &'static str,
+                  data: String| async move {
+        admin_call(
+            admin,
+            key,
+            "CreatePlugin",
+            &[
+                ("PluginName", &name),
+                ("PluginType", kind),
+                ("PluginData", &data),
+            ],
+        )
+        .await
+    };
+    let routing = |address: &str| {
+        format!("routes: [{{name: r, condition: \"1 = 1\", backend: {{type: HTTP, address: \"{address}\"}}}}]")
+    };
+    let downgrade = |address: &str| {
+        format!(
+            r#"{{"timeoutThreshold": 2, "windowInSeconds": 10, "openTimeoutSeconds": 15, "downgradeBackend": {{"type": "http", "address": "{address}"}}}}"#
+        )
+    };
+    for (i, (kind, data)) in [
+        ("routing", routing("http://169.254.169.254")),
+        ("routing", routing("http://127.0.0.1:7000")),
+        ("circuitBreaker", downgrade("http://10.0.0.1")),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (s, b) = plugin(tenant_key(&id, &secret), format!("plugin_{i}"), kind, data).await;
+        assert_eq!(
+            (s, b["Code"].as_str()),
+            (400, Some("InvalidBackendAddress")),
+            "{b}"
+        );
+    }
+    let (s, b) = plugin(
+        AK,
+        "root_routing".into(),
+        "routing",
+        routing("http://127.0.0.1:7000"),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = plugin(
+        AK,
+        "root_metadata".into(),
+        "routing",
+        routing("http://169.254.169.254"),
+    )
+    .await;
+    assert_eq!(
+        (s, b["Code"].as_str()),
+        (400, Some("InvalidBackendAddress")),
+        "{b}"
+    );
+}
+
+/// An account's key with a `'static` lifetime, for closures that outlive the test's locals.
+fn tenant_key(id: &str, secret: &str) -> (&'static str, &'static str) {
+    (
+        Box::leak(id.to_string().into_boxed_str()),
+        Box::leak(secret.to_string().into_boxed_str()),
+    )
+}
+
+/// This machine's host name, and the addresses the system resolver gives it.
+fn host_name_and_addresses() -> (String, Vec<std::net::IpAddr>) {
+    use std::net::ToSocketAddrs;
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_string();
+    let ips = (name.as_str(), 80)
+        .to_socket_addrs()
+        .unwrap_or_else(|e| panic!("the host name `{name}` does not resolve: {e}"))
+        .map(|a| a.ip())
+        .collect();
+    (name, ips)
+}
+
+/// Creates an anonymous GET `/<name>` API on `address` in `group` as `key`, deploys it to
+/// RELEASE and calls it; returns the data plane's answer.
+async fn deploy_and_call(
+    gw: &Gateway,
+    key: (&str, &str),
+    group: &serde_json::Value,
+    name: &str,
+    address: &str,
+) -> support::Resp {
+    let gid = group["GroupId"].as_str().unwrap();
+    let sc = format!(r#"{{"ServiceAddress":"{address}","ServiceTimeout":2000}}"#);
+    let rc = format!(r#"{{"RequestHttpMethod":"GET","RequestPath":"/{name}"}}"#);
+    let (s, api) = admin_call(
+        gw.admin,
+        key,
+        "CreateApi",
+        &[
+            ("GroupId", gid),
+            ("ApiName", name),
+            ("Visibility", "PRIVATE"),
+            ("AuthType", "ANONYMOUS"),
+            ("RequestConfig", &rc),
+            ("ServiceConfig", &sc),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200, "{api}");
+    let api_id = api["ApiId"].as_str().unwrap();
+    let (s, b) = admin_call(
+        gw.admin,
+        key,
+        "DeployApi",
+        &[
+            ("GroupId", gid),
+            ("ApiId", api_id),
+            ("StageName", "RELEASE"),
+            ("Description", "d"),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let host = group["SubDomain"].as_str().unwrap();
+    support::get(gw.http, host, &format!("/{name}")).await
+}
+
+/// At connect time (after DNS) a host name that resolves to a loopback or private address
+/// is refused for another account's API (`D504IL`), and nothing reaches the backend; an
+/// address the operator denies is refused for the root account's APIs too, even when it
+/// reached the store before the operator denied it (the data plane fails closed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backend_addresses_are_checked_when_they_resolve() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let (name, ips) = host_name_and_addresses();
+    assert!(
+        ips.iter().all(|ip| match ip {
+            std::net::IpAddr::V4(v4) => v4.is_loopback() || v4.is_private(),
+            std::net::IpAddr::V6(v6) => v6.is_loopback() || (v6.segments()[0] & 0xfe00) == 0xfc00,
+        }),
+        "this test needs a host name that resolves to loopback or private addresses: `{name}` resolves to {ips:?}"
+    );
+    // A backend on every address that counts the requests it gets.
+    let hits = std::sync::Arc::new(AtomicUsize::new(0));
+    let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let counted = hits.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            counted.fetch_add(1, Ordering::SeqCst);
+            use tokio::io::AsyncWriteExt;
+            let _ = s
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
+                .await;
+        }
+    });
+
+    let gw = Gateway::start_in_with_env(tempfile::tempdir().unwrap(), &ENV);
+    let (id, secret) = create_account(&gw);
+    let tenant = (id.as_str(), secret.as_str());
+    let (_, group) = admin_call(
+        gw.admin,
+        tenant,
+        "CreateApiGroup",
+        &[("GroupName", "t_res")],
+    )
+    .await;
+    let by_name = format!("http://{name}:{port}");
+    let r = deploy_and_call(&gw, tenant, &group, "by_name", &by_name).await;
+    assert_eq!(
+        (r.status.as_u16(), r.code()),
+        (504, Some("D504IL")),
+        "{}",
+        r.text()
+    );
+    assert!(r.message().unwrap().contains(&name), "{:?}", r.message());
+    assert_eq!(hits.load(Ordering::SeqCst), 0, "the backend was reached");
+
+    // The root account may reach it by name.
+    let (_, root_group) =
+        admin_call(gw.admin, AK, "CreateApiGroup", &[("GroupName", "r_res")]).await;
+    let literal = format!("http://127.0.0.1:{port}");
+    let r = deploy_and_call(&gw, AK, &root_group, "root_literal", &literal).await;
+    assert_eq!((r.status.as_u16(), r.text().as_str()), (200, "ok"));
+
+    // The operator denies loopback: the stored API (a literal address) and a host name that
+    // resolves there are both refused, for the root account too.
+    let dir = gw.stop();
+    let mut env = ENV.to_vec();
+    let deny: Vec<String> = ips.iter().map(|ip| ip.to_string()).collect();
+    let deny = format!("127.0.0.0/8,::1/128,{}", deny.join(","));
+    env.push(("APIGW_BACKEND_DENY", &deny));
+    let gw = Gateway::start_in_with_env(dir, &env);
+    let before = hits.load(Ordering::SeqCst);
+    let host = root_group["SubDomain"].as_str().unwrap();
+    let r = support::get(gw.http, host, "/root_literal").await;
+    assert_eq!(
+        (r.status.as_u16(), r.code()),
+        (504, Some("D504IL")),
+        "{}",
+        r.text()
+    );
+    let r = deploy_and_call(&gw, AK, &root_group, "root_by_name", &by_name).await;
+    assert_eq!(
+        (r.status.as_u16(), r.code()),
+        (504, Some("D504IL")),
+        "{}",
+        r.text()
+    );
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        before,
+        "the backend was reached"
+    );
 }

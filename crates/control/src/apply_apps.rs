@@ -3,7 +3,7 @@
 use crate::apply::{ApiStagesSpec, AppFileSpec, KeySpec, Plan, PluginSpec};
 use crate::apps::new_grant;
 use crate::ops::{not_found, Control, Result};
-use crate::plugins::{check_document, same_type_bound};
+use crate::plugins::same_type_bound;
 use crate::AppSpec;
 use apigw_model::{App, Authorization, ModelError, PluginBinding, Stage};
 use apigw_store::Write;
@@ -235,7 +235,7 @@ impl Plan<'_> {
                     p.description = spec.description.clone();
                     p.modified_time = self.now.clone();
                     p.validate()?;
-                    check_document(p)?;
+                    control.check_plugin(p)?;
                     self.report.push(format!("updated plugin {name}"));
                     self.writes.push(Write::PutPlugin(p.clone()));
                 }

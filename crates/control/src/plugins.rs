@@ -9,9 +9,25 @@ use apigw_model::{ModelError, Plugin, PluginBinding, Stage};
 /// A type this gateway does not run is refused (`InvalidPluginType`), so nothing inert is
 /// stored.
 pub(crate) fn check_document(plugin: &Plugin) -> std::result::Result<(), ModelError> {
-    apigw_plugin::parse(&plugin.plugin_type, &plugin.plugin_data)
-        .map(|_| ())
-        .map_err(plugin_error)
+    parse_document(plugin).map(|_| ())
+}
+
+fn parse_document(plugin: &Plugin) -> std::result::Result<apigw_plugin::PluginDoc, ModelError> {
+    apigw_plugin::parse(&plugin.plugin_type, &plugin.plugin_data).map_err(plugin_error)
+}
+
+impl Control {
+    /// [`check_document`], and the backend addresses the document names (routing routes, a
+    /// circuit breaker's downgrade) are ones the acting account may use
+    /// (`InvalidBackendAddress`, as for a `ServiceAddress`).
+    pub(crate) fn check_plugin(&self, plugin: &Plugin) -> std::result::Result<(), ModelError> {
+        let doc = parse_document(plugin)?;
+        let root = self.account == apigw_model::account::ROOT_ACCOUNT_ID;
+        for address in doc.backend_addresses() {
+            self.backend_policy.check(address, root)?;
+        }
+        Ok(())
+    }
 }
 
 /// A refused document in the management API's vocabulary: `InvalidPluginType` for a type
@@ -117,7 +133,7 @@ impl Control {
             modified_time: now,
         };
         plugin.validate()?;
-        check_document(&plugin)?;
+        self.check_plugin(&plugin)?;
         if all
             .iter()
             .any(|p| p.owner_id == self.account && p.plugin_name == name)
@@ -166,7 +182,7 @@ impl Control {
         plugin.description = description.to_string();
         plugin.modified_time = now_utc();
         plugin.validate()?;
-        check_document(&plugin)?;
+        self.check_plugin(&plugin)?;
         self.store.put_plugin(&plugin).await?;
         self.publish().await;
         Ok(plugin)

@@ -3,9 +3,10 @@
 use crate::body::GwBody;
 use crate::reject::{BackendFailure, Cause, Reject};
 use crate::snapshot::HttpBackend;
+use apigw_model::backend_address::BackendPolicy;
 use apigw_model::codes;
 use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::dns::{GaiAddrs, GaiResolver, Name};
+use hyper_util::client::legacy::connect::dns::{GaiResolver, Name};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use std::error::Error as _;
@@ -20,43 +21,90 @@ pub type Client =
 
 /// The system resolver, with its failures typed so a failed call can be classified
 /// (`D504RE`) by the error's type rather than its text.
+/// Also refuses a host name that resolves to an address no backend may have (metadata,
+/// unspecified, multicast, the operator's deny list): `D504IL`.
 #[derive(Clone)]
-pub struct Resolver(GaiResolver);
+pub struct Resolver {
+    gai: GaiResolver,
+    policy: Arc<BackendPolicy>,
+    /// Resolving for the root account's APIs (loopback and private addresses allowed).
+    root: bool,
+}
 
-/// A backend host name that did not resolve.
+/// A backend host name that did not resolve, or resolved to a refused address.
 #[derive(Debug)]
-pub struct ResolveError(std::io::Error);
+pub enum ResolveError {
+    Failed(std::io::Error),
+    Illegal {
+        host: String,
+        ip: String,
+        why: String,
+    },
+}
 
 impl std::fmt::Display for ResolveError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "cannot resolve the backend host: {}", self.0)
+        match self {
+            ResolveError::Failed(e) => write!(f, "cannot resolve the backend host: {e}"),
+            ResolveError::Illegal { host, why, .. } => {
+                write!(
+                    f,
+                    "backend host `{host}` resolves to a refused address: {why}"
+                )
+            }
+        }
     }
 }
 
 impl std::error::Error for ResolveError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.0)
+        match self {
+            ResolveError::Failed(e) => Some(e),
+            ResolveError::Illegal { .. } => None,
+        }
     }
 }
 
 impl tower_service::Service<Name> for Resolver {
-    type Response = GaiAddrs;
+    type Response = std::vec::IntoIter<std::net::SocketAddr>;
     type Error = ResolveError;
-    type Future = Pin<Box<dyn Future<Output = Result<GaiAddrs, ResolveError>> + Send>>;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, ResolveError>> + Send>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ResolveError>> {
-        self.0.poll_ready(cx).map_err(ResolveError)
+        self.gai.poll_ready(cx).map_err(ResolveError::Failed)
     }
 
     fn call(&mut self, name: Name) -> Self::Future {
-        let resolving = self.0.call(name);
-        Box::pin(async move { resolving.await.map_err(ResolveError) })
+        let host = name.as_str().to_string();
+        let resolving = self.gai.call(name);
+        let policy = self.policy.clone();
+        let root = self.root;
+        Box::pin(async move {
+            let addrs: Vec<std::net::SocketAddr> =
+                resolving.await.map_err(ResolveError::Failed)?.collect();
+            for a in &addrs {
+                if let Some(why) = policy.refuses_resolved(a.ip(), root) {
+                    return Err(ResolveError::Illegal {
+                        host,
+                        ip: a.ip().to_string(),
+                        why,
+                    });
+                }
+            }
+            Ok(addrs.into_iter())
+        })
     }
 }
 
-/// A client for one worker. Connections are pooled per backend origin and kept alive.
-pub fn new_client() -> Client {
-    let mut http = HttpConnector::new_with_resolver(Resolver(GaiResolver::new()));
+/// A client for one worker, for the APIs of the root account (`root`) or of other accounts:
+/// each checks the addresses a backend host name resolves to against `policy`. Connections
+/// are pooled per backend origin and kept alive.
+pub fn new_client(policy: Arc<BackendPolicy>, root: bool) -> Client {
+    let mut http = HttpConnector::new_with_resolver(Resolver {
+        gai: GaiResolver::new(),
+        policy,
+        root,
+    });
     http.set_nodelay(true);
     http.enforce_http(false);
     http.set_keepalive(Some(Duration::from_secs(60)));
@@ -93,9 +141,16 @@ pub fn classify(err: &hyper_util::client::legacy::Error, backend: &HttpBackend) 
         if let Some(client) = e.downcast_ref::<crate::body::ClientBodyError>() {
             return Reject::new(&codes::I400BD, &[&client.to_string()]);
         }
-        if e.is::<ResolveError>() {
-            return Reject::new(&codes::D504RE, &[backend.authority.host()])
-                .because(Cause::Backend(BackendFailure::Resolve));
+        match e.downcast_ref::<ResolveError>() {
+            Some(ResolveError::Failed(_)) => {
+                return Reject::new(&codes::D504RE, &[backend.authority.host()])
+                    .because(Cause::Backend(BackendFailure::Resolve))
+            }
+            // A refusal by policy: not the backend's failure.
+            Some(ResolveError::Illegal { host, ip, .. }) => {
+                return Reject::new(&codes::D504IL, &[host, ip])
+            }
+            None => {}
         }
         tls |= is_tls_error(e);
         source = e.source();

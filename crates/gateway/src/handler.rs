@@ -94,7 +94,11 @@ struct Trace {
 /// One worker's request handler: the shared snapshot plus this worker's backend pool.
 pub struct Worker {
     pub shared: Arc<Shared>,
+    /// The backend pool for the root account's APIs.
     pub client: Client,
+    /// The backend pool for other accounts' APIs: their host names may not resolve to
+    /// loopback or private addresses unless the operator allows them.
+    tenant_client: Client,
     /// This node's id as an `X-Ca-Via` value.
     node_via: HeaderValue,
     /// Requests in flight on this worker, and this worker's share of `max_in_flight`
@@ -107,11 +111,14 @@ impl Worker {
     pub fn new(shared: Arc<Shared>) -> Worker {
         let node_via =
             HeaderValue::from_str(&shared.node_id).expect("a hex id is a valid header value");
+        let client = backend::new_client(shared.config.backend_policy.clone(), true);
+        let tenant_client = backend::new_client(shared.config.backend_policy.clone(), false);
         let workers = shared.config.workers().max(1);
         let max_in_flight = shared.config.max_in_flight.div_ceil(workers);
         Worker {
             shared,
-            client: backend::new_client(),
+            client,
+            tenant_client,
             node_via,
             in_flight: AtomicUsize::new(0),
             max_in_flight,
@@ -574,6 +581,7 @@ impl Worker {
         let backend = route.map_or(&api.backend, |r| &r.backend);
         let backend = match backend {
             Backend::Broken(_) => return Err(Reject::new(&codes::X500AM, &[])),
+            Backend::Refused { host, ip } => return Err(Reject::new(&codes::D504IL, &[host, ip])),
             Backend::Mock(mock) => return Ok(mock_response(mock)),
             Backend::Http(b) => b,
         };
@@ -1043,7 +1051,7 @@ impl Worker {
         *out.version_mut() = Version::HTTP_11;
         *out.headers_mut() = headers;
 
-        let resp = match self.exchange(out, backend.timeout, upload).await {
+        let resp = match self.exchange(out, backend.timeout, upload, api.root).await {
             Err(reject) => return Err(reject),
             Ok(Err(e)) => return Err(backend::classify(&e, backend)),
             Ok(Ok(resp)) => resp,
@@ -1064,15 +1072,21 @@ impl Worker {
         out: Request<GwBody>,
         timeout: Duration,
         upload: Option<Arc<UploadProgress>>,
+        root: bool,
     ) -> Result<Result<Response<Incoming>, hyper_util::client::legacy::Error>, Reject> {
+        let client = if root {
+            &self.client
+        } else {
+            &self.tenant_client
+        };
         let timed_out =
             || Reject::new(&codes::D504TO, &[]).because(Cause::Backend(BackendFailure::Timeout));
         let Some(upload) = upload else {
-            return tokio::time::timeout(timeout, self.client.request(out))
+            return tokio::time::timeout(timeout, client.request(out))
                 .await
                 .map_err(|_| timed_out());
         };
-        let request = self.client.request(out);
+        let request = client.request(out);
         tokio::pin!(request);
         let mut deadline = Instant::now() + timeout;
         loop {

@@ -81,6 +81,8 @@ pub struct GatewayConfig {
     /// Requests in flight on this node beyond which new ones are shed (`X503BZ`); 0 = no
     /// limit. Each worker takes an equal share.
     pub max_in_flight: usize,
+    /// Addresses no backend host name may resolve to (`D504IL`).
+    pub backend_policy: Arc<apigw_model::backend_address::BackendPolicy>,
     /// Test builds only: a request to this path panics inside the pipeline (`X500ER`).
     pub panic_path: Option<String>,
 }
@@ -116,6 +118,7 @@ impl Default for GatewayConfig {
             gateway_timeout: Duration::from_secs(30),
             max_in_flight: 10_000,
             panic_path: None,
+            backend_policy: Arc::default(),
         }
     }
 }

@@ -14,6 +14,7 @@ use crate::router::{MethodMatch, PatternSegment, Router};
 use crate::traffic::{TrafficDoc, TrafficPolicy};
 use crate::GatewayConfig;
 use ahash::AHashMap;
+use apigw_model::backend_address::BackendPolicy;
 use apigw_model::params::Parameters;
 use apigw_model::{Deployment, PathPattern, Plugin, Segment, Stage};
 use apigw_store::LiveConfig;
@@ -95,6 +96,8 @@ pub struct CompiledApi {
     /// The breaker's `type: http` downgrade backend, called while it is open.
     pub downgrade: Option<HttpBackend>,
     pub backend: Backend,
+    /// The API belongs to the root account: its backends may be loopback or private.
+    pub root: bool,
 }
 
 /// A `routing` plugin with the backend of each route ready to call.
@@ -129,6 +132,12 @@ pub enum Backend {
     Mock(MockResponse),
     /// The stored definition could not be compiled: answers `X500AM`.
     Broken(String),
+    /// The backend address names an address this API may not reach (the operator's policy,
+    /// checked again here in case it reached the data plane): answers `D504IL`.
+    Refused {
+        host: Box<str>,
+        ip: Box<str>,
+    },
 }
 
 #[derive(Debug)]
@@ -362,13 +371,18 @@ impl Snapshot {
                 bound,
                 breaker,
                 openid: OpenIdKeys::for_api(&snap.openid_keys, dep),
+                root: live.groups[gi].owner_id == apigw_model::account::ROOT_ACCOUNT_ID,
             };
             let (entries, changed) = &mut routes[gi][stage];
             let entry = match old {
                 Some(o) if o.inputs == inputs => o.clone(),
                 _ => {
                     *changed = true;
-                    Arc::new(CompiledEntry::compile(inputs, &snap.groups[gi].group_id))
+                    Arc::new(CompiledEntry::compile(
+                        inputs,
+                        &snap.groups[gi].group_id,
+                        &config.backend_policy,
+                    ))
                 }
             };
             entries.push(entry.clone());
@@ -412,6 +426,8 @@ struct ApiInputs {
     breaker: Arc<Breaker>,
     /// An APPOPENID BUSINESS API's group keys (`None` for every other API).
     openid: Option<Arc<OpenIdKeys>>,
+    /// The API's group belongs to the root account.
+    root: bool,
 }
 
 impl PartialEq for ApiInputs {
@@ -422,6 +438,7 @@ impl PartialEq for ApiInputs {
             && self.grants == other.grants
             && self.bound == other.bound
             && self.openid == other.openid
+            && self.root == other.root
     }
 }
 
@@ -442,8 +459,8 @@ struct RouteKey {
 }
 
 impl CompiledEntry {
-    fn compile(inputs: ApiInputs, group_id: &Arc<str>) -> CompiledEntry {
-        let compiled = compile_api(&inputs, group_id).map(|(a, r)| (a, Arc::new(r)));
+    fn compile(inputs: ApiInputs, group_id: &Arc<str>, policy: &BackendPolicy) -> CompiledEntry {
+        let compiled = compile_api(&inputs, group_id, policy).map(|(a, r)| (a, Arc::new(r)));
         CompiledEntry { inputs, compiled }
     }
 
@@ -669,6 +686,7 @@ impl<'a> StageExtras<'a> {
 fn compile_api(
     inputs: &ApiInputs,
     group_id: &Arc<str>,
+    policy: &BackendPolicy,
 ) -> Result<(Arc<CompiledApi>, RouteKey), String> {
     let dep = &*inputs.deployment;
     let bound = &inputs.bound;
@@ -687,18 +705,32 @@ fn compile_api(
         }
     };
     let (allow_http, allow_https) = def.protocols();
-    let (params, backend) = match compile_parameters(dep, &pattern) {
+    let (params, mut backend) = match compile_parameters(dep, &pattern) {
         Ok((plan, p)) => match compile_backend(dep, &pattern, &p) {
-            Ok(b) => (plan, b),
+            Ok(b) => (
+                plan,
+                refused(
+                    b,
+                    def.service_config.service_address.as_deref(),
+                    policy,
+                    inputs.root,
+                ),
+            ),
             Err(e) => (None, Backend::Broken(e)),
         },
         Err(e) => (None, Backend::Broken(e)),
     };
     let downgrade = match (&backend, inputs.breaker.config().downgrade()) {
         (Backend::Http(main), Some(d)) => match &d.http {
-            Some((address, timeout)) => Some(
-                downgrade_backend(address, *timeout, main).map_err(|e| format!("{name}: {e}"))?,
-            ),
+            Some((address, timeout)) => {
+                let dg = downgrade_backend(address, *timeout, main)
+                    .map_err(|e| format!("{name}: {e}"))?;
+                // A downgrade the API may not reach refuses the API as a whole.
+                if let Some(r) = policy.refusal(address, inputs.root) {
+                    backend = refusal_backend(r);
+                }
+                Some(dg)
+            }
             None => None,
         },
         _ => None,
@@ -706,7 +738,7 @@ fn compile_api(
     let scope: Arc<str> = format!("{}/{}", def.api_id, dep.stage_name).into();
     let mut plugin_fault = bound.fault.as_ref().map(|p| p.fault());
     let routing = match &bound.routing {
-        Some(doc) => match compile_routing(doc, dep, &backend, &pattern) {
+        Some(doc) => match compile_routing(doc, dep, &backend, &pattern, policy, inputs.root) {
             Ok(r) => Some(Arc::new(r)),
             Err(e) => {
                 plugin_fault.get_or_insert(PluginFault {
@@ -746,6 +778,7 @@ fn compile_api(
         breaker: inputs.breaker.clone(),
         downgrade,
         backend,
+        root: inputs.root,
     });
     let base = inputs
         .base_path
@@ -788,6 +821,8 @@ fn compile_routing(
     dep: &Deployment,
     own: &Backend,
     request: &PathPattern,
+    policy: &BackendPolicy,
+    root: bool,
 ) -> Result<CompiledRouting, String> {
     let params = Parameters::of(&dep.definition, request).map_err(|e| e.to_string())?;
     let mut routes = Vec::with_capacity(doc.routes.len());
@@ -828,7 +863,7 @@ fn compile_routing(
                         _ => BackendPath::SameAsRequest,
                     },
                 };
-                Backend::Http(HttpBackend {
+                let http = Backend::Http(HttpBackend {
                     scheme,
                     authority,
                     host,
@@ -844,7 +879,8 @@ fn compile_routing(
                         Some(ContentTypePolicy::Custom(v)) => ContentTypePolicy::Custom(v.clone()),
                         _ => ContentTypePolicy::Client,
                     },
-                })
+                });
+                refused(http, Some(address), policy, root)
             }
         };
         let mut headers = Vec::new();
@@ -869,6 +905,24 @@ fn compile_routing(
         doc: doc.clone(),
         routes,
     })
+}
+
+/// `backend`, or [`Backend::Refused`] when its address is one the API may not reach.
+fn refused(backend: Backend, address: Option<&str>, policy: &BackendPolicy, root: bool) -> Backend {
+    match (&backend, address) {
+        (Backend::Http(_), Some(address)) => match policy.refusal(address, root) {
+            Some(r) => refusal_backend(r),
+            None => backend,
+        },
+        _ => backend,
+    }
+}
+
+fn refusal_backend(r: apigw_model::backend_address::Refusal) -> Backend {
+    Backend::Refused {
+        host: r.host.into(),
+        ip: r.ip.to_string().into(),
+    }
 }
 
 fn compile_parameters(

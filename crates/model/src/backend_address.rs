@@ -5,8 +5,9 @@
 //! deny list, and the gateway's own listeners. Loopback and private ranges (RFC 1918,
 //! `100.64.0.0/10`, `fc00::/7`, `localhost`) are allowed for the root account and refused for
 //! other accounts unless the operator's allow list names them. Checked when a definition is
-//! written, for addresses that are IP literals or `localhost`; host names are checked by the
-//! data plane when they resolve (not yet).
+//! written (and again when the data plane compiles an API), for addresses that are IP literals
+//! or `localhost`; host names are checked by the data plane after they resolve, when it
+//! connects (`D504IL`).
 
 use crate::ModelError;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -153,53 +154,80 @@ fn host_and_port(address: &str) -> Option<(&str, u16)> {
     }
 }
 
+/// Why a backend address may not be used: the host it names, the refused IP and the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub host: String,
+    pub ip: IpAddr,
+    pub why: String,
+}
+
 impl BackendPolicy {
+    /// Why an address a backend host name resolved to may not be used by an API of the root
+    /// account (`root`) or another one; `None` when it may. The gateway's own listeners are
+    /// not known here (a resolved address has no port yet).
+    pub fn refuses_resolved(&self, ip: IpAddr, root: bool) -> Option<String> {
+        if let Some(block) = self.deny.iter().find(|b| b.contains(ip)) {
+            return Some(format!("{ip} is in the operator's deny list ({block:?})"));
+        }
+        match kind(ip) {
+            Kind::Forbidden(what) => Some(format!("{ip} is {what}")),
+            Kind::Internal if !root && !self.allow.iter().any(|b| b.contains(ip)) => Some(format!(
+                "{ip} is a loopback or private address (allowed for the root account, or through APIGW_BACKEND_ALLOW)"
+            )),
+            _ => None,
+        }
+    }
+
     /// Checks one backend address (`http://host[:port]`) for an API of the root account
     /// (`root`) or another one. Host names other than `localhost` pass (checked on resolving).
     pub fn check(&self, address: &str, root: bool) -> Result<(), ModelError> {
-        let refuse = |why: String| {
-            Err(ModelError::new(
+        match self.refusal(address, root) {
+            None => Ok(()),
+            Some(r) => Err(ModelError::new(
                 "InvalidBackendAddress",
-                format!("backend address `{address}` is not allowed: {why}"),
-            ))
-        };
-        let Some((host, port)) = host_and_port(address) else {
-            return Ok(());
-        };
+                format!("backend address `{address}` is not allowed: {}", r.why),
+            )),
+        }
+    }
+
+    /// Why `address` may not be used (see [`BackendPolicy::check`]); `None` when it may.
+    pub fn refusal(&self, address: &str, root: bool) -> Option<Refusal> {
+        let (host, port) = host_and_port(address)?;
+        // `localhost.` is `localhost`.
+        let host = host.strip_suffix('.').unwrap_or(host);
         let ips: Vec<IpAddr> = if host.eq_ignore_ascii_case("localhost")
             || host.to_ascii_lowercase().ends_with(".localhost")
         {
             vec![Ipv4Addr::LOCALHOST.into(), Ipv6Addr::LOCALHOST.into()]
         } else {
-            match host.parse::<IpAddr>() {
-                Ok(ip) => vec![ip],
-                Err(_) => return Ok(()),
-            }
+            vec![host.parse::<IpAddr>().ok()?]
         };
         for ip in ips {
-            if let Some(block) = self.deny.iter().find(|b| b.contains(ip)) {
-                return refuse(format!("{ip} is in the operator's deny list ({block:?})"));
-            }
+            let ip = match ip {
+                IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+                v4 => v4,
+            };
             let own = self.own.iter().any(|l| {
                 l.port() == port
                     && (l.ip() == ip
                         || (l.ip().is_unspecified()
                             && (ip.is_loopback() || kind(ip) == Kind::Internal)))
             });
-            if own {
-                return refuse(format!("{ip}:{port} is one of the gateway's own listeners"));
-            }
-            match kind(ip) {
-                Kind::Forbidden(what) => return refuse(format!("{ip} is {what}")),
-                Kind::Internal if !root && !self.allow.iter().any(|b| b.contains(ip)) => {
-                    return refuse(format!(
-                        "{ip} is a loopback or private address (allowed for the root account, or through APIGW_BACKEND_ALLOW)"
-                    ))
-                }
-                _ => {}
+            let why = if own && !self.deny.iter().any(|b| b.contains(ip)) {
+                Some(format!("{ip}:{port} is one of the gateway's own listeners"))
+            } else {
+                self.refuses_resolved(ip, root)
+            };
+            if let Some(why) = why {
+                return Some(Refusal {
+                    host: host.to_string(),
+                    ip,
+                    why,
+                });
             }
         }
-        Ok(())
+        None
     }
 }
 
@@ -231,6 +259,7 @@ mod tests {
             "http://127.0.0.1:9080",
             "http://localhost:8080",
             "http://[::ffff:169.254.169.254]",
+            "http://[::ffff:127.0.0.1]:9080",
         ] {
             assert!(p.check(bad, true).is_err(), "{bad} for root");
         }
@@ -250,6 +279,20 @@ mod tests {
             "names resolve later"
         );
         assert!(p.check("http://8.8.8.8", false).is_ok());
+    }
+
+    #[test]
+    fn resolved_addresses_by_account() {
+        let p = policy();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert!(p.refuses_resolved(ip("169.254.169.254"), true).is_some());
+        assert!(p.refuses_resolved(ip("203.0.113.1"), true).is_some());
+        assert!(p.refuses_resolved(ip("127.0.0.1"), true).is_none());
+        assert!(p.refuses_resolved(ip("127.0.0.1"), false).is_some());
+        assert!(p.refuses_resolved(ip("10.1.0.9"), false).is_none());
+        assert!(p.refuses_resolved(ip("93.184.216.34"), false).is_none());
+        let r = p.refusal("http://[::1]:9", false).unwrap();
+        assert_eq!((r.host.as_str(), r.ip), ("::1", ip("::1")));
     }
 
     #[test]

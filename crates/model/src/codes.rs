@@ -144,9 +144,7 @@ table! {
     B403ME 403 false "Api Market Subscription expired";
     B403MI 403 false "Api Market Subscription invalid";
     D504RE 504 true "Backend domain `${Domain}` resolve failed";
-    // Not emitted: no deny-list of backend addresses yet (needs a check after resolution in the
-    // data plane).
-    D504IL 504 false "Backend domain `${Domain}` resolve to illegal address `${Address}`";
+    D504IL 504 true "Backend domain `${Domain}` resolve to illegal address `${Address}`";
     D504CO 504 true "Backend service connect failed `${Reason}`";
     D504CS 504 true "Backend http ssl connect failed `${Reason}`";
     D504TO 504 true "Backend service request timeout";

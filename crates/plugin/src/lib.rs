@@ -83,6 +83,27 @@ pub enum PluginDoc {
 }
 
 impl PluginDoc {
+    /// The backend addresses this document sends requests to: a routing plugin's HTTP routes
+    /// and a circuit breaker's HTTP downgrade (each is checked like a `ServiceAddress`).
+    pub fn backend_addresses(&self) -> Vec<&str> {
+        match self {
+            PluginDoc::Routing(r) => r
+                .routes
+                .iter()
+                .filter_map(|route| match &route.backend {
+                    routing::RouteBackend::Http { address, .. } => Some(address.as_str()),
+                    _ => None,
+                })
+                .collect(),
+            PluginDoc::CircuitBreaker(b) => b
+                .downgrade()
+                .and_then(|d| d.http.as_ref())
+                .map(|(address, _)| vec![address.as_str()])
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        }
+    }
+
     /// The `PluginType` of this document.
     pub fn plugin_type(&self) -> &'static str {
         match self {
