@@ -26,22 +26,33 @@ pub trait ReplayGuard: Send + Sync + 'static {
 
 const SHARDS: usize = 16;
 
-/// A bounded in-memory guard. Values are kept as 128-bit keyed hashes (so a long nonce costs
-/// no more than a short one), in shards each with its own short-lived lock. When full, expired
-/// entries go first, then the oldest ones: memory stays bounded under a flood of unique values,
-/// at the price of forgetting the oldest values early (logged).
+/// A remembered value: 96 bits of two keyed hashes of (scope, value).
+type Key = [u32; 3];
+
+/// A bounded in-memory guard. Values are kept as 96-bit keyed hashes (so a long nonce costs
+/// no more than a short one) with a deadline in whole seconds, in shards each with its own
+/// short-lived lock. When full, expired entries go first, then the oldest ones: memory stays
+/// bounded under a flood of unique values, at the price of forgetting the oldest values early
+/// (counted in [`MemoryReplayGuard::evicted_early`]).
+///
+/// Memory: an entry is 16 bytes in the hash table (plus one control byte, with the table's
+/// size a power of two at most 7/8 full) and 16 bytes in the insertion-order ring, which grows
+/// to the shard's capacity and no further: about 52 bytes per entry at the default capacity of
+/// 1,000,000, at most 56 at any capacity (`tests/replay_memory.rs` measures it).
 pub struct MemoryReplayGuard {
     shards: Vec<Mutex<Shard>>,
     per_shard: usize,
     hashers: (RandomState, RandomState),
     evicted_early: std::sync::atomic::AtomicU64,
+    /// Deadlines are seconds since this instant.
+    epoch: Instant,
 }
 
 #[derive(Default)]
 struct Shard {
-    until: HashMap<u128, Instant>,
-    /// Insertion order, for expiry and eviction.
-    order: VecDeque<(Instant, u128)>,
+    until: HashMap<Key, u32, RandomState>,
+    /// Insertion order (deadline, value), for expiry and eviction.
+    order: VecDeque<(u32, Key)>,
 }
 
 impl MemoryReplayGuard {
@@ -52,6 +63,7 @@ impl MemoryReplayGuard {
             per_shard: capacity.max(SHARDS) / SHARDS,
             hashers: (RandomState::new(), RandomState::new()),
             evicted_early: Default::default(),
+            epoch: Instant::now(),
         }
     }
 
@@ -72,16 +84,24 @@ impl MemoryReplayGuard {
         self.len() == 0
     }
 
-    fn key(&self, scope: &str, value: &str) -> u128 {
+    fn key(&self, scope: &str, value: &str) -> Key {
         let a = self.hashers.0.hash_one((scope, value));
         let b = self.hashers.1.hash_one((scope, value));
-        (u128::from(a) << 64) | u128::from(b)
+        [a as u32, (a >> 32) as u32, b as u32]
     }
 
-    /// Synchronous form of [`ReplayGuard::check`], at a given instant.
+    /// Whole seconds from the guard's epoch to `t` (0 before it).
+    fn seconds(&self, t: Instant) -> u32 {
+        let s = t.saturating_duration_since(self.epoch).as_secs();
+        u32::try_from(s).unwrap_or(u32::MAX)
+    }
+
+    /// Synchronous form of [`ReplayGuard::check`], at a given instant. A value is remembered
+    /// for at least `ttl` (at most a second more: deadlines are whole seconds).
     pub fn check_at(&self, scope: &str, value: &str, ttl: Duration, now: Instant) -> Seen {
         let key = self.key(scope, value);
-        let mut shard = self.shards[(key as usize) % SHARDS]
+        let now = self.seconds(now);
+        let mut shard = self.shards[(key[0] as usize) % SHARDS]
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         if let Some(&until) = shard.until.get(&key) {
@@ -103,8 +123,29 @@ impl MemoryReplayGuard {
                 }
             }
         }
-        let until = now + ttl;
+        let ttl =
+            u32::try_from(ttl.as_secs() + u64::from(ttl.subsec_nanos() > 0)).unwrap_or(u32::MAX);
+        let until = now.saturating_add(ttl);
+        // Removed entries leave tombstones in the table; once they fill it, rebuild it at the
+        // shard's capacity rather than let it double (the flood case).
+        if shard.until.len() == shard.until.capacity() && shard.until.len() >= self.per_shard / 2 {
+            let mut fresh = HashMap::with_capacity_and_hasher(self.per_shard, RandomState::new());
+            fresh.extend(shard.until.drain());
+            shard.until = fresh;
+        }
         shard.until.insert(key, until);
+        // The ring doubles up to the shard's capacity, not past it (a value seen again after
+        // it expired leaves a stale entry behind, so the ring may hold a few more: it then
+        // grows by an eighth).
+        let (len, cap) = (shard.order.len(), shard.order.capacity());
+        if len == cap {
+            let target = if cap < self.per_shard {
+                (cap * 2).clamp(16, self.per_shard)
+            } else {
+                cap + cap / 8 + 1
+            };
+            shard.order.reserve_exact(target - len);
+        }
         shard.order.push_back((until, key));
         Seen::First
     }
