@@ -86,6 +86,16 @@ pub struct ServeArgs {
     /// (each worker thread takes an equal share); 0 = no limit.
     #[arg(long, env = "APIGW_MAX_IN_FLIGHT", default_value_t = 10_000)]
     max_in_flight: usize,
+    /// Redis for state shared by the nodes of a cluster: nonces and JWT `jti`s, flow-control
+    /// counters (`redis://[user:pass@]host:port[/db]`); without it each node keeps its own.
+    #[arg(long = "redis", env = "APIGW_REDIS_URL")]
+    redis_url: Option<String>,
+    /// Prefix of every key this gateway writes in Redis.
+    #[arg(long, env = "APIGW_REDIS_PREFIX", default_value = "apigw:")]
+    redis_prefix: String,
+    /// Longest time (ms) a Redis command may take before the node treats Redis as down.
+    #[arg(long, env = "APIGW_REDIS_TIMEOUT_MS", default_value_t = 250)]
+    redis_timeout_ms: u64,
     /// Seed a demo group on `localhost` and start the demo backend.
     #[arg(long)]
     demo: bool,
@@ -157,18 +167,35 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
             .map_err(|e| format!("--trusted-proxies: {e}"))?,
         ..GatewayConfig::default()
     };
-    let shared = Shared::new(config);
-    let store: Arc<dyn Store> = Arc::new(store);
-    let control = Control::new(store.clone())
-        .with_secret_grace(crate::local::secret_grace()?)
-        .with_group_limit(crate::local::group_limit()?)
-        .with_backend_policy(backend_policy);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name("apigw-control")
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
+    let shared = match &args.redis_url {
+        None => Shared::new(config),
+        Some(url) => {
+            let settings = apigw_redis_state::Settings {
+                url: url.clone(),
+                prefix: args.redis_prefix.clone(),
+                node_id: format!("{:016x}", fastrand::u64(..)),
+                timeout: Duration::from_millis(args.redis_timeout_ms.max(1)),
+            };
+            let state = rt.block_on(async { apigw_redis_state::RedisState::start(settings) })?;
+            if !rt.block_on(state.connected(Duration::from_secs(2))) {
+                tracing::warn!(
+                    "redis does not answer yet: serving, and connecting in the background"
+                );
+            }
+            Shared::with_state(config, state.clone(), state)
+        }
+    };
+    let store: Arc<dyn Store> = Arc::new(store);
+    let control = Control::new(store.clone())
+        .with_secret_grace(crate::local::secret_grace()?)
+        .with_group_limit(crate::local::group_limit()?)
+        .with_backend_policy(backend_policy);
 
     rt.block_on(async {
         let local =

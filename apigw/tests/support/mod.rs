@@ -63,6 +63,24 @@ impl Gateway {
         args: &[&str],
         nofile: Option<(u64, u64)>,
     ) -> Gateway {
+        let mut gw = Gateway::spawn(dir.path(), env, args, nofile);
+        gw.dir = dir;
+        gw
+    }
+
+    /// Another node on a data directory a first gateway owns (its `dir` is an empty one of
+    /// its own: run `cli`/`apply` on the first).
+    #[allow(dead_code)]
+    pub fn start_node(data_dir: &Path, env: &[(&str, &str)]) -> Gateway {
+        Gateway::spawn(data_dir, env, &[], None)
+    }
+
+    fn spawn(
+        data_dir: &Path,
+        env: &[(&str, &str)],
+        args: &[&str],
+        nofile: Option<(u64, u64)>,
+    ) -> Gateway {
         let mut command = Command::new(BIN);
         if let Some((soft, hard)) = nofile {
             use std::os::unix::process::CommandExt;
@@ -92,7 +110,7 @@ impl Gateway {
             ])
             .args(args)
             .arg("--data-dir")
-            .arg(dir.path())
+            .arg(data_dir)
             .env("APIGW_RELOAD_POLL_MS", "50")
             .env("APIGW_WORKER_THREADS", "2")
             .env("APIGW_SHUTDOWN_TIMEOUT", "10")
@@ -126,7 +144,7 @@ impl Gateway {
             http: addrs[0],
             https: addrs[1],
             admin: addrs[2],
-            dir,
+            dir: tempfile::tempdir().unwrap(),
             child: Some(child),
             stdout,
         }

@@ -410,6 +410,7 @@ async fn check_nonce(
             match guard.check(app_key, n.trim(), ttl).await {
                 Seen::First => Ok(()),
                 Seen::Again => Err(Reject::new(&codes::S403NU, &[])),
+                Seen::Unavailable => Err(Reject::new(&codes::X503NS, &[])),
             }
         }
     }
@@ -468,8 +469,10 @@ async fn jwt_auth(
                 .map(|exp| Duration::from_secs(exp.saturating_sub(now_s).max(1)))
                 .unwrap_or(JTI_DEFAULT_TTL);
             let scope = format!("jwt:{}", jwt.plugin_id);
-            if guard.check(&scope, jti, ttl).await == Seen::Again {
-                return Err(Reject::new(&codes::A403SV, &[]));
+            match guard.check(&scope, jti, ttl).await {
+                Seen::First => {}
+                Seen::Again => return Err(Reject::new(&codes::A403SV, &[])),
+                Seen::Unavailable => return Err(Reject::new(&codes::X503NS, &[])),
             }
         }
     }

@@ -145,9 +145,19 @@ pub struct Shared {
 impl Shared {
     pub fn new(config: GatewayConfig) -> Arc<Shared> {
         let replay = Arc::new(replay::MemoryReplayGuard::new(config.replay_capacity));
+        Shared::with_state(config, replay, Arc::new(traffic::MemoryCounter::new()))
+    }
+
+    /// Like [`Shared::new`], with the replay guard and counters given (e.g. shared by a
+    /// cluster through Redis).
+    pub fn with_state(
+        config: GatewayConfig,
+        replay: Arc<dyn replay::ReplayGuard>,
+        counter: Arc<dyn traffic::Counter>,
+    ) -> Arc<Shared> {
         Arc::new(Shared {
             replay,
-            counter: Arc::new(traffic::MemoryCounter::new()),
+            counter,
             cache: cache::ResponseCache::new(config.cache_capacity_bytes),
             connections: std::sync::atomic::AtomicUsize::new(0),
             config,

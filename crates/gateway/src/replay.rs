@@ -16,6 +16,9 @@ pub enum Seen {
     First,
     /// Used before, within its time to live.
     Again,
+    /// The shared store did not answer: whether it was used before is unknown, and the
+    /// caller refuses the request (fail closed, `X503NS`).
+    Unavailable,
 }
 
 #[async_trait]

@@ -162,6 +162,7 @@ table! {
     N502RE 502 false "Send Response IO Exception: ${Reason}";
     X500ER 500 true "Service Internal Error";
     X503BZ 503 true "Service Busy";
+    X503NS 503 true "Replay protection unavailable, try again later";
     X504TO 504 true "Service timeout";
 }
 

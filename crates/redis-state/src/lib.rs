@@ -1,0 +1,319 @@
+//! Shared runtime state in Redis, for a cluster of gateway nodes (`APIGW_REDIS_URL`): the
+//! replay guard (nonces and JWT `jti`s) and the flow-control counters are one for all nodes,
+//! so a nonce used on one node is refused on every other and a limit of 100 admits exactly 100
+//! across the cluster.
+//!
+//! - Nonces: `SET <prefix>n:<sha256(scope, value)> 1 NX PX <ttl>`, one round trip; the keys
+//!   expire with their window, so Redis memory is bounded by the traffic of one window.
+//! - Counters: one Lua script per limit checked (read, compare, increment, expire at the end
+//!   of the window), one round trip, exact under any concurrency.
+//! - Nodes: each node refreshes `<prefix>node:<id>` every [`HEARTBEAT`] (expiring after three)
+//!   and counts the others, for the fallback below.
+//!
+//! All commands go through one multiplexed connection per node (pipelined, reconnecting by
+//! itself), each bounded by a timeout. Faults: when Redis does not answer, nonces fail closed
+//! ([`Seen::Unavailable`], `X503NS`) and flow control falls back to a per-node limit (the
+//! limit divided by the nodes last counted, at least 1), with a log line when it starts and
+//! when Redis is back; nothing needs a restart.
+
+use apigw_gateway::replay::{ReplayGuard, Seen};
+use apigw_gateway::traffic::{Counter, CounterKey, Dimension, MemoryCounter, Unit};
+use arc_swap::ArcSwapOption;
+use async_trait::async_trait;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use sha2::{Digest, Sha256};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often a node says it is alive (and counts the others).
+pub const HEARTBEAT: Duration = Duration::from_secs(2);
+
+/// Where and how to reach Redis.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `redis://[user:pass@]host:port[/db]`.
+    pub url: String,
+    /// Prepended to every key (`APIGW_REDIS_PREFIX`, default `apigw:`), so several gateways
+    /// (or tests) can share one Redis.
+    pub prefix: String,
+    /// This node's id (the one in `X-Ca-Via`).
+    pub node_id: String,
+    /// The most a command may take before the node treats Redis as unavailable.
+    pub timeout: Duration,
+}
+
+/// The counting script: KEYS[1] the window's counter, ARGV[1] the limit, ARGV[2] the
+/// counter's time to live (ms). Returns 1 when counted (within the limit), 0 when not.
+const ACQUIRE: &str = r"
+local c = tonumber(redis.call('GET', KEYS[1]) or '0')
+if c >= tonumber(ARGV[1]) then return 0 end
+redis.call('INCR', KEYS[1])
+if c == 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 1
+";
+
+/// Replay guard and counters shared through Redis (see the module docs).
+pub struct RedisState {
+    settings: Settings,
+    conn: ArcSwapOption<ConnectionManager>,
+    acquire: redis::Script,
+    /// Nodes alive at the last heartbeat (at least 1: this one).
+    nodes: AtomicU64,
+    /// Counts on this node alone while Redis does not answer.
+    fallback: MemoryCounter,
+    /// Redis did not answer the last command (for the log lines on each change).
+    degraded: AtomicBool,
+}
+
+impl RedisState {
+    /// Checks the URL, then connects in the background: the node serves at once (with the
+    /// fault behaviour until Redis answers) and keeps its heartbeat from then on.
+    pub fn start(settings: Settings) -> Result<Arc<RedisState>, String> {
+        let client = redis::Client::open(settings.url.as_str())
+            .map_err(|e| format!("APIGW_REDIS_URL `{}`: {e}", redacted(&settings.url)))?;
+        let state = Arc::new(RedisState {
+            settings,
+            conn: ArcSwapOption::empty(),
+            acquire: redis::Script::new(ACQUIRE),
+            nodes: AtomicU64::new(1),
+            fallback: MemoryCounter::new(),
+            degraded: AtomicBool::new(false),
+        });
+        tokio::spawn(keep_alive(Arc::downgrade(&state), client));
+        Ok(state)
+    }
+
+    /// Waits (up to `within`) for the first connection; false if there is none yet.
+    pub async fn connected(&self, within: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        while tokio::time::Instant::now() < deadline {
+            if self.conn.load().is_some() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.conn.load().is_some()
+    }
+
+    /// Nodes alive at the last heartbeat.
+    pub fn nodes(&self) -> u64 {
+        self.nodes.load(Ordering::Relaxed)
+    }
+
+    fn key(&self, rest: &str) -> String {
+        format!("{}{rest}", self.settings.prefix)
+    }
+
+    /// Runs one command or script within the timeout; `None` when Redis did not answer.
+    async fn run<T, F, Fut>(&self, what: &'static str, call: F) -> Option<T>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        let Some(conn) = self.conn.load_full() else {
+            self.note(what, "not connected");
+            return None;
+        };
+        match tokio::time::timeout(self.settings.timeout, call((*conn).clone())).await {
+            Ok(Ok(v)) => {
+                if self.degraded.swap(false, Ordering::Relaxed) {
+                    tracing::info!("redis answers again: shared nonces and counters resumed");
+                }
+                Some(v)
+            }
+            Ok(Err(e)) => {
+                self.note(what, &e.to_string());
+                None
+            }
+            Err(_) => {
+                self.note(what, "timed out");
+                None
+            }
+        }
+    }
+
+    /// Logs the first failure of a run of them.
+    fn note(&self, what: &str, why: &str) {
+        if !self.degraded.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                "redis unavailable ({what}: {why}): nonces are refused (X503NS) and flow control counts per node (limit / {} nodes) until it answers",
+                self.nodes()
+            );
+        }
+    }
+
+    async fn heartbeat(&self) {
+        let me = self.key(&format!("node:{}", self.settings.node_id));
+        let ttl = (HEARTBEAT * 3).as_millis() as u64;
+        let pattern = self.key("node:*");
+        let counted = self
+            .run("heartbeat", |mut c| async move {
+                redis::cmd("SET")
+                    .arg(&me)
+                    .arg(1)
+                    .arg("PX")
+                    .arg(ttl)
+                    .query_async::<()>(&mut c)
+                    .await?;
+                let mut cursor = 0u64;
+                let mut nodes = 0u64;
+                loop {
+                    let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                        .arg(cursor)
+                        .arg("MATCH")
+                        .arg(&pattern)
+                        .arg("COUNT")
+                        .arg(1000)
+                        .query_async(&mut c)
+                        .await?;
+                    nodes += keys.len() as u64;
+                    if next == 0 {
+                        return Ok(nodes);
+                    }
+                    cursor = next;
+                }
+            })
+            .await;
+        if let Some(n) = counted {
+            self.nodes.store(n.max(1), Ordering::Relaxed);
+        }
+    }
+}
+
+/// Connects (retrying), then beats until the state is dropped.
+async fn keep_alive(state: std::sync::Weak<RedisState>, client: redis::Client) {
+    loop {
+        let Some(s) = state.upgrade() else { return };
+        if s.conn.load().is_none() {
+            let config = ConnectionManagerConfig::new()
+                .set_connection_timeout(s.settings.timeout)
+                .set_response_timeout(s.settings.timeout)
+                .set_number_of_retries(1);
+            match ConnectionManager::new_with_config(client.clone(), config).await {
+                Ok(conn) => {
+                    s.conn.store(Some(Arc::new(conn)));
+                    tracing::info!("redis connected: nonces and counters are shared");
+                }
+                Err(e) => s.note("connect", &e.to_string()),
+            }
+        }
+        if s.conn.load().is_some() {
+            s.heartbeat().await;
+        }
+        drop(s);
+        tokio::time::sleep(HEARTBEAT).await;
+    }
+}
+
+/// A URL with its password hidden, for messages.
+fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://***{}", &url[..scheme], &url[at..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+fn digest(scope: &str, value: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(scope.as_bytes());
+    h.update([0]);
+    h.update(value.as_bytes());
+    h.finalize()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[async_trait]
+impl ReplayGuard for RedisState {
+    async fn check(&self, scope: &str, value: &str, ttl: Duration) -> Seen {
+        let key = self.key(&format!("n:{}", digest(scope, value)));
+        let ttl = ttl.as_millis().max(1) as u64;
+        let set = self
+            .run("nonce", |mut c| async move {
+                redis::cmd("SET")
+                    .arg(&key)
+                    .arg(1)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(ttl)
+                    .query_async::<Option<String>>(&mut c)
+                    .await
+            })
+            .await;
+        match set {
+            Some(Some(_)) => Seen::First,
+            Some(None) => Seen::Again,
+            None => Seen::Unavailable,
+        }
+    }
+}
+
+fn dimension(d: Dimension) -> &'static str {
+    match d {
+        Dimension::Api => "api",
+        Dimension::User => "user",
+        Dimension::App => "app",
+        Dimension::Group => "group",
+        Dimension::Instance => "instance",
+        Dimension::DefaultDomain => "domain",
+    }
+}
+
+#[async_trait]
+impl Counter for RedisState {
+    async fn acquire(&self, key: &CounterKey, limit: u64, unit: Unit, now_ms: i64) -> bool {
+        let window = unit.millis();
+        let index = now_ms.div_euclid(window);
+        let name = self.key(&format!(
+            "c:{}:{}:{}:{}:{index}",
+            key.scope,
+            dimension(key.dimension),
+            key.id,
+            window
+        ));
+        // The counter outlives its window a little, for clocks that disagree.
+        let ttl = (index + 1) * window - now_ms + 5_000;
+        let script = &self.acquire;
+        let counted = self
+            .run("counter", |mut c| async move {
+                script
+                    .key(&name)
+                    .arg(limit)
+                    .arg(ttl)
+                    .invoke_async::<i64>(&mut c)
+                    .await
+            })
+            .await;
+        match counted {
+            Some(n) => n == 1,
+            None => {
+                let share = (limit / self.nodes()).max(1);
+                self.fallback.acquire(key, share, unit, now_ms).await
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_redacted_in_messages() {
+        assert_eq!(
+            redacted("redis://u:secret@h:6379/0"),
+            "redis://***@h:6379/0"
+        );
+        assert_eq!(redacted("redis://h:6379"), "redis://h:6379");
+    }
+
+    #[test]
+    fn nonce_keys_do_not_depend_on_where_the_scope_ends() {
+        assert_ne!(digest("ab", "c"), digest("a", "bc"));
+        assert_eq!(digest("a", "b").len(), 32);
+    }
+}
