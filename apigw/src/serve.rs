@@ -188,7 +188,9 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
                     "redis does not answer yet: serving, and connecting in the background"
                 );
             }
-            Shared::with_state(config, state.clone(), state)
+            let shared = Shared::with_state(config, state.clone(), state.clone(), state.clone());
+            rt.block_on(async { state.follow_breakers(shared.clone()) });
+            shared
         }
     };
     let store: Arc<dyn Store> = Arc::new(store);

@@ -268,3 +268,44 @@ async fn when_redis_stops_nonces_fail_closed_and_limits_fall_back_per_node() {
         "shared again"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_breaker_opened_on_one_node_opens_on_the_others() {
+    let backend = support::backend().await;
+    let prefix = Prefix::new(REDIS);
+    let yaml = format!(
+        r#"
+Groups:
+  - GroupName: breakers
+    Domains: [{{DomainName: localhost}}]
+    Apis:
+      - ApiName: flaky
+        AuthType: ANONYMOUS
+        RequestConfig: {{RequestHttpMethod: GET, RequestPath: /flaky}}
+        ServiceConfig: {{ServiceAddress: "http://{backend}", ServicePath: /slow/2000, ServiceTimeout: 200}}
+        DeployTo: [RELEASE]
+Plugins:
+  - PluginName: flaky_breaker
+    PluginType: circuitBreaker
+    PluginData: '{{"timeoutThreshold": 2, "windowInSeconds": 30, "openTimeoutSeconds": 30}}'
+    AttachTo: [{{GroupName: breakers, ApiName: flaky, Stages: [RELEASE]}}]
+"#
+    );
+    let nodes = nodes(&yaml, &prefix, 3);
+    // Each node subscribes when it starts; give the subscriptions a moment.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for _ in 0..2 {
+        let r = get(nodes[0].http, "localhost", "/flaky").await;
+        assert_eq!(r.code(), Some("D504TO"), "{}", r.text());
+    }
+    let r = get(nodes[0].http, "localhost", "/flaky").await;
+    assert_eq!(r.code(), Some("D503CB"), "node A opened: {}", r.text());
+    // The other nodes never saw a failure: their breakers open from node A's message. The
+    // first request each gets is refused (a request that reached the slow backend would be a
+    // D504TO of its own).
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    for node in &nodes[1..] {
+        let r = get(node.http, "localhost", "/flaky").await;
+        assert_eq!(r.code(), Some("D503CB"), "{}", r.text());
+    }
+}

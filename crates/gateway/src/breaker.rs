@@ -28,6 +28,20 @@ pub enum Admit {
     Busy,
 }
 
+/// Tells the other nodes of a cluster that a breaker opened, so that theirs open too (the
+/// Redis implementation publishes it; one node alone has nothing to tell).
+pub trait BreakerBus: Send + Sync + 'static {
+    /// The breaker of `scope` (`<ApiId>/<Stage>`) opened here for `open_for`.
+    fn opened(&self, scope: &str, open_for: std::time::Duration);
+}
+
+/// No other node to tell.
+pub struct NoBus;
+
+impl BreakerBus for NoBus {
+    fn opened(&self, _: &str, _: std::time::Duration) {}
+}
+
 // ---------------------------------------------------------------------------------------
 // The breaker
 // ---------------------------------------------------------------------------------------
@@ -98,11 +112,12 @@ impl Breaker {
         }
     }
 
-    /// Record the end of a call that was admitted as Pass or Probe.
-    pub fn record(&self, admitted: Admit, outcome: &Outcome, now: Instant) {
+    /// Record the end of a call that was admitted as Pass or Probe. True when this call
+    /// opened the breaker (its failures reached the threshold while closed).
+    pub fn record(&self, admitted: Admit, outcome: &Outcome, now: Instant) -> bool {
         let failed = self.config.is_failure(outcome);
         if admitted == Admit::Pass && !failed {
-            return;
+            return false;
         }
         let mut state = self.lock();
         match (admitted, &mut *state) {
@@ -118,9 +133,22 @@ impl Breaker {
                 let reached = self.count_failure(failures, now);
                 if reached {
                     self.set(&mut state, State::Open(now + self.config.open_timeout()));
+                    return true;
                 }
             }
             // Successes while closed, and late ends of calls admitted under another state.
+            _ => {}
+        }
+        false
+    }
+
+    /// Opens the breaker until `until` because another node's breaker of the same API
+    /// opened (cluster mode); a breaker already open longer, or probing, is left alone.
+    pub fn open_until(&self, until: Instant) {
+        let mut state = self.lock();
+        match &*state {
+            State::Closed(_) => self.set(&mut state, State::Open(until)),
+            State::Open(current) if *current < until => self.set(&mut state, State::Open(until)),
             _ => {}
         }
     }

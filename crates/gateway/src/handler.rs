@@ -604,8 +604,11 @@ impl Worker {
             latency,
         };
         // The common case (closed, call fine) records nothing: skip the clock too.
-        if admitted != Admit::Pass || api.breaker.config().is_failure(&outcome) {
-            api.breaker.record(admitted, &outcome, Instant::now());
+        if (admitted != Admit::Pass || api.breaker.config().is_failure(&outcome))
+            && api.breaker.record(admitted, &outcome, Instant::now())
+        {
+            let open_for = api.breaker.config().open_timeout();
+            self.shared.breaker_bus.opened(&api.scope, open_for);
         }
         result
     }

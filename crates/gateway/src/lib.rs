@@ -133,6 +133,8 @@ pub struct Shared {
     pub replay: Arc<dyn replay::ReplayGuard>,
     /// Flow-control counters.
     pub counter: Arc<dyn traffic::Counter>,
+    /// Where an opened circuit breaker is told to the other nodes.
+    pub breaker_bus: Arc<dyn breaker::BreakerBus>,
     /// Responses kept by the `caching` plugin.
     pub cache: cache::ResponseCache,
     /// Connections open on this node (all workers), against `max_connections`.
@@ -145,19 +147,26 @@ pub struct Shared {
 impl Shared {
     pub fn new(config: GatewayConfig) -> Arc<Shared> {
         let replay = Arc::new(replay::MemoryReplayGuard::new(config.replay_capacity));
-        Shared::with_state(config, replay, Arc::new(traffic::MemoryCounter::new()))
+        Shared::with_state(
+            config,
+            replay,
+            Arc::new(traffic::MemoryCounter::new()),
+            Arc::new(breaker::NoBus),
+        )
     }
 
-    /// Like [`Shared::new`], with the replay guard and counters given (e.g. shared by a
-    /// cluster through Redis).
+    /// Like [`Shared::new`], with the replay guard, counters and breaker bus given (e.g.
+    /// shared by a cluster through Redis).
     pub fn with_state(
         config: GatewayConfig,
         replay: Arc<dyn replay::ReplayGuard>,
         counter: Arc<dyn traffic::Counter>,
+        breaker_bus: Arc<dyn breaker::BreakerBus>,
     ) -> Arc<Shared> {
         Arc::new(Shared {
             replay,
             counter,
+            breaker_bus,
             cache: cache::ResponseCache::new(config.cache_capacity_bytes),
             connections: std::sync::atomic::AtomicUsize::new(0),
             config,

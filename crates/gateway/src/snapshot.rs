@@ -226,6 +226,15 @@ impl Snapshot {
         }
     }
 
+    /// The circuit breaker of an API deployed in a stage (`scope` is `<ApiId>/<Stage>`).
+    pub fn breaker(&self, scope: &str) -> Option<Arc<crate::breaker::Breaker>> {
+        let (api_id, stage) = scope.rsplit_once('/')?;
+        let stage = apigw_model::Stage::parse(stage.as_bytes())?;
+        let entry = self.apis.get(api_id)?[stage.index()].as_ref()?;
+        let (api, _) = entry.compiled.as_ref().ok()?;
+        Some(api.breaker.clone())
+    }
+
     /// The group (and forced stage) serving `host` (lower-case, without port).
     pub fn host(&self, host: &str) -> Option<HostEntry> {
         if let Some(e) = self.hosts.get(host) {

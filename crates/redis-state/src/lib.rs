@@ -7,6 +7,9 @@
 //!   expire with their window, so Redis memory is bounded by the traffic of one window.
 //! - Counters: one Lua script per limit checked (read, compare, increment, expire at the end
 //!   of the window), one round trip, exact under any concurrency.
+//! - Circuit breakers: a node whose breaker opens publishes it on `<prefix>breakers`; every
+//!   other node opens its breaker of that API for the same time (failures are counted per
+//!   node, half-open probes are per node; no round trip on the request path).
 //! - Nodes: each node refreshes `<prefix>node:<id>` every [`HEARTBEAT`] (expiring after three)
 //!   and counts the others, for the fallback below.
 //!
@@ -16,10 +19,13 @@
 //! limit divided by the nodes last counted, at least 1), with a log line when it starts and
 //! when Redis is back; nothing needs a restart.
 
+use apigw_gateway::breaker::BreakerBus;
 use apigw_gateway::replay::{ReplayGuard, Seen};
 use apigw_gateway::traffic::{Counter, CounterKey, Dimension, MemoryCounter, Unit};
+use apigw_gateway::Shared;
 use arc_swap::ArcSwapOption;
 use async_trait::async_trait;
+use futures_util::StreamExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use sha2::{Digest, Sha256};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -56,6 +62,7 @@ return 1
 /// Replay guard and counters shared through Redis (see the module docs).
 pub struct RedisState {
     settings: Settings,
+    client: redis::Client,
     conn: ArcSwapOption<ConnectionManager>,
     acquire: redis::Script,
     /// Nodes alive at the last heartbeat (at least 1: this one).
@@ -74,6 +81,7 @@ impl RedisState {
             .map_err(|e| format!("APIGW_REDIS_URL `{}`: {e}", redacted(&settings.url)))?;
         let state = Arc::new(RedisState {
             settings,
+            client: client.clone(),
             conn: ArcSwapOption::empty(),
             acquire: redis::Script::new(ACQUIRE),
             nodes: AtomicU64::new(1),
@@ -94,6 +102,35 @@ impl RedisState {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         self.conn.load().is_some()
+    }
+
+    /// Opens this node's breakers when another node's open (see the module docs), for as
+    /// long as `shared` lives; resubscribes after a lost connection.
+    pub fn follow_breakers(self: &Arc<Self>, shared: Arc<Shared>) {
+        let state = Arc::downgrade(self);
+        let shared = Arc::downgrade(&shared);
+        tokio::spawn(async move {
+            loop {
+                let Some(s) = state.upgrade() else { return };
+                let channel = s.key("breakers");
+                let me = s.settings.node_id.clone();
+                let client = s.client.clone();
+                drop(s);
+                if let Ok(mut pubsub) = client.get_async_pubsub().await {
+                    if pubsub.subscribe(&channel).await.is_ok() {
+                        let mut messages = pubsub.on_message();
+                        while let Some(m) = messages.next().await {
+                            let Some(shared) = shared.upgrade() else {
+                                return;
+                            };
+                            let payload: String = m.get_payload().unwrap_or_default();
+                            open_from(&shared, &me, &payload);
+                        }
+                    }
+                }
+                tokio::time::sleep(HEARTBEAT).await;
+            }
+        });
     }
 
     /// Nodes alive at the last heartbeat.
@@ -203,6 +240,39 @@ async fn keep_alive(state: std::sync::Weak<RedisState>, client: redis::Client) {
         }
         drop(s);
         tokio::time::sleep(HEARTBEAT).await;
+    }
+}
+
+/// Applies `<node> <scope> <open ms>` from another node: opens the breaker of that API here.
+fn open_from(shared: &Shared, me: &str, payload: &str) {
+    let mut parts = payload.splitn(3, ' ');
+    let (Some(node), Some(scope), Some(ms)) = (parts.next(), parts.next(), parts.next()) else {
+        return;
+    };
+    let Ok(ms) = ms.parse::<u64>() else { return };
+    if node == me {
+        return;
+    }
+    if let Some(breaker) = shared.snapshot.load().breaker(scope) {
+        breaker.open_until(std::time::Instant::now() + Duration::from_millis(ms));
+        tracing::info!("circuit breaker of {scope} opened by node {node} for {ms} ms");
+    }
+}
+
+impl BreakerBus for RedisState {
+    fn opened(&self, scope: &str, open_for: Duration) {
+        let Some(conn) = self.conn.load_full() else {
+            return;
+        };
+        let channel = self.key("breakers");
+        let message = format!("{} {scope} {}", self.settings.node_id, open_for.as_millis());
+        let timeout = self.settings.timeout;
+        tokio::spawn(async move {
+            let mut c = (*conn).clone();
+            let mut publish = redis::cmd("PUBLISH");
+            publish.arg(channel).arg(message);
+            let _ = tokio::time::timeout(timeout, publish.query_async::<i64>(&mut c)).await;
+        });
     }
 }
 
