@@ -1,14 +1,21 @@
 //! Edges of the process and the wire: file modes of the data directory, ambiguous `Host`,
-//! the HTTP version of the answer, half-closed clients, file descriptor limits.
+//! misdirected TLS requests, the HTTP version of the answer, half-closed clients, file
+//! descriptor limits.
 
 mod support;
 
+use bytes::Bytes;
+use http::Request;
+use http_body_util::Empty;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rustls_pki_types::{CertificateDer, ServerName};
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
-use support::{raw, Gateway};
+use support::{raw, read, Gateway, Resp};
 
 const CONFIG: &str = r#"
 Groups:
@@ -417,4 +424,156 @@ fn connections_past_the_cap_are_shed() {
         b"GET /users/me HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
     );
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+/// A self-signed certificate for `names`: its DER, and YAML for a domain's `Certificate`.
+fn self_signed(names: &[&str]) -> (CertificateDer<'static>, String) {
+    let ck =
+        rcgen::generate_simple_self_signed(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+            .unwrap();
+    let yaml = format!(
+        "{{CertificateName: {}, CertificateBody: {}, CertificatePrivateKey: {}}}",
+        names[0].replace('*', "star"),
+        serde_json::to_string(&ck.cert.pem()).unwrap(),
+        serde_json::to_string(&ck.signing_key.serialize_pem()).unwrap(),
+    );
+    (ck.cert.der().clone(), yaml)
+}
+
+/// A TLS connection with SNI `name`, trusting `roots`, offering `alpn`.
+async fn tls_connect(
+    addr: SocketAddr,
+    name: &str,
+    roots: &[&CertificateDer<'static>],
+    alpn: &[&[u8]],
+) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+    let mut store = rustls::RootCertStore::empty();
+    for r in roots {
+        store.add((*r).clone()).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(store)
+        .with_no_client_auth();
+    cfg.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(cfg));
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let server_name = ServerName::try_from(name.to_string()).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), connector.connect(server_name, tcp))
+        .await
+        .expect("TLS handshake in time")
+        .unwrap_or_else(|e| panic!("TLS handshake for {name}: {e}"))
+}
+
+/// One HTTP/1.1 GET of `/hello` with `Host: host` over `stream`.
+async fn h1_hello<S>(stream: S, host: &str) -> Resp
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .expect("HTTP/1.1 handshake");
+    tokio::spawn(conn);
+    let req = Request::get("/hello")
+        .header("host", host)
+        .body(Empty::<Bytes>::new())
+        .unwrap();
+    read(sender.send_request(req).await.expect("HTTP/1.1 request")).await
+}
+
+/// Over TLS, a request whose `Host` (or HTTP/2 `:authority`) names another host than the
+/// connection's SNI, and that the certificate the SNI selected does not cover, is answered
+/// 421 `I421MR` — also when that host has a certificate of its own, and before the host is
+/// looked up. The same host in another case, with a port or a trailing dot, and a host the
+/// connection's (wildcard) certificate covers are served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_the_connections_certificate_does_not_cover_is_misdirected_421() {
+    let (a, a_yaml) = self_signed(&["a.example.com"]);
+    let (b, b_yaml) = self_signed(&["b.example.com"]);
+    let (w, w_yaml) = self_signed(&["*.w.example.com"]);
+    let config = format!(
+        r#"
+Groups:
+  - GroupName: tls_edges
+    Domains:
+      - {{DomainName: a.example.com, Certificate: {a_yaml}}}
+      - {{DomainName: b.example.com, Certificate: {b_yaml}}}
+      - {{DomainName: "*.w.example.com", Certificate: {w_yaml}}}
+      - {{DomainName: localhost}}
+    Apis:
+      - ApiName: hello
+        AuthType: ANONYMOUS
+        RequestConfig: {{RequestProtocol: "HTTP,HTTPS", RequestHttpMethod: GET, RequestPath: /hello}}
+        ServiceConfig: {{Mock: "TRUE", MockResult: hello}}
+        DeployTo: [RELEASE]
+"#
+    );
+    let gw = Gateway::start(&config);
+    let roots = [&a, &b, &w];
+    let cases = [
+        ("a.example.com", "a.example.com", None),
+        ("a.example.com", "A.Example.COM:443", None),
+        ("a.example.com", "a.example.com.", None),
+        ("a.example.com", "b.example.com", Some("b.example.com")),
+        ("a.example.com", "localhost", Some("localhost")),
+        ("a.example.com", "nowhere.example", Some("nowhere.example")),
+        ("a.example.com", "x.w.example.com", Some("x.w.example.com")),
+        ("b.example.com", "a.example.com:8443", Some("a.example.com")),
+        ("x.w.example.com", "x.w.example.com", None),
+        ("x.w.example.com", "y.w.example.com", None),
+        ("x.w.example.com", "w.example.com", Some("w.example.com")),
+        ("x.w.example.com", "a.example.com", Some("a.example.com")),
+    ];
+    for (sni, host, misdirected) in cases {
+        let tls = tls_connect(gw.https, sni, &roots, &[b"http/1.1"]).await;
+        let r = h1_hello(tls, host).await;
+        match misdirected {
+            None => assert_eq!(
+                (r.status.as_u16(), r.text().as_str()),
+                (200, "hello"),
+                "SNI {sni}, Host {host}: {:?}",
+                r.code()
+            ),
+            Some(named) => {
+                assert_eq!(
+                    (r.status.as_u16(), r.code()),
+                    (421, Some("I421MR")),
+                    "SNI {sni}, Host {host}"
+                );
+                let message = format!(
+                    "Misdirected Request: `{named}` is not served by this connection's certificate"
+                );
+                assert_eq!(r.message(), Some(message.as_str()));
+                assert!(r.header("x-ca-request-id").is_some());
+            }
+        }
+    }
+
+    // HTTP/2: `:authority` is the host; the connection stays usable after a 421.
+    let tls = tls_connect(gw.https, "a.example.com", &roots, &[b"h2"]).await;
+    let (mut sender, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tls))
+            .await
+            .expect("HTTP/2 handshake");
+    tokio::spawn(conn);
+    for (uri, status) in [
+        ("https://b.example.com/hello", 421),
+        ("https://a.example.com/hello", 200),
+        ("https://localhost/hello", 421),
+    ] {
+        let req = Request::get(uri).body(Empty::<Bytes>::new()).unwrap();
+        let r = read(sender.send_request(req).await.expect("HTTP/2 request")).await;
+        assert_eq!(r.status.as_u16(), status, "{uri}: {:?}", r.code());
+        if status == 421 {
+            assert_eq!(r.code(), Some("I421MR"), "{uri}");
+        }
+    }
+
+    // Without TLS there is no certificate to cover anything: every bound host is served.
+    for host in ["a.example.com", "b.example.com", "localhost"] {
+        let r = support::get(gw.http, host, "/hello").await;
+        assert_eq!(r.status.as_u16(), 200, "{host}: {:?}", r.code());
+    }
 }

@@ -17,6 +17,7 @@ use crate::snapshot::RouteTarget;
 use crate::snapshot::{
     Backend, BackendPath, CompiledApi, ContentTypePolicy, HttpBackend, MockResponse, PathPart,
 };
+use crate::tls::TlsName;
 use crate::traffic::{CounterKey, Dimension, Throttled, Unit};
 use crate::Shared;
 use apigw_model::codes;
@@ -68,15 +69,32 @@ const METHODS: [Method; 9] = [
 pub struct ConnInfo {
     pub peer: SocketAddr,
     pub tls: bool,
+    /// Over TLS: the SNI and the certificate it selected (a request for another host that
+    /// certificate does not cover is misdirected, `I421MR`).
+    pub tls_name: Option<TlsName>,
     /// The peer's IP as a header value, made once per connection (`X-Forwarded-For`).
     pub peer_ip: HeaderValue,
 }
 
 impl ConnInfo {
+    /// A cleartext connection.
     pub fn new(peer: SocketAddr, tls: bool) -> ConnInfo {
         let peer_ip = HeaderValue::from_str(&peer.ip().to_string())
             .expect("an IP address is a valid header value");
-        ConnInfo { peer, tls, peer_ip }
+        ConnInfo {
+            peer,
+            tls,
+            tls_name: None,
+            peer_ip,
+        }
+    }
+
+    /// A TLS connection opened for `name`.
+    pub fn tls(peer: SocketAddr, name: Option<TlsName>) -> ConnInfo {
+        ConnInfo {
+            tls_name: name,
+            ..ConnInfo::new(peer, true)
+        }
     }
 }
 
@@ -282,6 +300,11 @@ impl Worker {
         let (api, credentials, captures, rest_from, limits) = {
             let snap = self.shared.snapshot.load();
             let host = request_host(req.uri(), req.headers())?;
+            if let Some(name) = &conn.tls_name {
+                if name.misdirected(&host) {
+                    return Err(Reject::new(&codes::I421MR, &[&host]));
+                }
+            }
             let entry = snap
                 .host(&host)
                 .ok_or_else(|| Reject::new(&codes::I404DO, &[&host]))?;

@@ -4,6 +4,7 @@
 
 use crate::canned::Rewrite;
 use crate::handler::{ConnInfo, Worker};
+use crate::tls::TlsName;
 use crate::Shared;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -218,7 +219,6 @@ fn serve(
     };
     let _ = stream.set_nodelay(true);
     let first_byte = worker.shared.config.first_byte_timeout;
-    let info = Arc::new(ConnInfo::new(peer, tls.is_some()));
     let (builder, watcher, worker, tls) = (
         builder.clone(),
         graceful.watcher(),
@@ -233,12 +233,16 @@ fn serve(
             Ok(Ok(n)) if n > 0 => {}
             _ => return,
         }
-        let svc = service_fn(move |req| {
-            let (worker, info) = (worker.clone(), info.clone());
-            async move { Ok::<_, Infallible>(worker.handle(req, &info).await) }
-        });
+        let svc = |info: ConnInfo| {
+            let (worker, info) = (worker.clone(), Arc::new(info));
+            service_fn(move |req| {
+                let (worker, info) = (worker.clone(), info.clone());
+                async move { Ok::<_, Infallible>(worker.handle(req, &info).await) }
+            })
+        };
         match tls {
             None => {
+                let svc = svc(ConnInfo::new(peer, false));
                 let _ = watcher
                     .watch(builder.serve_connection(TokioIo::new(Rewrite::new(stream)), svc))
                     .await;
@@ -247,6 +251,8 @@ fn serve(
                 let handshake =
                     tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream));
                 if let Ok(Ok(stream)) = handshake.await {
+                    let name = TlsName::of(stream.get_ref().1, &worker.shared);
+                    let svc = svc(ConnInfo::tls(peer, name));
                     let _ = watcher
                         .watch(builder.serve_connection(TokioIo::new(Rewrite::new(stream)), svc))
                         .await;
