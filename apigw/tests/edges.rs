@@ -1,6 +1,6 @@
 //! Edges of the process and the wire: file modes of the data directory, ambiguous `Host`,
 //! misdirected TLS requests, the HTTP version of the answer, half-closed clients, file
-//! descriptor limits.
+//! descriptor limits, requests in flight at the shutdown deadline.
 
 mod support;
 
@@ -14,7 +14,7 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use support::{raw, read, Gateway, Resp};
 
 const CONFIG: &str = r#"
@@ -576,4 +576,100 @@ Groups:
         let r = support::get(gw.http, host, "/hello").await;
         assert_eq!(r.status.as_u16(), 200, "{host}: {:?}", r.code());
     }
+}
+
+/// A backend API `/slow/[ms]` (ServiceTimeout 10 s) next to the mock of [`CONFIG`].
+fn slow_config(backend: SocketAddr) -> String {
+    format!(
+        r#"{CONFIG}
+      - ApiName: slow
+        AuthType: ANONYMOUS
+        RequestConfig: {{RequestHttpMethod: GET, RequestPath: "/slow/[ms]"}}
+        ServiceConfig: {{ServiceAddress: "http://{backend}", ServicePath: "/slow/[ms]", ServiceTimeout: 10000}}
+        DeployTo: [RELEASE]
+"#
+    )
+}
+
+/// Requests still in flight when the shutdown deadline (`APIGW_SHUTDOWN_TIMEOUT`) passes are
+/// answered 503 `X503SD` — with `Connection: close` over HTTP/1.1 — before the process exits,
+/// instead of losing their connection; the process exits 0 soon after the deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_in_flight_at_the_shutdown_deadline_are_answered_503_x503sd() {
+    let backend = support::backend().await;
+    let dir = tempfile::tempdir().unwrap();
+    support::apply(dir.path(), &slow_config(backend)).expect("apply");
+    let mut gw = Gateway::start_in_with_env(dir, &[("APIGW_SHUTDOWN_TIMEOUT", "1")]);
+    let http = gw.http;
+
+    // HTTP/1.1, keep-alive asked for.
+    let h1 = std::thread::spawn(move || {
+        let mut s = TcpStream::connect(http).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(b"GET /slow/8000 HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .unwrap();
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        (String::from_utf8_lossy(&out).into_owned(), Instant::now())
+    });
+    // HTTP/2 (cleartext, prior knowledge).
+    let tcp = tokio::net::TcpStream::connect(http).await.unwrap();
+    let (mut sender, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    let h2 = tokio::spawn(async move {
+        let req = Request::get("http://localhost/slow/8000")
+            .body(Empty::<Bytes>::new())
+            .unwrap();
+        let r = sender.send_request(req).await.map(|r| (r.version(), r));
+        match r {
+            Ok((version, r)) => Ok((version, read(r).await)),
+            Err(e) => Err(e.to_string()),
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!h1.is_finished() && !h2.is_finished());
+
+    let (status, sigterm, exited) = tokio::task::spawn_blocking(move || {
+        let sigterm = Instant::now();
+        let status = gw.terminate();
+        (status, sigterm, Instant::now())
+    })
+    .await
+    .unwrap();
+    let (answer, answered) = h1.join().unwrap();
+    let (status_line, code) = status_and(&answer, "x-ca-error-code");
+    assert!(
+        status_line.starts_with("HTTP/1.1 503 "),
+        "an answer, not a dropped connection: {answer:?}"
+    );
+    assert_eq!(code.as_deref(), Some("X503SD"), "{answer}");
+    assert_eq!(
+        status_and(&answer, "x-ca-error-message").1.as_deref(),
+        Some("Service is shutting down")
+    );
+    assert_eq!(
+        status_and(&answer, "connection").1.as_deref(),
+        Some("close")
+    );
+    assert!(status_and(&answer, "x-ca-request-id").1.is_some());
+    let (version, r) = h2.await.unwrap().expect("an HTTP/2 answer");
+    assert_eq!(version, http::Version::HTTP_2);
+    assert_eq!((r.status.as_u16(), r.code()), (503, Some("X503SD")));
+
+    // At the deadline (1 s), not when the backend would have answered (8 s).
+    let after = answered - sigterm;
+    assert!(
+        after >= Duration::from_millis(900) && after < Duration::from_secs(3),
+        "answered {after:?} after SIGTERM"
+    );
+    assert!(answered <= exited, "answered before the process exited");
+    assert!(
+        exited - sigterm < Duration::from_secs(4),
+        "exited {:?} after SIGTERM",
+        exited - sigterm
+    );
+    assert_eq!(status.code(), Some(0), "{status:?}");
 }

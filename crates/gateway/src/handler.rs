@@ -33,9 +33,10 @@ use hyper::body::Incoming;
 use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::Notify;
 
 pub static X_CA_REQUEST_ID: HeaderName = HeaderName::from_static("x-ca-request-id");
 use crate::reject::{header_text, BackendFailure, Cause};
@@ -123,6 +124,10 @@ pub struct Worker {
     /// (0: no limit).
     in_flight: AtomicUsize,
     max_in_flight: usize,
+    /// Set when the shutdown deadline passed: requests in flight (and any new one) are
+    /// answered `X503SD` at once; `deadline` wakes those waiting.
+    past_deadline: AtomicBool,
+    deadline: Notify,
 }
 
 impl Worker {
@@ -140,6 +145,8 @@ impl Worker {
             node_via,
             in_flight: AtomicUsize::new(0),
             max_in_flight,
+            past_deadline: AtomicBool::new(false),
+            deadline: Notify::new(),
         }
     }
 
@@ -167,12 +174,17 @@ impl Worker {
             .then(|| (req.method().clone(), req.uri().path().to_string()));
         let mut trace = Trace::default();
 
+        let mut shutting_down = false;
         let served = match self.admit() {
             Some(_in_flight) => {
                 let serving = AssertUnwindSafe(self.serve(req, conn, &request_id, &mut trace));
-                match serving.catch_unwind().await {
-                    Ok(served) => served,
-                    Err(panic) => Err(internal_error(&request_id, &*panic)),
+                match self.before_deadline(serving.catch_unwind()).await {
+                    Some(Ok(served)) => served,
+                    Some(Err(panic)) => Err(internal_error(&request_id, &*panic)),
+                    None => {
+                        shutting_down = true;
+                        Err(Reject::new(&codes::X503SD, &[]).because(Cause::Gateway))
+                    }
                 }
             }
             None => Err(Reject::new(&codes::X503BZ, &[]).because(Cause::Gateway)),
@@ -190,6 +202,9 @@ impl Worker {
         }
         *resp.version_mut() = version;
         let headers = resp.headers_mut();
+        if shutting_down && version != Version::HTTP_2 {
+            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         headers.insert(&X_CA_REQUEST_ID, request_id.clone());
         let total = start.elapsed();
         if debug {
@@ -224,6 +239,34 @@ impl Worker {
             );
         }
         resp
+    }
+
+    /// Requests in flight on this worker now.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// The shutdown deadline passed: every request in flight on this worker, and any that
+    /// still comes, is answered `X503SD` now.
+    pub fn deadline_passed(&self) {
+        self.past_deadline.store(true, Ordering::Relaxed);
+        self.deadline.notify_waiters();
+    }
+
+    /// `work`'s output, or `None` when the shutdown deadline passes first (`work` is dropped:
+    /// a backend call in progress is abandoned). Costs nothing while `work` completes
+    /// without waiting: a waiter is registered only when it is pending.
+    async fn before_deadline<F: std::future::Future>(&self, work: F) -> Option<F::Output> {
+        // Created before the flag is read, so a notification between the two is not missed.
+        let deadline = self.deadline.notified();
+        if self.past_deadline.load(Ordering::Relaxed) {
+            return None;
+        }
+        tokio::select! {
+            biased;
+            out = work => Some(out),
+            _ = deadline => None,
+        }
     }
 
     /// Counts the request in flight on this worker, or `None` past the worker's share of

@@ -1,6 +1,7 @@
 //! Listeners and workers. Each worker thread runs a single-threaded runtime that accepts on
 //! the shared listening sockets and owns its backend connection pool; shutdown stops accepting,
-//! lets in-flight requests finish, and gives up after the configured wait.
+//! lets in-flight requests finish until the deadline (`shutdown_timeout`), answers those still
+//! in flight then `X503SD`, and closes what is left [`FLUSH`] later.
 
 use crate::canned::Rewrite;
 use crate::handler::{ConnInfo, Worker};
@@ -17,6 +18,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+
+/// How long connections get, once the shutdown deadline passed, to write the `X503SD`
+/// answers of their requests in flight before they are closed.
+pub const FLUSH: Duration = Duration::from_secs(1);
 
 /// Binds a listening socket, with a one-line error naming what it was for.
 pub fn bind(addr: &str, what: &str) -> Result<std::net::TcpListener, String> {
@@ -149,14 +154,26 @@ async fn run_worker(
     }
     drop(plain);
     drop(tls_listener);
-    if tokio::time::timeout(shared.config.shutdown_timeout, graceful.shutdown())
+    // Idle connections close now, busy ones once their request is answered (HTTP/1 without
+    // keep-alive, HTTP/2 after GOAWAY).
+    let drain = graceful.shutdown();
+    tokio::pin!(drain);
+    if tokio::time::timeout(shared.config.shutdown_timeout, &mut drain)
         .await
         .is_err()
     {
+        let in_flight = worker.in_flight();
         tracing::warn!(
-            "shutdown: in-flight requests did not finish within {:?}",
+            "shutdown: {in_flight} requests still in flight after {:?}; answering them 503 X503SD",
             shared.config.shutdown_timeout
         );
+        worker.deadline_passed();
+        if tokio::time::timeout(FLUSH, drain).await.is_err() {
+            tracing::warn!(
+                "shutdown: connections still open {} ms after the deadline are closed",
+                FLUSH.as_millis()
+            );
+        }
     }
 }
 

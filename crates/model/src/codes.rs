@@ -165,6 +165,8 @@ table! {
     N502RE 502 false "Send Response IO Exception: ${Reason}";
     X500ER 500 true "Service Internal Error";
     X503BZ 503 true "Service Busy";
+    // apigw's own: a request still in flight when the shutdown deadline passes.
+    X503SD 503 true "Service is shutting down";
     X504TO 504 true "Service timeout";
 }
 
@@ -199,6 +201,6 @@ mod tests {
             // The status is spelled in the code: I404DO is a 404.
             assert_eq!(&c.code[1..4], c.status.to_string(), "{}", c.code);
         }
-        assert_eq!(ALL.len(), 84);
+        assert_eq!(ALL.len(), 85);
     }
 }
