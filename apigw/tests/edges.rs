@@ -1,6 +1,6 @@
 //! Edges of the process and the wire: file modes of the data directory, ambiguous `Host`,
 //! misdirected TLS requests, the HTTP version of the answer, half-closed clients, file
-//! descriptor limits, requests in flight at the shutdown deadline.
+//! descriptor limits, requests in flight at the shutdown deadline, the connection metrics.
 
 mod support;
 
@@ -372,6 +372,12 @@ fn accept_errors_back_off_and_serving_resumes() {
     }
     assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
     assert!(answer.ends_with("me"), "{answer}");
+    // The failures were counted; the admin listener answers again too.
+    let counted = metric(gw.admin, "apigw_accept_errors_total");
+    assert!(
+        counted >= 1.0 && counted >= n as f64,
+        "{counted} accept errors counted, {n} logged"
+    );
 }
 
 /// True when the server closed the connection (EOF or reset) within `within`.
@@ -672,4 +678,105 @@ async fn requests_in_flight_at_the_shutdown_deadline_are_answered_503_x503sd() {
         exited - sigterm
     );
     assert_eq!(status.code(), Some(0), "{status:?}");
+}
+
+/// The value of the sample `name` in the admin listener's `/metrics`.
+fn metric(admin: SocketAddr, name: &str) -> f64 {
+    let answer = raw(
+        admin,
+        b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    );
+    assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+    let (_, ct) = status_and(&answer, "content-type");
+    assert_eq!(
+        ct.as_deref(),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    let body = &answer[answer.find("\r\n\r\n").unwrap() + 4..];
+    body.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no {name} in:\n{body}"))
+        .parse()
+        .unwrap()
+}
+
+/// Waits until the sample `name` reads `value` (the gateway notices a closed connection a
+/// moment after the client closed it).
+fn metric_becomes(admin: SocketAddr, name: &str, value: f64) {
+    let mut last = f64::NAN;
+    for _ in 0..100 {
+        last = metric(admin, name);
+        if last == value {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{name} is {last}, not {value}");
+}
+
+/// `GET /metrics` on the admin listener (no signature) counts open connections, connections
+/// shed past `APIGW_MAX_CONNECTIONS` and silent ones closed at `APIGW_FIRST_BYTE_TIMEOUT_MS`,
+/// exactly; it is not served on the data plane.
+#[test]
+fn metrics_count_open_shed_and_silent_connections() {
+    let gw = Gateway::start_with_env(
+        CONFIG,
+        &[
+            ("APIGW_MAX_CONNECTIONS", "3"),
+            ("APIGW_FIRST_BYTE_TIMEOUT_MS", "400"),
+        ],
+    );
+    let admin = gw.admin;
+    for (name, value) in [
+        ("apigw_accept_errors_total", 0.0),
+        ("apigw_connections_open", 0.0),
+        ("apigw_connections_shed_total", 0.0),
+        ("apigw_first_byte_timeouts_total", 0.0),
+    ] {
+        assert_eq!(metric(admin, name), value, "{name}");
+    }
+
+    // Three kept-alive connections that were served.
+    let request = b"GET /users/me HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    let held: Vec<TcpStream> = (0..3)
+        .map(|_| {
+            let mut s = TcpStream::connect(gw.http).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            s.write_all(request).unwrap();
+            let mut buf = [0u8; 1024];
+            let n = s.read(&mut buf).unwrap();
+            assert!(buf[..n].starts_with(b"HTTP/1.1 200 "));
+            s
+        })
+        .collect();
+    assert_eq!(metric(admin, "apigw_connections_open"), 3.0);
+
+    // Two more are shed at accept.
+    for _ in 0..2 {
+        let mut extra = TcpStream::connect(gw.http).unwrap();
+        let _ = extra.write_all(request);
+        assert!(closed_within(&mut extra, Duration::from_secs(3)));
+    }
+    assert_eq!(metric(admin, "apigw_connections_shed_total"), 2.0);
+    assert_eq!(metric(admin, "apigw_connections_open"), 3.0);
+    assert_eq!(metric(admin, "apigw_first_byte_timeouts_total"), 0.0);
+
+    // Once they close, a silent connection is admitted and closed at the first-byte timeout.
+    drop(held);
+    metric_becomes(admin, "apigw_connections_open", 0.0);
+    let mut silent = TcpStream::connect(gw.http).unwrap();
+    metric_becomes(admin, "apigw_connections_open", 1.0);
+    assert!(closed_within(&mut silent, Duration::from_secs(3)));
+    metric_becomes(admin, "apigw_connections_open", 0.0);
+    assert_eq!(metric(admin, "apigw_first_byte_timeouts_total"), 1.0);
+    assert_eq!(metric(admin, "apigw_connections_shed_total"), 2.0);
+    assert_eq!(metric(admin, "apigw_accept_errors_total"), 0.0);
+
+    // The data plane has no /metrics: it is an unknown path there like any other.
+    let answer = raw(
+        gw.http,
+        b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    );
+    assert!(answer.starts_with("HTTP/1.1 404 "), "{answer}");
+    assert!(!answer.contains("apigw_"), "{answer}");
 }

@@ -13,7 +13,6 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
@@ -140,6 +139,7 @@ async fn run_worker(
             _ = shutdown.changed() => break,
         };
         if let Some(e) = failed {
+            shared.metrics.accept_errors.inc();
             if let Some(pause) = backoff.after(&e) {
                 tracing::warn!(
                     "accepting a connection failed: {e}; accepting again in {} ms",
@@ -180,7 +180,7 @@ async fn run_worker(
 /// The pause after a failed `accept`: 10 ms, doubling up to 1 s while accepting keeps
 /// failing (e.g. `EMFILE`, out of file descriptors: the pending connection stays in the
 /// backlog, so accepting again at once would spin).
-struct Backoff {
+pub struct Backoff {
     next: Duration,
 }
 
@@ -196,13 +196,13 @@ impl Backoff {
     const FIRST: Duration = Duration::from_millis(10);
     const MAX: Duration = Duration::from_secs(1);
 
-    fn reset(&mut self) {
+    pub fn reset(&mut self) {
         self.next = Backoff::FIRST;
     }
 
     /// How long to wait after `e`; `None` for the errors of one connection that went away
     /// before it was accepted (accept the next one at once).
-    fn after(&mut self, e: &std::io::Error) -> Option<Duration> {
+    pub fn after(&mut self, e: &std::io::Error) -> Option<Duration> {
         use std::io::ErrorKind::{ConnectionAborted, ConnectionReset, Interrupted};
         if matches!(e.kind(), ConnectionAborted | ConnectionReset | Interrupted) {
             return None;
@@ -248,7 +248,11 @@ fn serve(
         let mut probe = [0u8; 1];
         match tokio::time::timeout(first_byte, stream.peek(&mut probe)).await {
             Ok(Ok(n)) if n > 0 => {}
-            _ => return,
+            Ok(_) => return,
+            Err(_) => {
+                worker.shared.metrics.first_byte_timeouts.inc();
+                return;
+            }
         }
         let svc = |info: ConnInfo| {
             let (worker, info) = (worker.clone(), Arc::new(info));
@@ -284,16 +288,21 @@ struct OpenConnection(Arc<Shared>);
 
 impl OpenConnection {
     fn admit(shared: &Arc<Shared>) -> Option<OpenConnection> {
-        let open = shared.connections.fetch_add(1, Ordering::Relaxed) + 1;
+        let open = shared.metrics.connections_open.inc() + 1;
         let guard = OpenConnection(shared.clone());
         let cap = shared.config.max_connections;
-        (cap == 0 || open <= cap).then_some(guard)
+        if cap == 0 || usize::try_from(open).is_ok_and(|open| open <= cap) {
+            Some(guard)
+        } else {
+            shared.metrics.connections_shed.inc();
+            None
+        }
     }
 }
 
 impl Drop for OpenConnection {
     fn drop(&mut self) {
-        self.0.connections.fetch_sub(1, Ordering::Relaxed);
+        self.0.metrics.connections_open.dec();
     }
 }
 
