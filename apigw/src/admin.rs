@@ -1,5 +1,8 @@
-//! The admin listener: `GET /healthz`, and the management OpenAPI (CloudAPI 2016-07-14) at `/`.
+//! The admin listener: `GET /healthz`, `GET /metrics` (Prometheus text format; unsigned, like
+//! `/healthz`: the admin listener is the operator's, on loopback by default), and the
+//! management OpenAPI (CloudAPI 2016-07-14) at `/`.
 
+use apigw_gateway::server::Backoff;
 use apigw_gateway::Shared;
 use apigw_mgmt::Management;
 use bytes::Bytes;
@@ -24,12 +27,34 @@ pub fn start(
 ) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::from_std(listener)?;
     tokio::spawn(async move {
+        let mut backoff = Backoff::default();
         loop {
             let accepted = tokio::select! {
                 a = listener.accept() => a,
                 _ = stop.changed() => return,
             };
-            let Ok((stream, _)) = accepted else { continue };
+            let stream = match accepted {
+                Ok((stream, _)) => {
+                    backoff.reset();
+                    stream
+                }
+                Err(e) => {
+                    // Out of descriptors the pending connection stays in the backlog: pause
+                    // rather than spin, as the data plane does.
+                    shared.metrics.accept_errors.inc();
+                    if let Some(pause) = backoff.after(&e) {
+                        tracing::warn!(
+                            "admin: accepting a connection failed: {e}; accepting again in {} ms",
+                            pause.as_millis()
+                        );
+                        tokio::select! {
+                            _ = tokio::time::sleep(pause) => {}
+                            _ = stop.changed() => return,
+                        }
+                    }
+                    continue;
+                }
+            };
             let (shared, mgmt) = (shared.clone(), mgmt.clone());
             tokio::spawn(async move {
                 let svc = service_fn(move |req| {
@@ -58,6 +83,14 @@ async fn handle(
             "Generation": snap.generation, "Apis": snap.api_count(),
         });
         return json(StatusCode::OK, body.to_string());
+    }
+    if req.uri().path() == "/metrics" {
+        let mut resp = Response::new(Full::new(Bytes::from(shared.metrics.encode())));
+        resp.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static(apigw_gateway::metrics::CONTENT_TYPE),
+        );
+        return resp;
     }
     let (parts, body) = req.into_parts();
     let body = match Limited::new(body, MAX_BODY).collect().await {

@@ -17,6 +17,7 @@ use crate::snapshot::RouteTarget;
 use crate::snapshot::{
     Backend, BackendPath, CompiledApi, ContentTypePolicy, HttpBackend, MockResponse, PathPart,
 };
+use crate::tls::TlsName;
 use crate::traffic::{CounterKey, Dimension, Throttled, Unit};
 use crate::Shared;
 use apigw_model::codes;
@@ -32,9 +33,10 @@ use hyper::body::Incoming;
 use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::Notify;
 
 pub static X_CA_REQUEST_ID: HeaderName = HeaderName::from_static("x-ca-request-id");
 use crate::reject::{header_text, BackendFailure, Cause};
@@ -68,15 +70,32 @@ const METHODS: [Method; 9] = [
 pub struct ConnInfo {
     pub peer: SocketAddr,
     pub tls: bool,
+    /// Over TLS: the SNI and the certificate it selected (a request for another host that
+    /// certificate does not cover is misdirected, `I421MR`).
+    pub tls_name: Option<TlsName>,
     /// The peer's IP as a header value, made once per connection (`X-Forwarded-For`).
     pub peer_ip: HeaderValue,
 }
 
 impl ConnInfo {
+    /// A cleartext connection.
     pub fn new(peer: SocketAddr, tls: bool) -> ConnInfo {
         let peer_ip = HeaderValue::from_str(&peer.ip().to_string())
             .expect("an IP address is a valid header value");
-        ConnInfo { peer, tls, peer_ip }
+        ConnInfo {
+            peer,
+            tls,
+            tls_name: None,
+            peer_ip,
+        }
+    }
+
+    /// A TLS connection opened for `name`.
+    pub fn tls(peer: SocketAddr, name: Option<TlsName>) -> ConnInfo {
+        ConnInfo {
+            tls_name: name,
+            ..ConnInfo::new(peer, true)
+        }
     }
 }
 
@@ -105,6 +124,10 @@ pub struct Worker {
     /// (0: no limit).
     in_flight: AtomicUsize,
     max_in_flight: usize,
+    /// Set when the shutdown deadline passed: requests in flight (and any new one) are
+    /// answered `X503SD` at once; `deadline` wakes those waiting.
+    past_deadline: AtomicBool,
+    deadline: Notify,
 }
 
 impl Worker {
@@ -122,6 +145,8 @@ impl Worker {
             node_via,
             in_flight: AtomicUsize::new(0),
             max_in_flight,
+            past_deadline: AtomicBool::new(false),
+            deadline: Notify::new(),
         }
     }
 
@@ -149,12 +174,17 @@ impl Worker {
             .then(|| (req.method().clone(), req.uri().path().to_string()));
         let mut trace = Trace::default();
 
+        let mut shutting_down = false;
         let served = match self.admit() {
             Some(_in_flight) => {
                 let serving = AssertUnwindSafe(self.serve(req, conn, &request_id, &mut trace));
-                match serving.catch_unwind().await {
-                    Ok(served) => served,
-                    Err(panic) => Err(internal_error(&request_id, &*panic)),
+                match self.before_deadline(serving.catch_unwind()).await {
+                    Some(Ok(served)) => served,
+                    Some(Err(panic)) => Err(internal_error(&request_id, &*panic)),
+                    None => {
+                        shutting_down = true;
+                        Err(Reject::new(&codes::X503SD, &[]).because(Cause::Gateway))
+                    }
                 }
             }
             None => Err(Reject::new(&codes::X503BZ, &[]).because(Cause::Gateway)),
@@ -172,6 +202,9 @@ impl Worker {
         }
         *resp.version_mut() = version;
         let headers = resp.headers_mut();
+        if shutting_down && version != Version::HTTP_2 {
+            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         headers.insert(&X_CA_REQUEST_ID, request_id.clone());
         let total = start.elapsed();
         if debug {
@@ -206,6 +239,34 @@ impl Worker {
             );
         }
         resp
+    }
+
+    /// Requests in flight on this worker now.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// The shutdown deadline passed: every request in flight on this worker, and any that
+    /// still comes, is answered `X503SD` now.
+    pub fn deadline_passed(&self) {
+        self.past_deadline.store(true, Ordering::Relaxed);
+        self.deadline.notify_waiters();
+    }
+
+    /// `work`'s output, or `None` when the shutdown deadline passes first (`work` is dropped:
+    /// a backend call in progress is abandoned). Costs nothing while `work` completes
+    /// without waiting: a waiter is registered only when it is pending.
+    async fn before_deadline<F: std::future::Future>(&self, work: F) -> Option<F::Output> {
+        // Created before the flag is read, so a notification between the two is not missed.
+        let deadline = self.deadline.notified();
+        if self.past_deadline.load(Ordering::Relaxed) {
+            return None;
+        }
+        tokio::select! {
+            biased;
+            out = work => Some(out),
+            _ = deadline => None,
+        }
     }
 
     /// Counts the request in flight on this worker, or `None` past the worker's share of
@@ -282,6 +343,11 @@ impl Worker {
         let (api, credentials, captures, rest_from, limits) = {
             let snap = self.shared.snapshot.load();
             let host = request_host(req.uri(), req.headers())?;
+            if let Some(name) = &conn.tls_name {
+                if name.misdirected(&host) {
+                    return Err(Reject::new(&codes::I421MR, &[&host]));
+                }
+            }
             let entry = snap
                 .host(&host)
                 .ok_or_else(|| Reject::new(&codes::I404DO, &[&host]))?;

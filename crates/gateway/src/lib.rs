@@ -23,6 +23,7 @@ pub mod compress;
 pub mod cors;
 pub mod handler;
 pub mod ipcontrol;
+pub mod metrics;
 pub mod openid;
 pub mod params;
 pub mod path_guard;
@@ -137,8 +138,9 @@ pub struct Shared {
     pub breaker_bus: Arc<dyn breaker::BreakerBus>,
     /// Responses kept by the `caching` plugin.
     pub cache: cache::ResponseCache,
-    /// Connections open on this node (all workers), against `max_connections`.
-    pub connections: std::sync::atomic::AtomicUsize,
+    /// The node's metrics (`GET /metrics` on the admin listener); `connections_open` is also
+    /// what `max_connections` is checked against.
+    pub metrics: metrics::Metrics,
     /// The generation of the snapshot being served, for writers that wait until their change
     /// is live ([`Shared::live_generation`]).
     live: tokio::sync::watch::Sender<u64>,
@@ -168,7 +170,7 @@ impl Shared {
             counter,
             breaker_bus,
             cache: cache::ResponseCache::new(config.cache_capacity_bytes),
-            connections: std::sync::atomic::AtomicUsize::new(0),
+            metrics: metrics::Metrics::default(),
             config,
             snapshot: ArcSwap::from_pointee(Snapshot::empty()),
             node_id: format!("{:016x}", fastrand::u64(..)).into(),

@@ -1,9 +1,11 @@
 //! Listeners and workers. Each worker thread runs a single-threaded runtime that accepts on
 //! the shared listening sockets and owns its backend connection pool; shutdown stops accepting,
-//! lets in-flight requests finish, and gives up after the configured wait.
+//! lets in-flight requests finish until the deadline (`shutdown_timeout`), answers those still
+//! in flight then `X503SD`, and closes what is left [`FLUSH`] later.
 
 use crate::canned::Rewrite;
 use crate::handler::{ConnInfo, Worker};
+use crate::tls::TlsName;
 use crate::Shared;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -11,11 +13,14 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+
+/// How long connections get, once the shutdown deadline passed, to write the `X503SD`
+/// answers of their requests in flight before they are closed.
+pub const FLUSH: Duration = Duration::from_secs(1);
 
 /// Binds a listening socket, with a one-line error naming what it was for.
 pub fn bind(addr: &str, what: &str) -> Result<std::net::TcpListener, String> {
@@ -134,6 +139,7 @@ async fn run_worker(
             _ = shutdown.changed() => break,
         };
         if let Some(e) = failed {
+            shared.metrics.accept_errors.inc();
             if let Some(pause) = backoff.after(&e) {
                 tracing::warn!(
                     "accepting a connection failed: {e}; accepting again in {} ms",
@@ -148,21 +154,33 @@ async fn run_worker(
     }
     drop(plain);
     drop(tls_listener);
-    if tokio::time::timeout(shared.config.shutdown_timeout, graceful.shutdown())
+    // Idle connections close now, busy ones once their request is answered (HTTP/1 without
+    // keep-alive, HTTP/2 after GOAWAY).
+    let drain = graceful.shutdown();
+    tokio::pin!(drain);
+    if tokio::time::timeout(shared.config.shutdown_timeout, &mut drain)
         .await
         .is_err()
     {
+        let in_flight = worker.in_flight();
         tracing::warn!(
-            "shutdown: in-flight requests did not finish within {:?}",
+            "shutdown: {in_flight} requests still in flight after {:?}; answering them 503 X503SD",
             shared.config.shutdown_timeout
         );
+        worker.deadline_passed();
+        if tokio::time::timeout(FLUSH, drain).await.is_err() {
+            tracing::warn!(
+                "shutdown: connections still open {} ms after the deadline are closed",
+                FLUSH.as_millis()
+            );
+        }
     }
 }
 
 /// The pause after a failed `accept`: 10 ms, doubling up to 1 s while accepting keeps
 /// failing (e.g. `EMFILE`, out of file descriptors: the pending connection stays in the
 /// backlog, so accepting again at once would spin).
-struct Backoff {
+pub struct Backoff {
     next: Duration,
 }
 
@@ -178,13 +196,13 @@ impl Backoff {
     const FIRST: Duration = Duration::from_millis(10);
     const MAX: Duration = Duration::from_secs(1);
 
-    fn reset(&mut self) {
+    pub fn reset(&mut self) {
         self.next = Backoff::FIRST;
     }
 
     /// How long to wait after `e`; `None` for the errors of one connection that went away
     /// before it was accepted (accept the next one at once).
-    fn after(&mut self, e: &std::io::Error) -> Option<Duration> {
+    pub fn after(&mut self, e: &std::io::Error) -> Option<Duration> {
         use std::io::ErrorKind::{ConnectionAborted, ConnectionReset, Interrupted};
         if matches!(e.kind(), ConnectionAborted | ConnectionReset | Interrupted) {
             return None;
@@ -218,7 +236,6 @@ fn serve(
     };
     let _ = stream.set_nodelay(true);
     let first_byte = worker.shared.config.first_byte_timeout;
-    let info = Arc::new(ConnInfo::new(peer, tls.is_some()));
     let (builder, watcher, worker, tls) = (
         builder.clone(),
         graceful.watcher(),
@@ -231,14 +248,22 @@ fn serve(
         let mut probe = [0u8; 1];
         match tokio::time::timeout(first_byte, stream.peek(&mut probe)).await {
             Ok(Ok(n)) if n > 0 => {}
-            _ => return,
+            Ok(_) => return,
+            Err(_) => {
+                worker.shared.metrics.first_byte_timeouts.inc();
+                return;
+            }
         }
-        let svc = service_fn(move |req| {
-            let (worker, info) = (worker.clone(), info.clone());
-            async move { Ok::<_, Infallible>(worker.handle(req, &info).await) }
-        });
+        let svc = |info: ConnInfo| {
+            let (worker, info) = (worker.clone(), Arc::new(info));
+            service_fn(move |req| {
+                let (worker, info) = (worker.clone(), info.clone());
+                async move { Ok::<_, Infallible>(worker.handle(req, &info).await) }
+            })
+        };
         match tls {
             None => {
+                let svc = svc(ConnInfo::new(peer, false));
                 let _ = watcher
                     .watch(builder.serve_connection(TokioIo::new(Rewrite::new(stream)), svc))
                     .await;
@@ -247,6 +272,8 @@ fn serve(
                 let handshake =
                     tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream));
                 if let Ok(Ok(stream)) = handshake.await {
+                    let name = TlsName::of(stream.get_ref().1, &worker.shared);
+                    let svc = svc(ConnInfo::tls(peer, name));
                     let _ = watcher
                         .watch(builder.serve_connection(TokioIo::new(Rewrite::new(stream)), svc))
                         .await;
@@ -261,16 +288,21 @@ struct OpenConnection(Arc<Shared>);
 
 impl OpenConnection {
     fn admit(shared: &Arc<Shared>) -> Option<OpenConnection> {
-        let open = shared.connections.fetch_add(1, Ordering::Relaxed) + 1;
+        let open = shared.metrics.connections_open.inc() + 1;
         let guard = OpenConnection(shared.clone());
         let cap = shared.config.max_connections;
-        (cap == 0 || open <= cap).then_some(guard)
+        if cap == 0 || usize::try_from(open).is_ok_and(|open| open <= cap) {
+            Some(guard)
+        } else {
+            shared.metrics.connections_shed.inc();
+            None
+        }
     }
 }
 
 impl Drop for OpenConnection {
     fn drop(&mut self) {
-        self.0.connections.fetch_sub(1, Ordering::Relaxed);
+        self.0.metrics.connections_open.dec();
     }
 }
 

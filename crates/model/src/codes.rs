@@ -70,6 +70,9 @@ table! {
     I413UL 413 true "Request URL too Large";
     I400CT 400 true "Invalid Content-Type: `${Reason}`";
     I404DO 404 true "Invalid Domain `${DomainName}`";
+    // apigw's own: over TLS, a `Host` the certificate chosen by the connection's SNI does not
+    // cover (RFC 9110 §15.5.20); the client should ask again on a connection for that host.
+    I421MR 421 true "Misdirected Request: `${Host}` is not served by this connection's certificate";
     // Not emitted: apigw is one instance; a group is never moved to another one.
     I410GG 410 false "Group's instance invalid";
     I400SG 400 true "Invalid Stage";
@@ -163,6 +166,8 @@ table! {
     X500ER 500 true "Service Internal Error";
     X503BZ 503 true "Service Busy";
     X503NS 503 true "Replay protection unavailable, try again later";
+    // apigw's own: a request still in flight when the shutdown deadline passes.
+    X503SD 503 true "Service is shutting down";
     X504TO 504 true "Service timeout";
 }
 
@@ -197,6 +202,6 @@ mod tests {
             // The status is spelled in the code: I404DO is a 404.
             assert_eq!(&c.code[1..4], c.status.to_string(), "{}", c.code);
         }
-        assert_eq!(ALL.len(), 83);
+        assert_eq!(ALL.len(), 85);
     }
 }
