@@ -202,6 +202,6 @@ mod tests {
             // The status is spelled in the code: I404DO is a 404.
             assert_eq!(&c.code[1..4], c.status.to_string(), "{}", c.code);
         }
-        assert_eq!(ALL.len(), 85);
+        assert_eq!(ALL.len(), 86);
     }
 }
