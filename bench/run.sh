@@ -14,6 +14,9 @@
 #   APIGW_BASELINE_BIN=  (another apigw binary, e.g. a build of an earlier commit: measured in the
 #                 same run as target apigw-baseline on the anonymous API, for A/B comparisons)
 #   SCENARIOS=    (comma-separated apigw target names to measure; default all)
+#   REDIS_URL=    (e.g. redis://127.0.0.1:6379: also runs apigw with APIGW_REDIS_URL, measured as
+#                 apigw-redis-policies on the trafficControl API, beside apigw-policies, and
+#                 counts Redis commands per request from INFO commandstats)
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -39,6 +42,9 @@ APIGW_ADMIN_PORT=18090
 BASELINE_PORT=18083
 BASELINE_ADMIN_PORT=18091
 APIGW_BASELINE_BIN=${APIGW_BASELINE_BIN:-}
+REDIS_URL=${REDIS_URL:-}
+REDIS_APIGW_PORT=18084
+REDIS_APIGW_ADMIN_PORT=18092
 SCENARIOS=${SCENARIOS:-}
 EXPECT_BODY="hello from backend"
 OUT_DIR="$BENCH_DIR/out"
@@ -192,6 +198,10 @@ apigw_scenarios() {
         -H "X-Ca-Key: bench-key" -H "X-Ca-Signature-Headers: X-Ca-Key" -H "X-Ca-Signature: $sig"
     # trafficControl (counted, never refused) and ipControl bound together.
     $fn apigw-policies "http://127.0.0.1:$APIGW_PORT/policies"
+    if [[ -n $REDIS_URL ]]; then
+        # The same trafficControl + ipControl API, its counter in Redis (one script per request).
+        $fn apigw-redis-policies "http://127.0.0.1:$REDIS_APIGW_PORT/policies"
+    fi
     # 10 declared parameters validated and mapped (hello_params in gateway.yaml.tmpl).
     $fn apigw-params "http://127.0.0.1:$APIGW_PORT/params/4242/orders/9007199254740993?q=phone&page=3&sort=desc&price=19.99&verbose=true" \
         -H "X-Trace: 0123456789abcdef" -H "X-Tenant: acme"
@@ -336,6 +346,14 @@ else
     if [[ -n $APIGW_BASELINE_BIN ]]; then
         start_apigw_bin apigw-baseline "$APIGW_BASELINE_BIN" "$BASELINE_PORT" "$BASELINE_ADMIN_PORT"
     fi
+    if [[ -n $REDIS_URL ]]; then
+        APIGW_REDIS_URL=$REDIS_URL APIGW_REDIS_PREFIX="apigw-bench-$TS:" \
+            start_apigw_bin apigw-redis "$APIGW_BIN" "$REDIS_APIGW_PORT" "$REDIS_APIGW_ADMIN_PORT"
+        redis_calls() {
+            redis-cli -u "$REDIS_URL" INFO commandstats | awk -F'[=,:]' '/^cmdstat_/ { n += $3 } END { print n + 0 }'
+        }
+        REDIS_CALLS_BEFORE=$(redis_calls)
+    fi
 fi
 
 all_targets verify
@@ -344,6 +362,14 @@ for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
     log "round $ROUND of $ROUNDS"
     all_targets measure
 done
+
+if [[ -n $REDIS_URL ]]; then
+    # Requests apigw-redis answered (wrk's counts in the raw files) against Redis commands.
+    redis_requests=$(cat "$RAW_DIR"/apigw-redis-policies*.txt 2>/dev/null | awk '/requests in/ { n += $1 } END { print n + 0 }')
+    redis_cmds=$(($(redis_calls) - REDIS_CALLS_BEFORE))
+    log "Redis: $redis_cmds commands for $redis_requests requests (warm-ups included; heartbeats add a few): $(python3 -c "print(round($redis_cmds / max($redis_requests, 1), 3))") per request"
+    redis-cli -u "$REDIS_URL" --scan --pattern "apigw-bench-$TS:*" | xargs -r redis-cli -u "$REDIS_URL" DEL >/dev/null
+fi
 
 GIT_COMMIT=$(git rev-parse --short HEAD 2>/dev/null || true)
 NGINX_VERSION=$(nginx -v 2>&1 | sed 's|^nginx version: ||')
