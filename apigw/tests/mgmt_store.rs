@@ -658,7 +658,11 @@ async fn backend_addresses_are_checked_when_they_resolve() {
     tokio::spawn(async move {
         while let Ok((mut s, _)) = listener.accept().await {
             counted.fetch_add(1, Ordering::SeqCst);
-            use tokio::io::AsyncWriteExt;
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            // Answer once the request came: a response before it is an error to the client
+            // (`received unexpected message from connection`, D504CO).
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf).await;
             let _ = s
                 .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
                 .await;
