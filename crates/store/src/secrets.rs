@@ -279,6 +279,11 @@ impl SecretBox {
         }
     }
 
+    /// Whether `stored` is a sealed value (one [`SecretBox::open`] decrypts).
+    pub fn is_sealed(stored: &str) -> bool {
+        stored.starts_with(V1)
+    }
+
     /// What opening the store does to `stored`; an error when no key held opens it.
     pub fn reseal(&self, stored: &str) -> Result<Reseal> {
         Ok(match form(stored)? {
@@ -331,9 +336,15 @@ impl SecretBox {
     /// Opens every secret field of a stored `doc` in place.
     pub fn open_doc<T: SecretFields>(&self, doc: &mut T) -> Result<()> {
         for field in doc.secret_fields() {
-            if field.starts_with(MARK) {
-                *field = self.open(field)?;
-            }
+            self.open_field(field)?;
+        }
+        Ok(())
+    }
+
+    /// Opens one stored value in place (a plain one is left as it is, without a copy).
+    pub fn open_field(&self, field: &mut String) -> Result<()> {
+        if field.starts_with(MARK) {
+            *field = self.open(field)?;
         }
         Ok(())
     }

@@ -13,6 +13,7 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -51,6 +52,9 @@ pub struct SqliteStore {
     online: Arc<DeploymentCache>,
     /// Seals the secret fields of what is written, opens those of what is read.
     secrets: Arc<SecretBox>,
+    /// The secrets the last [`Store::load_live`] opened, by stored form: a sealed value always
+    /// opens to the same text, so a reload decrypts only the values it did not see last time.
+    opened: Arc<OpenedCache>,
     /// What opening the store did to the stored secrets.
     resealed: Resealed,
 }
@@ -75,6 +79,9 @@ impl Resealed {
 
 /// The online deployments of the last read, in (API, stage) order.
 type DeploymentCache = Mutex<Vec<Arc<Deployment>>>;
+
+/// Opened secrets by their sealed form.
+type OpenedCache = Mutex<HashMap<String, String>>;
 
 impl SqliteStore {
     /// Opens (creating if needed) `<dir>/apigw.db` without a master key: secrets are stored
@@ -151,6 +158,7 @@ impl SqliteStore {
             path,
             online: Arc::default(),
             secrets: Arc::new(secrets),
+            opened: Arc::default(),
             resealed,
         })
     }
@@ -658,39 +666,71 @@ fn read_generation(conn: &Connection) -> Result<u64> {
     .map_err(db)
 }
 
+/// Opens the secret fields of documents read for [`read_live`], reusing what the previous
+/// read opened (`last`) and recording what this one opened (`now`).
+struct Opener<'a> {
+    secrets: &'a SecretBox,
+    last: HashMap<String, String>,
+    now: HashMap<String, String>,
+}
+
+impl Opener<'_> {
+    fn docs<T: DeserializeOwned + SecretFields>(
+        &mut self,
+        conn: &Connection,
+        sql: &str,
+    ) -> Result<Vec<T>> {
+        let mut docs: Vec<T> = query_docs(conn, sql, [])?;
+        for d in &mut docs {
+            for field in d.secret_fields() {
+                if !SecretBox::is_sealed(field) {
+                    self.secrets.open_field(field)?;
+                    continue;
+                }
+                let plain = match self.last.remove(field.as_str()) {
+                    Some(p) => p,
+                    None => self.secrets.open(field)?,
+                };
+                let sealed = std::mem::replace(field, plain.clone());
+                self.now.insert(sealed, plain);
+            }
+        }
+        Ok(docs)
+    }
+}
+
 fn read_live(
     tx: &Transaction<'_>,
     cache: &DeploymentCache,
     secrets: &SecretBox,
+    opened: &OpenedCache,
 ) -> Result<LiveConfig> {
-    Ok(LiveConfig {
+    let mut guard = opened.lock().unwrap_or_else(|e| e.into_inner());
+    let mut opener = Opener {
+        secrets,
+        now: HashMap::with_capacity(guard.len()),
+        last: std::mem::take(&mut *guard),
+    };
+    let live = LiveConfig {
         generation: read_generation(tx)?,
         groups: query_docs(tx, "SELECT doc FROM groups ORDER BY group_id", [])?,
-        domains: query_sealed(
-            tx,
-            secrets,
-            "SELECT doc FROM domains ORDER BY domain_name",
-            [],
-        )?,
+        domains: opener.docs(tx, "SELECT doc FROM domains ORDER BY domain_name")?,
         deployments: online_deployments(tx, cache)?,
-        apps: query_sealed(tx, secrets, "SELECT doc FROM apps ORDER BY app_id", [])?,
+        apps: opener.docs(tx, "SELECT doc FROM apps ORDER BY app_id")?,
         authorizations: query_docs(
             tx,
             "SELECT doc FROM authorizations ORDER BY app_id, api_id, stage",
             [],
         )?,
-        plugins: query_sealed(
-            tx,
-            secrets,
-            "SELECT doc FROM plugins ORDER BY plugin_id",
-            [],
-        )?,
+        plugins: opener.docs(tx, "SELECT doc FROM plugins ORDER BY plugin_id")?,
         plugin_bindings: query_docs(
             tx,
             "SELECT doc FROM plugin_bindings ORDER BY api_id, stage, plugin_id",
             [],
         )?,
-    })
+    };
+    *guard = opener.now;
+    Ok(live)
 }
 
 fn read_latest_versions(tx: &Transaction<'_>) -> Result<Vec<(String, Stage, String)>> {
@@ -721,11 +761,14 @@ impl Store for SqliteStore {
     }
 
     async fn load_live(&self) -> Result<LiveConfig> {
-        let cache = self.online.clone();
-        let secrets = self.secrets.clone();
+        let (cache, secrets, opened) = (
+            self.online.clone(),
+            self.secrets.clone(),
+            self.opened.clone(),
+        );
         self.run(move |conn| {
             let tx = conn.transaction().map_err(db)?;
-            let live = read_live(&tx, &cache, &secrets)?;
+            let live = read_live(&tx, &cache, &secrets, &opened)?;
             tx.commit().map_err(db)?;
             Ok(live)
         })
@@ -733,12 +776,15 @@ impl Store for SqliteStore {
     }
 
     async fn load_all(&self) -> Result<StoredConfig> {
-        let cache = self.online.clone();
-        let secrets = self.secrets.clone();
+        let (cache, secrets, opened) = (
+            self.online.clone(),
+            self.secrets.clone(),
+            self.opened.clone(),
+        );
         self.run(move |conn| {
             let tx = conn.transaction().map_err(db)?;
             let all = StoredConfig {
-                live: read_live(&tx, &cache, &secrets)?,
+                live: read_live(&tx, &cache, &secrets, &opened)?,
                 apis: query_docs(&tx, "SELECT doc FROM apis ORDER BY group_id, api_id", [])?,
                 latest_versions: read_latest_versions(&tx)?,
             };

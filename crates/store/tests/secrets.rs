@@ -311,3 +311,37 @@ async fn an_altered_sealed_value_is_an_error_never_another_value() {
     assert!(matches!(err, StoreError::Corrupt(_)), "{err}");
     assert!(err.to_string().contains("altered"), "{err}");
 }
+
+#[tokio::test]
+async fn reloads_reuse_what_they_opened_and_see_every_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open_with(dir.path(), with(Some(1), None)).unwrap();
+    write_all(&store).await;
+    assert_eq!(store.load_live().await.unwrap().apps, vec![app()]);
+    // A new secret is read as such, not as the one opened before.
+    let mut changed = app();
+    changed.keys[0].app_secret = "AnotherSecret-0042".into();
+    changed.app_codes.push("AnotherCode-0042".into());
+    store.put_app(&changed).await.unwrap();
+    assert_eq!(store.load_live().await.unwrap().apps, vec![changed.clone()]);
+    assert_eq!(store.load_live().await.unwrap().apps, vec![changed]);
+    // An altered value is never taken for one opened before.
+    let conn = rusqlite::Connection::open(dir.path().join("apigw.db")).unwrap();
+    let doc: String = conn
+        .query_row("SELECT doc FROM apps", [], |r| r.get(0))
+        .unwrap();
+    let mut stored: App = serde_json::from_str(&doc).unwrap();
+    let s = &mut stored.keys[0].app_secret;
+    let at = s.len() - 3;
+    let other = if &s[at..at + 1] == "A" { "B" } else { "A" };
+    s.replace_range(at..at + 1, other);
+    conn.execute(
+        "UPDATE apps SET doc = ?1",
+        [serde_json::to_string(&stored).unwrap()],
+    )
+    .unwrap();
+    conn.execute("UPDATE generation SET value = value + 1", [])
+        .unwrap();
+    let err = store.load_live().await.unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt(_)), "{err}");
+}
