@@ -47,7 +47,7 @@ pub fn run(data: &DataDir, job: impl for<'a> FnOnce(&'a Control) -> Job<'a>) -> 
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    let store = SqliteStore::open(&data.data_dir).map_err(|e| e.to_string())?;
+    let store = open_store(&data.data_dir)?;
     let control = Control::new(Arc::new(store))
         .with_secret_grace(secret_grace()?)
         .with_group_limit(group_limit()?)
@@ -251,6 +251,114 @@ pub fn rollback(control: &Control, a: RollbackArgs) -> Job<'_> {
         );
         Ok(())
     })
+}
+
+/// Opens the store of `dir` with the master keys of the environment ([`secret_box`]), saying
+/// what opening it rewrote. A store sealed with another key is refused with the key id and
+/// what to do.
+pub fn open_store(dir: &std::path::Path) -> Result<SqliteStore, String> {
+    let secrets = secret_box()?;
+    let store = SqliteStore::open_with(dir, secrets).map_err(|e| match e {
+        apigw_store::StoreError::MasterKey(m) => format!(
+            "{}: {m}. Start with the key of that id as {MASTER_KEY} (or {MASTER_KEY}_FILE); \
+             to change keys, give the old one as {MASTER_KEY}_PREVIOUS as well \
+             (docs/operations.md, \"Secrets at rest\")",
+            dir.join("apigw.db").display()
+        ),
+        e => e.to_string(),
+    })?;
+    let done = store.resealed();
+    let id = store.key_id().unwrap_or_default();
+    if done.sealed > 0 {
+        note(&format!(
+            "sealed {} plain secret(s) in the store with master key id {id}",
+            done.sealed
+        ));
+    }
+    if done.rekeyed > 0 {
+        note(&format!(
+            "sealed {} secret(s) again with master key id {id} (they were sealed with the previous key); the previous key is no longer needed",
+            done.rekeyed
+        ));
+    }
+    if done.unsealed > 0 {
+        note(&format!(
+            "stored {} secret(s) unencrypted (they were sealed with the previous key and {MASTER_KEY} is not set)",
+            done.unsealed
+        ));
+    }
+    Ok(store)
+}
+
+const MASTER_KEY: &str = "APIGW_MASTER_KEY";
+
+/// The master keys: `APIGW_MASTER_KEY` (or `APIGW_MASTER_KEY_FILE`) seals the secrets in the
+/// store, `APIGW_MASTER_KEY_PREVIOUS` (or `_PREVIOUS_FILE`) opens those sealed before a
+/// rotation. Neither set: secrets are stored unencrypted.
+pub fn secret_box() -> Result<apigw_store::SecretBox, String> {
+    let current = master_key(MASTER_KEY)?;
+    let previous = master_key(&format!("{MASTER_KEY}_PREVIOUS"))?;
+    Ok(apigw_store::SecretBox::new(current, previous))
+}
+
+/// One key from `var` (the key as 64 hex digits or base64) or from the file `<var>_FILE`
+/// names (the same text). A file group or others may read is used, with a warning.
+fn master_key(var: &str) -> Result<Option<apigw_store::MasterKey>, String> {
+    use apigw_store::MasterKey;
+    let file_var = format!("{var}_FILE");
+    match (std::env::var_os(var), std::env::var_os(&file_var)) {
+        (Some(_), Some(_)) => Err(format!("set {var} or {file_var}, not both")),
+        (None, None) => Ok(None),
+        (Some(text), None) => {
+            let text = text
+                .into_string()
+                .map_err(|_| format!("{var} is not UTF-8 text"))?;
+            MasterKey::parse(&text)
+                .map(Some)
+                .map_err(|e| format!("{var} {e}"))
+        }
+        (None, Some(path)) => {
+            use std::os::unix::fs::PermissionsExt;
+            let path = std::path::PathBuf::from(path);
+            if path.as_os_str().is_empty() {
+                return Err(format!("{file_var} is empty"));
+            }
+            let unreadable =
+                |e: std::io::Error| format!("{file_var}: cannot read {}: {e}", path.display());
+            let mode = std::fs::metadata(&path)
+                .map_err(unreadable)?
+                .permissions()
+                .mode();
+            if mode & 0o077 != 0 {
+                warn(&format!(
+                    "{file_var}: {} has mode {:04o}: group or others may read the master key (chmod 600 it)",
+                    path.display(),
+                    mode & 0o7777
+                ));
+            }
+            let text = std::fs::read_to_string(&path).map_err(unreadable)?;
+            MasterKey::parse(&text)
+                .map(Some)
+                .map_err(|e| format!("{file_var}: the key in {} {e}", path.display()))
+        }
+    }
+}
+
+/// A line for the operator: logged by the gateway, on stderr in a CLI command.
+fn note(line: &str) {
+    if tracing::dispatcher::has_been_set() {
+        tracing::info!(target: "apigw::config", "{line}");
+    } else {
+        eprintln!("note: {line}");
+    }
+}
+
+fn warn(line: &str) {
+    if tracing::dispatcher::has_been_set() {
+        tracing::warn!(target: "apigw::config", "{line}");
+    } else {
+        eprintln!("warning: {line}");
+    }
 }
 
 /// `APIGW_APP_SECRET_GRACE_SECONDS`: how long a reset secret keeps working (default 24 h).

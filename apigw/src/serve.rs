@@ -4,7 +4,7 @@ use crate::{admin, demo, DataDir};
 use apigw_control::Control;
 use apigw_gateway::server::{bind, Server};
 use apigw_gateway::{reload, GatewayConfig, Shared};
-use apigw_store::{SqliteStore, Store};
+use apigw_store::Store;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -116,7 +116,17 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
     }
     init_logging(&args)?;
     raise_fd_limit();
-    let store = SqliteStore::open(&args.data.data_dir).map_err(|e| e.to_string())?;
+    let store = crate::local::open_store(&args.data.data_dir)?;
+    match store.key_id() {
+        Some(id) => tracing::info!(
+            target: "apigw::config",
+            "secrets in the store are sealed (XChaCha20-Poly1305) with master key id {id}"
+        ),
+        None => tracing::warn!(
+            target: "apigw::config",
+            "secrets in the store (AccessKey secrets, app secrets, AppCodes, TLS private keys, plugin documents) are stored unencrypted; set APIGW_MASTER_KEY or APIGW_MASTER_KEY_FILE to seal them"
+        ),
+    }
     let plain = bind(&args.listen, "data plane")?;
     let tls = match args.tls_listen.as_str() {
         "off" | "" => None,

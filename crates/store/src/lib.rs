@@ -7,8 +7,12 @@
 //! - Every write bumps [`Store::generation`], so a gateway notices changes made by another
 //!   process (e.g. `apigw apply`) or, in a cluster, by another node. A batch ([`Store::commit`])
 //!   is one write: all of it or nothing, one bump.
+//! - Secrets (AccessKey secrets, app secrets and AppCodes, certificates' private keys, plugin
+//!   documents) are sealed with the master key when one is set ([`SecretBox`]): every store
+//!   seals the [`SecretFields`] of a document before writing it and opens them after reading.
 #![forbid(unsafe_code)]
 
+mod secrets;
 mod sqlite;
 
 use apigw_model::{
@@ -17,8 +21,10 @@ use apigw_model::{
 };
 use async_trait::async_trait;
 
+pub use secrets::{MasterKey, Reseal, SecretBox, SecretFields, KEY_ID_LEN};
 pub use sqlite::{
-    create_private_dir, create_private_file, restrict, SqliteStore, PRIVATE_DIR, PRIVATE_FILE,
+    create_private_dir, create_private_file, restrict, Resealed, SqliteStore, PRIVATE_DIR,
+    PRIVATE_FILE,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +39,9 @@ pub enum StoreError {
     /// nothing was written.
     #[error("the configuration changed meanwhile: {0}")]
     Conflict(String),
+    /// Secrets in the store are sealed with a master key that was not given.
+    #[error("{0}")]
+    MasterKey(String),
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;

@@ -3,6 +3,7 @@
 //! Entities are stored as their JSON documents with the columns needed to find them, so the
 //! schema stays small and every field of the model survives a round trip.
 
+use crate::secrets::{Reseal, SecretBox, SecretFields};
 use crate::{LiveConfig, Result, Store, StoreError, StoredConfig, Write};
 use apigw_model::{
     AccessKey, ApiDefinition, App, Authorization, Deployment, Domain, Group, Plugin, PluginBinding,
@@ -12,6 +13,7 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -48,19 +50,60 @@ pub struct SqliteStore {
     /// The online deployments of the last [`Store::load_live`], by (API, stage, version): a
     /// history version is immutable, so only the rows that changed are read and parsed again.
     online: Arc<DeploymentCache>,
+    /// Seals the secret fields of what is written, opens those of what is read.
+    secrets: Arc<SecretBox>,
+    /// The secrets the last [`Store::load_live`] opened, by stored form: a sealed value always
+    /// opens to the same text, so a reload decrypts only the values it did not see last time.
+    opened: Arc<OpenedCache>,
+    /// What opening the store did to the stored secrets.
+    resealed: Resealed,
+}
+
+/// What [`SqliteStore::open_with`] rewrote so that every stored secret is in the form the
+/// master key given writes (counted in values, e.g. one app with two secrets counts two).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Resealed {
+    /// Plain values now sealed with the current key.
+    pub sealed: usize,
+    /// Values sealed with the previous key now sealed with the current one.
+    pub rekeyed: usize,
+    /// Values sealed with the previous key now stored plain (no current key is set).
+    pub unsealed: usize,
+}
+
+impl Resealed {
+    pub fn is_empty(&self) -> bool {
+        *self == Resealed::default()
+    }
 }
 
 /// The online deployments of the last read, in (API, stage) order.
 type DeploymentCache = Mutex<Vec<Arc<Deployment>>>;
 
+/// Opened secrets by their sealed form.
+type OpenedCache = Mutex<HashMap<String, String>>;
+
 impl SqliteStore {
+    /// Opens (creating if needed) `<dir>/apigw.db` without a master key: secrets are stored
+    /// plain, and a store that holds sealed secrets is refused ([`StoreError::MasterKey`]).
+    pub fn open(dir: &Path) -> Result<SqliteStore> {
+        SqliteStore::open_with(dir, SecretBox::plaintext())
+    }
+
     /// Opens (creating if needed) `<dir>/apigw.db`. Fails with a readable message when the
     /// directory cannot be created or the file is not a usable database.
     ///
-    /// The database holds secrets in plain text (AccessKey secrets, app secrets, TLS keys), so
-    /// the directory is created `0700` and the database files `0600`; wider modes found on an
-    /// existing directory or file are narrowed (with a log line).
-    pub fn open(dir: &Path) -> Result<SqliteStore> {
+    /// The database holds secrets (AccessKey secrets, app secrets, TLS keys), so the directory
+    /// is created `0700` and the database files `0600`; wider modes found on an existing
+    /// directory or file are narrowed (with a log line).
+    ///
+    /// Secrets are sealed with `secrets`' current key, if any. Before anything else, every
+    /// stored secret not in that form is rewritten in one transaction (plain ones sealed, those
+    /// sealed with the previous key sealed again), then the file is rebuilt (`VACUUM`) so that
+    /// no plain copy stays in its free pages or its write-ahead log ([`SqliteStore::resealed`]
+    /// says what was done). A secret sealed with a key `secrets` does not hold refuses the
+    /// store ([`StoreError::MasterKey`], naming the key id) and changes nothing.
+    pub fn open_with(dir: &Path, secrets: SecretBox) -> Result<SqliteStore> {
         create_private_dir(dir).map_err(|e| {
             StoreError::Unavailable(format!(
                 "cannot create data directory {}: {e}",
@@ -94,15 +137,44 @@ impl SqliteStore {
                 StoreError::Unavailable(format!("cannot use {}: {e}", path.display()))
             })?;
         }
+        let mut conn = conn;
+        let resealed = reseal(&mut conn, &secrets)?;
+        if !resealed.is_empty() {
+            // The rewritten rows leave their plain text in free space and in the write-ahead
+            // log: rebuild the file and empty the log. The secrets are sealed already; a
+            // failure here (another process reading) only leaves the old copies.
+            if let Err(e) = conn
+                .execute_batch("VACUUM")
+                .and_then(|()| conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)"))
+            {
+                warn_line(&format!(
+                    "{}: secrets are sealed, but the file could not be rebuilt ({e}): earlier plain copies may remain in its free pages until the next VACUUM",
+                    path.display()
+                ));
+            }
+        }
         Ok(SqliteStore {
             conn: Arc::new(Mutex::new(conn)),
             path,
             online: Arc::default(),
+            secrets: Arc::new(secrets),
+            opened: Arc::default(),
+            resealed,
         })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// What opening the store rewrote.
+    pub fn resealed(&self) -> Resealed {
+        self.resealed
+    }
+
+    /// The id of the master key secrets are sealed with; `None`: they are stored plain.
+    pub fn key_id(&self) -> Option<&str> {
+        self.secrets.key_id()
     }
 
     async fn run<T, F>(&self, f: F) -> Result<T>
@@ -122,6 +194,7 @@ impl SqliteStore {
     /// Runs `batch` in one write transaction that bumps the generation once. The answer of
     /// each write: true when it changed a row (see [`exec`]).
     async fn write(&self, batch: Vec<Write>, if_generation: Option<u64>) -> Result<Vec<bool>> {
+        let secrets = self.secrets.clone();
         self.run(move |conn| {
             let tx = conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
@@ -136,7 +209,7 @@ impl SqliteStore {
             }
             let out = batch
                 .iter()
-                .map(|w| exec(&tx, w))
+                .map(|w| exec(&tx, w, &secrets))
                 .collect::<Result<Vec<bool>>>()?;
             tx.execute("UPDATE generation SET value = value + 1 WHERE id = 1", [])
                 .map_err(db)?;
@@ -216,11 +289,73 @@ pub fn restrict(path: &Path, mode: u32) -> std::io::Result<()> {
         ),
         Err(e) => return Err(e),
     };
+    warn_line(&line);
+    Ok(())
+}
+
+/// A warning: a log line in the gateway, a line on stderr in a CLI command (no log subscriber).
+fn warn_line(line: &str) {
     if tracing::dispatcher::has_been_set() {
         tracing::warn!(target: "apigw::config", "{line}");
     } else {
-        // A CLI command (no log subscriber): the line goes to stderr.
         eprintln!("warning: {line}");
+    }
+}
+
+/// Rewrites, in one transaction, every stored secret that is not in the form `secrets` writes
+/// (see [`SqliteStore::open_with`]). Opens every value before writing any: one sealed with an
+/// unknown key, or altered, refuses the whole store and nothing is written.
+fn reseal(conn: &mut Connection, secrets: &SecretBox) -> Result<Resealed> {
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(db)?;
+    let mut done = Resealed::default();
+    reseal_table::<AccessKey>(&tx, secrets, "access_keys", &mut done)?;
+    reseal_table::<App>(&tx, secrets, "apps", &mut done)?;
+    reseal_table::<Domain>(&tx, secrets, "domains", &mut done)?;
+    reseal_table::<Plugin>(&tx, secrets, "plugins", &mut done)?;
+    tx.commit().map_err(db)?;
+    Ok(done)
+}
+
+fn reseal_table<T: SecretFields + Serialize + DeserializeOwned>(
+    tx: &Transaction<'_>,
+    secrets: &SecretBox,
+    table: &str,
+    done: &mut Resealed,
+) -> Result<()> {
+    let rows: Vec<(i64, String)> = {
+        let mut stmt = tx
+            .prepare(&format!("SELECT rowid, doc FROM {table}"))
+            .map_err(db)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(db)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(db)?
+    };
+    for (rowid, doc) in rows {
+        let mut value: T = from_doc(&doc)?;
+        let mut changed = false;
+        for field in value.secret_fields() {
+            // Every value is opened, so an altered one refuses the store now rather than at
+            // the first read.
+            let plain = secrets.open(field)?;
+            match secrets.reseal(field)? {
+                Reseal::Keep => continue,
+                Reseal::Seal => done.sealed += 1,
+                Reseal::Rekey if secrets.key_id().is_some() => done.rekeyed += 1,
+                Reseal::Rekey => done.unsealed += 1,
+            }
+            *field = secrets.seal(&plain);
+            changed = true;
+        }
+        if changed {
+            tx.execute(
+                &format!("UPDATE {table} SET doc = ?1 WHERE rowid = ?2"),
+                params![to_doc(&value)?, rowid],
+            )
+            .map_err(db)?;
+        }
     }
     Ok(())
 }
@@ -236,7 +371,7 @@ fn run_sql(tx: &Transaction<'_>, sql: &str, args: impl rusqlite::Params) -> Resu
 /// The one implementation of every write. True when it changed a row (a delete that found
 /// something, an abolish of an online deployment, a switch to an existing version; puts are
 /// always true).
-fn exec(tx: &Transaction<'_>, w: &Write) -> Result<bool> {
+fn exec(tx: &Transaction<'_>, w: &Write, secrets: &SecretBox) -> Result<bool> {
     match w {
         Write::PutGroup(g) => {
             run_sql(
@@ -263,7 +398,7 @@ fn exec(tx: &Transaction<'_>, w: &Write) -> Result<bool> {
                 tx,
                 "INSERT INTO domains (domain_name, group_id, doc) VALUES (?1, ?2, ?3)
                  ON CONFLICT (domain_name) DO UPDATE SET group_id = ?2, doc = ?3",
-                params![d.domain_name, d.group_id, to_doc(d)?],
+                params![d.domain_name, d.group_id, to_doc(&secrets.seal_doc(d))?],
             )?;
             Ok(true)
         }
@@ -336,7 +471,7 @@ fn exec(tx: &Transaction<'_>, w: &Write) -> Result<bool> {
             run_sql(
                 tx,
                 "INSERT INTO apps (app_id, doc) VALUES (?1, ?2) ON CONFLICT (app_id) DO UPDATE SET doc = ?2",
-                params![a.app_id, to_doc(a)?],
+                params![a.app_id, to_doc(&secrets.seal_doc(a))?],
             )?;
             Ok(true)
         }
@@ -366,7 +501,7 @@ fn exec(tx: &Transaction<'_>, w: &Write) -> Result<bool> {
             run_sql(
                 tx,
                 "INSERT INTO plugins (plugin_id, doc) VALUES (?1, ?2) ON CONFLICT (plugin_id) DO UPDATE SET doc = ?2",
-                params![p.plugin_id, to_doc(p)?],
+                params![p.plugin_id, to_doc(&secrets.seal_doc(p))?],
             )?;
             Ok(true)
         }
@@ -408,7 +543,7 @@ fn exec(tx: &Transaction<'_>, w: &Write) -> Result<bool> {
                 tx,
                 "INSERT INTO access_keys (access_key_id, doc) VALUES (?1, ?2)
                  ON CONFLICT (access_key_id) DO UPDATE SET doc = ?2",
-                params![k.access_key_id, to_doc(k)?],
+                params![k.access_key_id, to_doc(&secrets.seal_doc(k))?],
             )?;
             Ok(true)
         }
@@ -437,6 +572,20 @@ fn query_docs<T: DeserializeOwned>(
         .query_map(args, |r| r.get::<_, String>(0))
         .map_err(db)?;
     rows.map(|r| from_doc(&r.map_err(db)?)).collect()
+}
+
+/// Like [`query_docs`] for documents with secret fields: opens them.
+fn query_sealed<T: DeserializeOwned + SecretFields>(
+    conn: &Connection,
+    secrets: &SecretBox,
+    sql: &str,
+    args: impl rusqlite::Params,
+) -> Result<Vec<T>> {
+    let mut docs: Vec<T> = query_docs(conn, sql, args)?;
+    for d in &mut docs {
+        secrets.open_doc(d)?;
+    }
+    Ok(docs)
 }
 
 fn query_deployments(
@@ -517,25 +666,71 @@ fn read_generation(conn: &Connection) -> Result<u64> {
     .map_err(db)
 }
 
-fn read_live(tx: &Transaction<'_>, cache: &DeploymentCache) -> Result<LiveConfig> {
-    Ok(LiveConfig {
+/// Opens the secret fields of documents read for [`read_live`], reusing what the previous
+/// read opened (`last`) and recording what this one opened (`now`).
+struct Opener<'a> {
+    secrets: &'a SecretBox,
+    last: HashMap<String, String>,
+    now: HashMap<String, String>,
+}
+
+impl Opener<'_> {
+    fn docs<T: DeserializeOwned + SecretFields>(
+        &mut self,
+        conn: &Connection,
+        sql: &str,
+    ) -> Result<Vec<T>> {
+        let mut docs: Vec<T> = query_docs(conn, sql, [])?;
+        for d in &mut docs {
+            for field in d.secret_fields() {
+                if !SecretBox::is_sealed(field) {
+                    self.secrets.open_field(field)?;
+                    continue;
+                }
+                let plain = match self.last.remove(field.as_str()) {
+                    Some(p) => p,
+                    None => self.secrets.open(field)?,
+                };
+                let sealed = std::mem::replace(field, plain.clone());
+                self.now.insert(sealed, plain);
+            }
+        }
+        Ok(docs)
+    }
+}
+
+fn read_live(
+    tx: &Transaction<'_>,
+    cache: &DeploymentCache,
+    secrets: &SecretBox,
+    opened: &OpenedCache,
+) -> Result<LiveConfig> {
+    let mut guard = opened.lock().unwrap_or_else(|e| e.into_inner());
+    let mut opener = Opener {
+        secrets,
+        now: HashMap::with_capacity(guard.len()),
+        last: std::mem::take(&mut *guard),
+    };
+    let live = LiveConfig {
         generation: read_generation(tx)?,
         groups: query_docs(tx, "SELECT doc FROM groups ORDER BY group_id", [])?,
-        domains: query_docs(tx, "SELECT doc FROM domains ORDER BY domain_name", [])?,
+        domains: opener.docs(tx, "SELECT doc FROM domains ORDER BY domain_name")?,
         deployments: online_deployments(tx, cache)?,
-        apps: query_docs(tx, "SELECT doc FROM apps ORDER BY app_id", [])?,
+        apps: opener.docs(tx, "SELECT doc FROM apps ORDER BY app_id")?,
         authorizations: query_docs(
             tx,
             "SELECT doc FROM authorizations ORDER BY app_id, api_id, stage",
             [],
         )?,
-        plugins: query_docs(tx, "SELECT doc FROM plugins ORDER BY plugin_id", [])?,
+        plugins: opener.docs(tx, "SELECT doc FROM plugins ORDER BY plugin_id")?,
         plugin_bindings: query_docs(
             tx,
             "SELECT doc FROM plugin_bindings ORDER BY api_id, stage, plugin_id",
             [],
         )?,
-    })
+    };
+    *guard = opener.now;
+    Ok(live)
 }
 
 fn read_latest_versions(tx: &Transaction<'_>) -> Result<Vec<(String, Stage, String)>> {
@@ -566,10 +761,14 @@ impl Store for SqliteStore {
     }
 
     async fn load_live(&self) -> Result<LiveConfig> {
-        let cache = self.online.clone();
+        let (cache, secrets, opened) = (
+            self.online.clone(),
+            self.secrets.clone(),
+            self.opened.clone(),
+        );
         self.run(move |conn| {
             let tx = conn.transaction().map_err(db)?;
-            let live = read_live(&tx, &cache)?;
+            let live = read_live(&tx, &cache, &secrets, &opened)?;
             tx.commit().map_err(db)?;
             Ok(live)
         })
@@ -577,11 +776,15 @@ impl Store for SqliteStore {
     }
 
     async fn load_all(&self) -> Result<StoredConfig> {
-        let cache = self.online.clone();
+        let (cache, secrets, opened) = (
+            self.online.clone(),
+            self.secrets.clone(),
+            self.opened.clone(),
+        );
         self.run(move |conn| {
             let tx = conn.transaction().map_err(db)?;
             let all = StoredConfig {
-                live: read_live(&tx, &cache)?,
+                live: read_live(&tx, &cache, &secrets, &opened)?,
                 apis: query_docs(&tx, "SELECT doc FROM apis ORDER BY group_id, api_id", [])?,
                 latest_versions: read_latest_versions(&tx)?,
             };
@@ -633,8 +836,16 @@ impl Store for SqliteStore {
     }
 
     async fn list_domains(&self) -> Result<Vec<Domain>> {
-        self.run(|c| query_docs(c, "SELECT doc FROM domains ORDER BY domain_name", []))
-            .await
+        let secrets = self.secrets.clone();
+        self.run(move |c| {
+            query_sealed(
+                c,
+                &secrets,
+                "SELECT doc FROM domains ORDER BY domain_name",
+                [],
+            )
+        })
+        .await
     }
 
     async fn put_api(&self, api: &ApiDefinition) -> Result<()> {
@@ -722,14 +933,22 @@ impl Store for SqliteStore {
     }
 
     async fn get_app(&self, app_id: i64) -> Result<Option<App>> {
+        let secrets = self.secrets.clone();
         self.run(move |c| {
-            Ok(query_docs(c, "SELECT doc FROM apps WHERE app_id = ?1", [app_id])?.pop())
+            Ok(query_sealed(
+                c,
+                &secrets,
+                "SELECT doc FROM apps WHERE app_id = ?1",
+                [app_id],
+            )?
+            .pop())
         })
         .await
     }
 
     async fn list_apps(&self) -> Result<Vec<App>> {
-        self.run(|c| query_docs(c, "SELECT doc FROM apps ORDER BY app_id", []))
+        let secrets = self.secrets.clone();
+        self.run(move |c| query_sealed(c, &secrets, "SELECT doc FROM apps ORDER BY app_id", []))
             .await
     }
 
@@ -769,8 +988,16 @@ impl Store for SqliteStore {
     }
 
     async fn list_plugins(&self) -> Result<Vec<Plugin>> {
-        self.run(|c| query_docs(c, "SELECT doc FROM plugins ORDER BY plugin_id", []))
-            .await
+        let secrets = self.secrets.clone();
+        self.run(move |c| {
+            query_sealed(
+                c,
+                &secrets,
+                "SELECT doc FROM plugins ORDER BY plugin_id",
+                [],
+            )
+        })
+        .await
     }
 
     async fn delete_plugin(&self, plugin_id: &str) -> Result<bool> {
@@ -813,7 +1040,15 @@ impl Store for SqliteStore {
     }
 
     async fn list_access_keys(&self) -> Result<Vec<AccessKey>> {
-        self.run(|c| query_docs(c, "SELECT doc FROM access_keys ORDER BY access_key_id", []))
-            .await
+        let secrets = self.secrets.clone();
+        self.run(move |c| {
+            query_sealed(
+                c,
+                &secrets,
+                "SELECT doc FROM access_keys ORDER BY access_key_id",
+                [],
+            )
+        })
+        .await
     }
 }
