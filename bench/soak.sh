@@ -9,7 +9,7 @@
 #   CONNECTIONS=32   APIGW_BIN=target/release/apigw   SERVER_CPUS=0  LOAD_CPUS=1
 #   MAX_RPS=         (skip the measurement of the maximum and use this)
 #   READY_TIMEOUT=30 KEEP_TMP=0
-# Output: bench/out/soak-<timestamp>/{samples.tsv,deploys.tsv,summary.txt,soak.png}
+# Output: bench/out/soak-<timestamp>/{samples.tsv,deploys.tsv,errors.tsv,summary.txt,soak.png}
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -49,7 +49,8 @@ URL="http://127.0.0.1:$APIGW_PORT/hello"
 # oha_json SECONDS [RATE] : one oha run against the gateway; prints its JSON summary.
 oha_json() {
     local secs=$1 rate=${2:-}
-    local args=(-z "${secs}s" -c "$CONNECTIONS" --no-tui --output-format json -H 'Host: localhost')
+    # -w: requests in flight at the end of an interval finish (not counted as errors).
+    local args=(-z "${secs}s" -w -c "$CONNECTIONS" --no-tui --output-format json -H 'Host: localhost')
     [[ -n $rate ]] && args+=(-q "$rate" --latency-correction)
     taskset -c "$LOAD_CPUS" oha "${args[@]}" "$URL"
 }
@@ -90,7 +91,7 @@ END=$((START + SOAK_MINUTES * 60))
 while (($(date +%s) < END)); do
     oha_json "$INTERVAL" "$RATE" >"$TMP/sample.json"
     rss=$(rss_kb "$APIGW_PID")
-    python3 - "$TMP/sample.json" "$(($(date +%s) - START))" "$rss" >>"$OUT/samples.tsv" <<'PY'
+    python3 - "$TMP/sample.json" "$(($(date +%s) - START))" "$rss" "$OUT/errors.tsv" >>"$OUT/samples.tsv" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
 s, p = d["summary"], d["latencyPercentiles"]
@@ -98,6 +99,8 @@ codes = d.get("statusCodeDistribution", {})
 total = sum(codes.values())
 non200 = total - codes.get("200", 0)
 errors = sum(d.get("errorDistribution", {}).values())
+for kind, n in d.get("errorDistribution", {}).items():
+    print(f"{sys.argv[2]}\t{n}\t{kind}", file=open(sys.argv[4], "a"))
 ms = lambda v: round((v or 0) * 1000, 3)
 print(f'{sys.argv[2]}\t{total}\t{s["requestsPerSec"]:.0f}\t{ms(p["p50"])}\t{ms(p["p99"])}\t{ms(p["p99.9"])}\t{ms(s["slowest"])}\t{non200}\t{errors}\t{int(sys.argv[3]) / 1024:.1f}')
 PY
