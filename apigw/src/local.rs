@@ -4,11 +4,9 @@ use crate::DataDir;
 use apigw_control::apply::{apply as apply_file, GatewayFile};
 use apigw_control::Control;
 use apigw_model::{ApiDefinition, Stage};
-use apigw_store::SqliteStore;
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::Arc;
 
 #[derive(clap::Args, Clone)]
 pub struct ApiArgs {
@@ -42,18 +40,26 @@ pub struct RollbackArgs {
 type Job<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + 'a>>;
 
 /// Opens the store and runs one command on a small runtime.
+///
+/// On the embedded store, a command that wrote returns once a gateway running on the same data
+/// directory serves the change. On a cluster's PostgreSQL store it returns once the change is
+/// committed: the command is not a node, and every node is told at once (LISTEN/NOTIFY).
 pub fn run(data: &DataDir, job: impl for<'a> FnOnce(&'a Control) -> Job<'a>) -> Result<(), String> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    let store = SqliteStore::open(&data.data_dir).map_err(|e| e.to_string())?;
-    let control = Control::new(Arc::new(store))
-        .with_secret_grace(secret_grace()?)
-        .with_group_limit(group_limit()?)
-        .with_backend_policy(backend_policy(Vec::new())?);
+    let cluster = matches!(data.location()?, crate::location::Location::Postgres(_));
     rt.block_on(async {
+        let (store, _) = data.open().await?;
+        let control = Control::new(store)
+            .with_secret_grace(secret_grace()?)
+            .with_group_limit(group_limit()?)
+            .with_backend_policy(backend_policy(Vec::new())?);
         job(&control).await?;
+        if cluster {
+            return Ok(());
+        }
         // Read your writes: a gateway running on this data directory serves the change
         // before the command returns.
         let generation = control
