@@ -107,6 +107,24 @@ async fn deploy_draft(gw: &Gateway, api_id: &str, body: &str) {
     .await;
 }
 
+/// A declarative file: group `<name>_group` on [`HOST`] with a mock API `/live` answering
+/// `body`, deployed.
+fn live_yaml(name: &str, body: &str) -> String {
+    format!(
+        r#"
+Groups:
+  - GroupName: {name}_group
+    Domains: [{{DomainName: {HOST}}}]
+    Apis:
+      - ApiName: {name}_api
+        AuthType: ANONYMOUS
+        RequestConfig: {{RequestHttpMethod: GET, RequestPath: "/live"}}
+        ServiceConfig: {{Mock: "TRUE", MockResult: "{body}"}}
+        DeployTo: [RELEASE]
+"#
+    )
+}
+
 /// What `/live` answers on a node: the mock body, or the error code.
 async fn answer(addr: SocketAddr) -> String {
     let r = get(addr, HOST, "/live").await;
@@ -279,23 +297,7 @@ async fn a_cli_apply_on_the_cluster_store_is_live_on_every_node() {
     let nodes = three_nodes(&db);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("gw.yaml");
-    std::fs::write(
-        &file,
-        format!(
-            r#"
-Groups:
-  - GroupName: cli_group
-    Domains: [{{DomainName: {HOST}}}]
-    Apis:
-      - ApiName: cli_api
-        AuthType: ANONYMOUS
-        RequestConfig: {{RequestHttpMethod: GET, RequestPath: "/live"}}
-        ServiceConfig: {{Mock: "TRUE", MockResult: "from the cli"}}
-        DeployTo: [RELEASE]
-"#
-        ),
-    )
-    .unwrap();
+    std::fs::write(&file, live_yaml("cli", "from the cli")).unwrap();
     let start = Instant::now();
     let (ok, out) = cli_store(db.url(), &["apply", "-f", file.to_str().unwrap()]);
     assert!(ok, "{out}");
@@ -388,23 +390,7 @@ async fn serve_refuses_a_store_it_cannot_use() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_upgrades_an_unversioned_data_directory() {
     let dir = tempfile::tempdir().unwrap();
-    support::apply(
-        dir.path(),
-        &format!(
-            r#"
-Groups:
-  - GroupName: old_group
-    Domains: [{{DomainName: {HOST}}}]
-    Apis:
-      - ApiName: old_api
-        AuthType: ANONYMOUS
-        RequestConfig: {{RequestHttpMethod: GET, RequestPath: "/live"}}
-        ServiceConfig: {{Mock: "TRUE", MockResult: "kept"}}
-        DeployTo: [RELEASE]
-"#
-        ),
-    )
-    .unwrap();
+    support::apply(dir.path(), &live_yaml("old", "kept")).unwrap();
     let db = dir.path().join("apigw.db");
     let version = |v: Option<i64>| {
         let conn = rusqlite::Connection::open(&db).unwrap();
