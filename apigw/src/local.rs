@@ -1,10 +1,11 @@
 //! Commands that change the configuration in the data directory directly.
 
+use crate::location::Location;
 use crate::DataDir;
 use apigw_control::apply::{apply as apply_file, GatewayFile};
 use apigw_control::Control;
 use apigw_model::{ApiDefinition, Stage};
-use apigw_store::SqliteStore;
+use apigw_store::{PostgresStore, Resealed, SqliteStore, Store, StoreError};
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -42,18 +43,26 @@ pub struct RollbackArgs {
 type Job<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + 'a>>;
 
 /// Opens the store and runs one command on a small runtime.
+///
+/// On the embedded store, a command that wrote returns once a gateway running on the same data
+/// directory serves the change. On a cluster's PostgreSQL store it returns once the change is
+/// committed: the command is not a node, and every node is told at once (LISTEN/NOTIFY).
 pub fn run(data: &DataDir, job: impl for<'a> FnOnce(&'a Control) -> Job<'a>) -> Result<(), String> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    let store = open_store(&data.data_dir)?;
-    let control = Control::new(Arc::new(store))
-        .with_secret_grace(secret_grace()?)
-        .with_group_limit(group_limit()?)
-        .with_backend_policy(backend_policy(Vec::new())?);
+    let cluster = matches!(data.location()?, Location::Postgres(_));
     rt.block_on(async {
+        let store = open_store(data).await?.store;
+        let control = Control::new(store)
+            .with_secret_grace(secret_grace()?)
+            .with_group_limit(group_limit()?)
+            .with_backend_policy(backend_policy(Vec::new())?);
         job(&control).await?;
+        if cluster {
+            return Ok(());
+        }
         // Read your writes: a gateway running on this data directory serves the change
         // before the command returns.
         let generation = control
@@ -253,22 +262,70 @@ pub fn rollback(control: &Control, a: RollbackArgs) -> Job<'_> {
     })
 }
 
-/// Opens the store of `dir` with the master keys of the environment ([`secret_box`]), saying
-/// what opening it rewrote. A store sealed with another key is refused with the key id and
-/// what to do.
-pub fn open_store(dir: &std::path::Path) -> Result<SqliteStore, String> {
+/// An open store ([`open_store`]).
+pub struct OpenStore {
+    pub store: Arc<dyn Store>,
+    /// Where it is, for messages: the data directory, or the PostgreSQL database (without
+    /// credentials).
+    pub place: String,
+    /// The id of the master key secrets are sealed with; `None`: they are stored unencrypted.
+    pub key_id: Option<String>,
+}
+
+/// Opens the store — the embedded one in the data directory, or the cluster's PostgreSQL
+/// database when `--store` / `APIGW_STORE_URL` names one — with the master keys of the
+/// environment ([`secret_box`]), saying what opening it rewrote. A store sealed with another
+/// key is refused with the key id and what to do.
+pub async fn open_store(data: &DataDir) -> Result<OpenStore, String> {
     let secrets = secret_box()?;
-    let store = SqliteStore::open_with(dir, secrets).map_err(|e| match e {
-        apigw_store::StoreError::MasterKey(m) => format!(
-            "{}: {m}. Start with the key of that id as {MASTER_KEY} (or {MASTER_KEY}_FILE); \
-             to change keys, give the old one as {MASTER_KEY}_PREVIOUS as well \
-             (docs/operations.md, \"Secrets at rest\")",
-            dir.join("apigw.db").display()
-        ),
-        e => e.to_string(),
-    })?;
-    let done = store.resealed();
-    let id = store.key_id().unwrap_or_default();
+    let refused = |place: String| {
+        move |e: StoreError| {
+            match e {
+            StoreError::MasterKey(m) => format!(
+                "{place}: {m}. Start with the key of that id as {MASTER_KEY} (or {MASTER_KEY}_FILE); \
+                 to change keys, give the old one as {MASTER_KEY}_PREVIOUS as well \
+                 (docs/operations.md, \"Secrets at rest\")"
+            ),
+            e => e.to_string(),
+        }
+        }
+    };
+    let (opened, done, cluster) = match data.location()? {
+        Location::Dir(dir) => {
+            let s = SqliteStore::open_with(dir, secrets)
+                .map_err(refused(dir.join("apigw.db").display().to_string()))?;
+            let opened = OpenStore {
+                place: dir.display().to_string(),
+                key_id: s.key_id().map(str::to_string),
+                store: Arc::new(s.clone()),
+            };
+            (opened, s.resealed(), false)
+        }
+        Location::Postgres(url) => {
+            let s = PostgresStore::connect_with(url, secrets)
+                .await
+                .map_err(refused(
+                    "the PostgreSQL store (--store / APIGW_STORE_URL)".to_string(),
+                ))?;
+            let opened = OpenStore {
+                place: s.location().to_string(),
+                key_id: s.key_id().map(str::to_string),
+                store: Arc::new(s.clone()),
+            };
+            (opened, s.resealed(), true)
+        }
+    };
+    report_resealed(done, opened.key_id.as_deref().unwrap_or_default(), cluster);
+    Ok(opened)
+}
+
+/// Tells the operator what opening the store rewrote.
+fn report_resealed(done: Resealed, id: &str, cluster: bool) {
+    let nodes = if cluster {
+        " once every node runs with it"
+    } else {
+        ""
+    };
     if done.sealed > 0 {
         note(&format!(
             "sealed {} plain secret(s) in the store with master key id {id}",
@@ -277,7 +334,7 @@ pub fn open_store(dir: &std::path::Path) -> Result<SqliteStore, String> {
     }
     if done.rekeyed > 0 {
         note(&format!(
-            "sealed {} secret(s) again with master key id {id} (they were sealed with the previous key); the previous key is no longer needed",
+            "sealed {} secret(s) again with master key id {id} (they were sealed with the previous key); the previous key is no longer needed{nodes}",
             done.rekeyed
         ));
     }
@@ -287,7 +344,6 @@ pub fn open_store(dir: &std::path::Path) -> Result<SqliteStore, String> {
             done.unsealed
         ));
     }
-    Ok(store)
 }
 
 const MASTER_KEY: &str = "APIGW_MASTER_KEY";

@@ -1,11 +1,13 @@
 //! `apigw`: the gateway binary. `apigw serve` runs it; the other commands change its
-//! configuration in the data directory (a running gateway picks the change up by itself).
+//! configuration in the data directory, or in the cluster's PostgreSQL database with `--store`
+//! (a running gateway picks the change up by itself).
 
 mod admin;
 mod admin_cli;
 mod call;
 mod demo;
 mod local;
+mod location;
 mod serve;
 mod serving;
 
@@ -29,6 +31,15 @@ pub struct DataDir {
     /// Where the embedded store keeps its database.
     #[arg(long, env = "APIGW_DATA_DIR", default_value = "./data", global = true)]
     data_dir: PathBuf,
+    /// Keep the configuration in PostgreSQL instead of the data directory
+    /// (`postgres://user:password@host:port/database`): the nodes of a cluster share it.
+    #[arg(
+        long = "store",
+        env = "APIGW_STORE_URL",
+        global = true,
+        hide_env_values = true
+    )]
+    store: Option<String>,
 }
 
 #[derive(Subcommand)]

@@ -4,7 +4,6 @@ use crate::{admin, demo, DataDir};
 use apigw_control::Control;
 use apigw_gateway::server::{bind, Server};
 use apigw_gateway::{reload, GatewayConfig, Shared};
-use apigw_store::Store;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -49,9 +48,10 @@ pub struct ServeArgs {
     /// Seconds shutdown waits for in-flight requests.
     #[arg(long, env = "APIGW_SHUTDOWN_TIMEOUT", default_value_t = 30)]
     shutdown_timeout: u64,
-    /// How often (ms) the store is checked for changes made by other processes.
-    #[arg(long, env = "APIGW_RELOAD_POLL_MS", default_value_t = 100)]
-    reload_poll_ms: u64,
+    /// How often (ms) the store is checked for changes made by other processes (default 100;
+    /// 1000 with a PostgreSQL store, whose changes are pushed to every node at once).
+    #[arg(long, env = "APIGW_RELOAD_POLL_MS")]
+    reload_poll_ms: Option<u64>,
     /// Peers allowed to set the client IP through `X-Forwarded-For` for `ipControl` plugins with
     /// `resource: XFF:<index>` (comma-separated IPs or CIDR blocks; none by default).
     #[arg(long, env = "APIGW_TRUSTED_PROXIES", default_value = "")]
@@ -116,8 +116,22 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
     }
     init_logging(&args)?;
     raise_fd_limit();
-    let store = crate::local::open_store(&args.data.data_dir)?;
-    match store.key_id() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("apigw-control")
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let cluster = matches!(
+        args.data.location()?,
+        crate::location::Location::Postgres(_)
+    );
+    let crate::local::OpenStore {
+        store,
+        place,
+        key_id,
+    } = rt.block_on(crate::local::open_store(&args.data))?;
+    match key_id {
         Some(id) => tracing::info!(
             target: "apigw::config",
             "secrets in the store are sealed (XChaCha20-Poly1305) with master key id {id}"
@@ -127,6 +141,11 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
             "secrets in the store (AccessKey secrets, app secrets, AppCodes, TLS private keys, plugin documents) are stored unencrypted; set APIGW_MASTER_KEY or APIGW_MASTER_KEY_FILE to seal them"
         ),
     }
+    let poll = Duration::from_millis(
+        args.reload_poll_ms
+            .unwrap_or(if cluster { 1000 } else { 100 })
+            .max(10),
+    );
     let plain = bind(&args.listen, "data plane")?;
     let tls = match args.tls_listen.as_str() {
         "off" | "" => None,
@@ -177,12 +196,6 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
             .map_err(|e| format!("--trusted-proxies: {e}"))?,
         ..GatewayConfig::default()
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .thread_name("apigw-control")
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
     let shared = match &args.redis_url {
         None => Shared::new(config),
         Some(url) => {
@@ -203,7 +216,6 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
             shared
         }
     };
-    let store: Arc<dyn Store> = Arc::new(store);
     let control = Control::new(store.clone())
         .with_secret_grace(crate::local::secret_grace()?)
         .with_group_limit(crate::local::group_limit()?)
@@ -236,7 +248,7 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
                 .map(|t| format!(" and https://{}", local(t)))
                 .unwrap_or_default(),
             local(&admin_listener),
-            args.data.data_dir.display()
+            place
         );
         let server = Server::start(shared.clone(), plain, tls).map_err(|e| e.to_string())?;
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -244,14 +256,22 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
             store.clone(),
             shared.clone(),
             control.changed(),
-            Duration::from_millis(args.reload_poll_ms.max(10)),
+            poll,
             stop_rx.clone(),
         ));
-        tokio::spawn(crate::serving::record(
-            args.data.data_dir.clone(),
-            shared.live_generation(),
-            stop_rx.clone(),
-        ));
+        // Changes made through other nodes wake the reloader at once (PostgreSQL: LISTEN).
+        tokio::spawn({
+            let (store, wake, stop) = (store.clone(), control.changed(), stop_rx.clone());
+            async move { store.listen(wake, stop).await }
+        });
+        if !cluster {
+            // CLI writes on this data directory wait until this process serves them.
+            tokio::spawn(crate::serving::record(
+                args.data.data_dir.clone(),
+                shared.live_generation(),
+                stop_rx.clone(),
+            ));
+        }
         // From now on a write returns once this node serves it.
         let control = control.with_live(shared.live_generation());
         let mgmt = Arc::new(apigw_mgmt::Management::new(

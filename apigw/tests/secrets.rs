@@ -2,7 +2,8 @@
 //! secret, AppCode, TLS private key or plugin secret is in the data directory, and everything
 //! still works after a restart; a plain data directory is sealed when the gateway starts with
 //! a key; a wrong or missing key is refused with the key id; rotation with
-//! `APIGW_MASTER_KEY_PREVIOUS`.
+//! `APIGW_MASTER_KEY_PREVIOUS`; and the same sealing on a cluster's PostgreSQL store (no
+//! secret in any row of the database).
 
 mod support;
 
@@ -555,5 +556,87 @@ async fn rotating_the_master_key_with_the_previous_one() {
         let err = serve_refused(dir.path(), &root_env(&env));
         assert!(err.contains(says), "{env:?}: {err}");
         assert!(!err.contains(&new), "the key is never printed: {err}");
+    }
+}
+
+/// Every row of every table of the database at `url`, as text.
+async fn database_rows(url: &str) -> String {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let tables: Vec<String> = client
+        .query(
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(tables.iter().any(|t| t == "apps"), "{tables:?}");
+    let mut out = String::new();
+    for t in tables {
+        for row in client
+            .query(&format!("SELECT x::text FROM {t} x"), &[])
+            .await
+            .unwrap()
+        {
+            out.push_str(row.get::<_, &str>(0));
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// The PostgreSQL store of a cluster seals the same secrets: with `APIGW_MASTER_KEY` on the CLI
+/// and on two nodes, no secret is in any row of the database, and signed calls, AppCodes,
+/// AccessKeys and TLS work on both nodes; a node without the key is refused, naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_on_postgresql_keeps_no_plain_secret_in_the_database() {
+    let db = apigw_store::TestDatabase::create();
+    let key = key_hex(6);
+    let with_key = [("APIGW_MASTER_KEY", key.as_str())];
+    let mut store_env = with_key.to_vec();
+    store_env.push(("APIGW_STORE_URL", db.url()));
+    let elsewhere = tempfile::tempdir().unwrap();
+    apply(elsewhere.path(), &store_env);
+    let a = Gateway::start_cluster_node(db.url(), &root_env(&with_key));
+    let (cert, private_key) = create_secrets(&a).await;
+    let b = Gateway::start_cluster_node(db.url(), &root_env(&with_key));
+    for gw in [&a, &b] {
+        assert_signed_calls_work(gw, &[NEW_APP_SECRET, APP_SECRET]);
+        ok(gw, AK, "DescribeApiGroups", &[]).await;
+        assert_eq!(https_status(gw.https, SECURE_HOST, &cert).await, 400);
+    }
+    let rows = database_rows(db.url()).await;
+    let secrets = [
+        AK.1,
+        YAML_SECRET,
+        YAML_CODE,
+        APP_SECRET,
+        NEW_APP_SECRET,
+        APP_CODE,
+        &pem_body(&private_key),
+        PLUGIN_SECRET,
+    ];
+    let plain: Vec<&str> = secrets
+        .iter()
+        .copied()
+        .filter(|s| rows.contains(s))
+        .collect();
+    assert_eq!(plain, Vec::<&str>::new());
+    assert!(rows.contains(&format!("enc:v1:{}:", key_id(&key))));
+    assert!(rows.contains("yaml-key"), "identifiers stay plain");
+
+    // A node without the key (or with another one) is refused, naming the key that sealed them.
+    let other = key_hex(7);
+    for env in [vec![("APIGW_MASTER_KEY", other.as_str())], vec![]] {
+        let mut env = root_env(&env);
+        env.push(("APIGW_STORE_URL", db.url()));
+        let err = serve_refused(elsewhere.path(), &env);
+        assert!(err.contains(&key_id(&key)), "{err}");
+        assert!(err.contains("APIGW_STORE_URL"), "{err}");
     }
 }

@@ -150,6 +150,14 @@ impl Gateway {
         }
     }
 
+    /// Starts a node of a cluster: `apigw serve` with its configuration in the PostgreSQL
+    /// database at `store_url` (`APIGW_STORE_URL`), and extra environment.
+    pub fn start_cluster_node(store_url: &str, env: &[(&str, &str)]) -> Gateway {
+        let mut all = vec![("APIGW_STORE_URL", store_url)];
+        all.extend_from_slice(env);
+        Gateway::start_in_with_env(tempfile::tempdir().unwrap(), &all)
+    }
+
     /// Runs an `apigw` command on this gateway's data directory.
     pub fn cli(&self, args: &[&str]) -> (bool, String) {
         cli(self.dir.path(), args)
@@ -206,6 +214,14 @@ pub fn cli_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (bool, String
         String::from_utf8_lossy(&out.stderr)
     );
     (out.status.success(), text)
+}
+
+/// Runs an `apigw` command on the cluster store at `store_url` (`--store`).
+pub fn cli_store(store_url: &str, args: &[&str]) -> (bool, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut all = args.to_vec();
+    all.extend(["--store", store_url]);
+    cli(dir.path(), &all)
 }
 
 pub fn apply(dir: &Path, yaml: &str) -> Result<String, String> {

@@ -307,7 +307,7 @@ fn in_api(e: ModelError, group: &str, api: &str) -> ModelError {
 /// file changes nothing.
 pub async fn apply(control: &Control, file: &GatewayFile) -> Result<Vec<String>> {
     file.validate()?;
-    let _w = control.write_lock.lock().await;
+    let _w = control.write_lock.lock().await?;
     let mut tries = 0;
     loop {
         let stored = control.store.load_all().await?;

@@ -123,7 +123,7 @@ impl Control {
 
     /// Creates an app with one AppKey/AppSecret pair and one AppCode.
     pub async fn create_app(&self, spec: AppSpec) -> Result<App> {
-        let _w = self.write_lock.lock().await;
+        let _w = self.write_lock.lock().await?;
         let app = self.new_app(&self.store.list_apps().await?, spec)?;
         self.store.put_app(&app).await?;
         self.publish().await;
@@ -178,7 +178,7 @@ impl Control {
         extend: Option<&str>,
         disabled: Option<bool>,
     ) -> Result<App> {
-        let _w = self.write_lock.lock().await;
+        let _w = self.write_lock.lock().await?;
         let mut app = self.app(app_id).await?;
         app.app_name = name.to_string();
         app.description = description.to_string();
@@ -198,7 +198,7 @@ impl Control {
 
     /// Deletes an app and its authorizations.
     pub async fn delete_app(&self, app_id: i64) -> Result<()> {
-        let _w = self.write_lock.lock().await;
+        let _w = self.write_lock.lock().await?;
         self.app(app_id).await?;
         self.store.delete_app(app_id).await?;
         self.publish().await;
@@ -212,7 +212,7 @@ impl Control {
         app_key: &str,
         chosen_secret: Option<String>,
     ) -> Result<AppKeyPair> {
-        let _w = self.write_lock.lock().await;
+        let _w = self.write_lock.lock().await?;
         let mut app = self
             .store
             .list_apps()
@@ -241,7 +241,7 @@ impl Control {
 
     /// Adds an AppCode (generated when `code` is None) to an app.
     pub async fn create_app_code(&self, app_id: i64, code: Option<String>) -> Result<String> {
-        let _w = self.write_lock.lock().await;
+        let _w = self.write_lock.lock().await?;
         let mut app = self.app(app_id).await?;
         if app.app_codes.len() >= MAX_CODES_PER_APP {
             return Err(ModelError::new(
@@ -268,7 +268,7 @@ impl Control {
         keys: &[(String, String)],
         codes: &[String],
     ) -> Result<App> {
-        let _w = self.write_lock.lock().await;
+        let _w = self.write_lock.lock().await?;
         let app = self.app(app_id).await?;
         let app = self.with_credentials(app, keys, codes)?;
         Self::check_unique(&self.store.list_apps().await?, &app)?;
@@ -324,7 +324,7 @@ impl Control {
         valid_until: Option<&str>,
         description: &str,
     ) -> Result<Authorization> {
-        let _w = self.write_lock.lock().await;
+        let _w = self.write_lock.lock().await?;
         self.any_app(app_id).await?;
         let api = self.api(api_id).await?;
         let grant = new_grant(
@@ -342,7 +342,7 @@ impl Control {
 
     /// Revokes a grant. `NotFoundAuthorization` when there was none.
     pub async fn revoke(&self, app_id: i64, api_id: &str, stage: Stage) -> Result<()> {
-        let _w = self.write_lock.lock().await;
+        let _w = self.write_lock.lock().await?;
         self.api(api_id).await?;
         if !self
             .store

@@ -93,7 +93,7 @@ impl Control {
             )
             .into());
         }
-        let _w = self.write_lock.lock().await;
+        let _w = self.write_lock.lock().await?;
         let mut results = Vec::with_capacity(items.len());
         for item in items {
             results.push(self.batch_one(kind, item, description).await);

@@ -17,7 +17,7 @@ pub use apps::{AppSpec, DEFAULT_SECRET_GRACE};
 pub use batch::{BatchItem, BatchResult, BatchTask, TaskKind, MAX_BATCH, MAX_TASKS};
 pub use certs::{certificate_info, check_certificate, check_certificate_at, CertificateInfo};
 
-pub use ops::{Control, ControlError, DEFAULT_MAX_GROUPS, LIVE_WAIT};
+pub use ops::{Control, ControlError, WriteGuard, DEFAULT_MAX_GROUPS, LIVE_WAIT};
 
 /// A fresh 32-character lower-case hex identifier (the shape CloudAPI uses for ids).
 pub fn new_id() -> String {

@@ -63,12 +63,41 @@ pub(crate) fn not_found(what: &str, id: &str) -> ControlError {
     .into()
 }
 
-/// Validated operations on the configuration. Writes are serialised within the process, so
-/// checks (uniqueness, conflicts) and the write they guard cannot interleave.
+/// Serialises the writers of the configuration: within the process (a mutex) and, through
+/// [`Store::lock_writes`], across the processes that share the store (the nodes of a
+/// cluster), so that checks (uniqueness, conflicts) and the write they guard cannot interleave
+/// with another writer's.
+#[derive(Clone)]
+pub(crate) struct Writers {
+    local: Arc<Mutex<()>>,
+    store: Arc<dyn Store>,
+}
+
+/// Held by a writer; the next one goes in when it is dropped.
+pub struct WriteGuard {
+    // Dropped in this order: the store's lock first, then this process's.
+    _store: apigw_store::WriteLock,
+    _local: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl Writers {
+    pub(crate) async fn lock(&self) -> Result<WriteGuard> {
+        let local = self.local.clone().lock_owned().await;
+        let store = self.store.lock_writes().await?;
+        Ok(WriteGuard {
+            _store: store,
+            _local: local,
+        })
+    }
+}
+
+/// Validated operations on the configuration. Writes are serialised (within the process, and
+/// across the nodes sharing a cluster store), so checks (uniqueness, conflicts) and the write
+/// they guard cannot interleave.
 #[derive(Clone)]
 pub struct Control {
     pub(crate) store: Arc<dyn Store>,
-    pub(crate) write_lock: Arc<Mutex<()>>,
+    pub(crate) write_lock: Writers,
     changed: Arc<Notify>,
     /// The generation this node's data plane serves, when one runs in this process: a write
     /// returns once it is live there (read your writes).
@@ -91,8 +120,11 @@ pub const DEFAULT_MAX_GROUPS: usize = 100;
 impl Control {
     pub fn new(store: Arc<dyn Store>) -> Control {
         Control {
+            write_lock: Writers {
+                local: Arc::new(Mutex::new(())),
+                store: store.clone(),
+            },
             store,
-            write_lock: Arc::new(Mutex::new(())),
             changed: Arc::new(Notify::new()),
             live: None,
             secret_grace: crate::apps::DEFAULT_SECRET_GRACE,
@@ -165,6 +197,13 @@ impl Control {
         &self.store
     }
 
+    /// Holds off every other writer of the configuration (in this process, and on the other
+    /// nodes of a cluster) until the guard is dropped: for a caller that checks what is stored
+    /// and writes through [`Control::store`] directly.
+    pub async fn lock_writes(&self) -> Result<WriteGuard> {
+        self.write_lock.lock().await
+    }
+
     /// Notified after every write, so an in-process gateway reloads at once.
     pub fn changed(&self) -> Arc<Notify> {
         self.changed.clone()
@@ -204,7 +243,7 @@ impl Control {
         description: &str,
         base_path: Option<&str>,
     ) -> Result<Group> {
-        let _w = self.write_lock.lock().await;
+        let _w = self.write_lock.lock().await?;
         let group = self.new_group(
             &self.store.list_groups().await?,
             name,
@@ -258,7 +297,7 @@ impl Control {
     }
 
     pub async fn modify_group(&self, group: &Group) -> Result<Group> {
-        let _w = self.write_lock.lock().await;
+        let _w = self.write_lock.lock().await?;
         let old = self.group(&group.group_id).await?;
         group.validate()?;
         let groups = self.groups().await?;
@@ -311,7 +350,7 @@ impl Control {
 
     /// Deletes an empty group (its domains go with it). A group that still has APIs is refused.
     pub async fn delete_group(&self, group_id: &str) -> Result<()> {
-        let _w = self.write_lock.lock().await;
+        let _w = self.write_lock.lock().await?;
         self.group(group_id).await?;
         let apis = self.store.list_apis(group_id).await?;
         if !apis.is_empty() {
@@ -334,7 +373,7 @@ impl Control {
     /// Binds (or re-binds) a custom domain to a group; at most 5 per group. A certificate that
     /// differs from the one stored passes [`crate::check_certificate`] first.
     pub async fn set_domain(&self, domain: Domain) -> Result<Domain> {
-        let _w = self.write_lock.lock().await;
+        let _w = self.write_lock.lock().await?;
         domain.validate()?;
         self.group(&domain.group_id).await?;
         check_domain(&self.store.list_domains().await?, &domain)?;
@@ -344,7 +383,7 @@ impl Control {
     }
 
     pub async fn delete_domain(&self, group_id: &str, domain_name: &str) -> Result<()> {
-        let _w = self.write_lock.lock().await;
+        let _w = self.write_lock.lock().await?;
         self.group(group_id).await?;
         let all = self.store.list_domains().await?;
         if !all
@@ -375,7 +414,7 @@ impl Control {
         domain_name: &str,
         certificate: DomainCertificate,
     ) -> Result<Domain> {
-        let _w = self.write_lock.lock().await;
+        let _w = self.write_lock.lock().await?;
         let mut domain = self.domain(group_id, domain_name).await?;
         check_certificate(
             &certificate.certificate_body,
@@ -395,7 +434,7 @@ impl Control {
         domain_name: &str,
         certificate_id: &str,
     ) -> Result<()> {
-        let _w = self.write_lock.lock().await;
+        let _w = self.write_lock.lock().await?;
         let mut domain = self.domain(group_id, domain_name).await?;
         let current = domain
             .certificate
@@ -429,7 +468,7 @@ impl Control {
 
     /// Creates a draft. Nothing changes live until it is deployed.
     pub async fn create_api(&self, mut api: ApiDefinition) -> Result<ApiDefinition> {
-        let _w = self.write_lock.lock().await;
+        let _w = self.write_lock.lock().await?;
         self.group(&api.group_id).await?;
         api.api_id = new_id();
         api.created_time = now_utc();
@@ -442,7 +481,7 @@ impl Control {
 
     /// Replaces a draft. Deployed versions stay as they are until the next deploy.
     pub async fn modify_api(&self, mut api: ApiDefinition) -> Result<ApiDefinition> {
-        let _w = self.write_lock.lock().await;
+        let _w = self.write_lock.lock().await?;
         let old = self.api(&api.api_id).await?;
         api.group_id = old.group_id;
         api.created_time = old.created_time;
@@ -484,7 +523,7 @@ impl Control {
 
     /// Deletes a draft that is not deployed in any stage.
     pub async fn delete_api(&self, api_id: &str) -> Result<()> {
-        let _w = self.write_lock.lock().await;
+        let _w = self.write_lock.lock().await?;
         self.api(api_id).await?;
         let online: Vec<String> = self
             .store
@@ -518,7 +557,7 @@ impl Control {
         stage: Stage,
         description: &str,
     ) -> Result<Deployment> {
-        let _w = self.write_lock.lock().await;
+        let _w = self.write_lock.lock().await?;
         let deployment = self.deploy_locked(api_id, stage, description).await?;
         self.publish().await;
         Ok(deployment)
@@ -549,7 +588,7 @@ impl Control {
 
     /// Takes the API out of `stage`. Refused with `NotFoundStage` when it is not deployed there.
     pub async fn abolish(&self, api_id: &str, stage: Stage) -> Result<()> {
-        let _w = self.write_lock.lock().await;
+        let _w = self.write_lock.lock().await?;
         self.abolish_locked(api_id, stage).await?;
         self.publish().await;
         Ok(())
@@ -566,7 +605,7 @@ impl Control {
 
     /// Rollback: makes an earlier history version of `stage` live again.
     pub async fn switch_version(&self, api_id: &str, stage: Stage, version: &str) -> Result<()> {
-        let _w = self.write_lock.lock().await;
+        let _w = self.write_lock.lock().await?;
         self.api(api_id).await?;
         let history = self.store.history(api_id, Some(stage)).await?;
         let Some(target) = history.iter().find(|d| d.history_version == version) else {

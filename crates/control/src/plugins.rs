@@ -99,7 +99,7 @@ impl Control {
         data: &str,
         description: &str,
     ) -> Result<Plugin> {
-        let _w = self.write_lock.lock().await;
+        let _w = self.write_lock.lock().await?;
         let plugin = self.new_plugin(
             &self.store.list_plugins().await?,
             name,
@@ -166,7 +166,7 @@ impl Control {
         data: &str,
         description: &str,
     ) -> Result<Plugin> {
-        let _w = self.write_lock.lock().await;
+        let _w = self.write_lock.lock().await?;
         let mut plugin = self.plugin(plugin_id).await?;
         if let Some(name) = name.filter(|n| *n != plugin.plugin_name) {
             if self.plugins().await?.iter().any(|p| p.plugin_name == name) {
@@ -190,7 +190,7 @@ impl Control {
 
     /// Deletes a plugin that is bound nowhere.
     pub async fn delete_plugin(&self, plugin_id: &str) -> Result<()> {
-        let _w = self.write_lock.lock().await;
+        let _w = self.write_lock.lock().await?;
         self.plugin(plugin_id).await?;
         let bound = self
             .store
@@ -214,7 +214,7 @@ impl Control {
     /// Attaches a plugin to an API in a stage; a plugin of the same type bound there is
     /// detached in the same write. Takes effect at once, without a redeploy.
     pub async fn attach_plugin(&self, plugin_id: &str, api_id: &str, stage: Stage) -> Result<()> {
-        let _w = self.write_lock.lock().await;
+        let _w = self.write_lock.lock().await?;
         let plugin = self.plugin(plugin_id).await?;
         let api = self.api(api_id).await?;
         let same_type = same_type_bound(
@@ -237,7 +237,7 @@ impl Control {
     }
 
     pub async fn detach_plugin(&self, plugin_id: &str, api_id: &str, stage: Stage) -> Result<()> {
-        let _w = self.write_lock.lock().await;
+        let _w = self.write_lock.lock().await?;
         self.plugin(plugin_id).await?;
         if !self.store.unbind_plugin(plugin_id, api_id, stage).await? {
             return Err(not_found(

@@ -1,6 +1,7 @@
 //! Keeps the live snapshot in step with the store: compiles a new one off the request path
-//! whenever the store's generation moves (a write in this process is signalled at once; one in
-//! another process or node is seen at the next poll) and swaps it in atomically.
+//! whenever the store's generation moves (a write in this process is signalled at once, and so
+//! is one on another node of a cluster when the store pushes changes — `Store::listen`; others
+//! are seen at the next poll) and swaps it in atomically.
 
 use crate::snapshot::Snapshot;
 use crate::Shared;

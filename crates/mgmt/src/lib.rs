@@ -52,11 +52,13 @@ impl Management {
 
     /// Makes sure a root AccessKey exists: the one given (from `APIGW_ROOT_ACCESS_KEY_ID` /
     /// `..._SECRET`) is stored (its secret updated if it changed); without one, a key is
-    /// generated the first time. Returns a generated key, to be shown once.
+    /// generated the first time. Returns a generated key, to be shown once. Nodes of a
+    /// cluster starting together make one key: the check and the write hold the writers' lock.
     pub async fn ensure_root_key(
         &self,
         given: Option<(String, String)>,
     ) -> Result<Option<AccessKey>, ApiError> {
+        let _w = self.control.lock_writes().await?;
         let store = self.control.store();
         let keys = store.list_access_keys().await.map_err(store_error)?;
         let now = apigw_control::now_utc();

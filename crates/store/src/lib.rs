@@ -7,13 +7,29 @@
 //! - Every write bumps [`Store::generation`], so a gateway notices changes made by another
 //!   process (e.g. `apigw apply`) or, in a cluster, by another node. A batch ([`Store::commit`])
 //!   is one write: all of it or nothing, one bump.
+//! - Schemas are versioned and only move forward (`migrate.rs`): opening a store upgrades an
+//!   older schema in place and refuses a newer one.
 //! - Secrets (AccessKey secrets, app secrets and AppCodes, certificates' private keys, plugin
 //!   documents) are sealed with the master key when one is set ([`SecretBox`]): every store
-//!   seals the [`SecretFields`] of a document before writing it and opens them after reading.
+//!   seals the [`SecretFields`] of a document before writing it and opens them after reading
+//!   (in `sql.rs`, so both stores do it the same way), and opening a store reseals what is not
+//!   in the form the keys given write ([`Resealed`]).
+//!
+//! Two stores implement the trait: [`SqliteStore`] (one file in the data directory) and
+//! [`PostgresStore`] (a cluster's nodes share one database; writes are pushed to every node
+//! with LISTEN/NOTIFY). What they share — the SQL of every read and write, the documents and
+//! their sealed secrets, the online deployments handed out between loads — lives in `sql.rs`,
+//! `online.rs` and `backend.rs`, so a write means the same whichever store runs it.
 #![forbid(unsafe_code)]
 
+mod backend;
+mod migrate;
+mod online;
+mod postgres;
 mod secrets;
+mod sql;
 mod sqlite;
+mod testdb;
 
 use apigw_model::{
     AccessKey, ApiDefinition, App, Authorization, Deployment, Domain, Group, Plugin, PluginBinding,
@@ -21,11 +37,12 @@ use apigw_model::{
 };
 use async_trait::async_trait;
 
-pub use secrets::{MasterKey, Reseal, SecretBox, SecretFields, KEY_ID_LEN};
+pub use postgres::{is_postgres_url, PostgresStore};
+pub use secrets::{MasterKey, Reseal, Resealed, SecretBox, SecretFields, KEY_ID_LEN};
 pub use sqlite::{
-    create_private_dir, create_private_file, restrict, Resealed, SqliteStore, PRIVATE_DIR,
-    PRIVATE_FILE,
+    create_private_dir, create_private_file, restrict, SqliteStore, PRIVATE_DIR, PRIVATE_FILE,
 };
+pub use testdb::TestDatabase;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -42,6 +59,10 @@ pub enum StoreError {
     /// Secrets in the store are sealed with a master key that was not given.
     #[error("{0}")]
     MasterKey(String),
+    /// The store was made by a newer apigw: its schema is at a version this binary does not
+    /// know. Nothing was changed.
+    #[error("the store's schema is at version {found}, newer than this apigw knows (version {supported}): run the apigw release that wrote it, or a newer one")]
+    SchemaTooNew { found: i64, supported: i64 },
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -122,8 +143,44 @@ pub enum Write {
     PutAccessKey(AccessKey),
 }
 
+/// Held while the control plane checks a change against what is stored and writes it (see
+/// [`Store::lock_writes`]); dropping it lets the next writer in.
+pub struct WriteLock(#[allow(dead_code)] Option<Box<dyn std::any::Any + Send + Sync>>);
+
+impl WriteLock {
+    /// A lock that holds nothing (the store has one writing process, or serialises otherwise).
+    pub fn none() -> WriteLock {
+        WriteLock(None)
+    }
+
+    /// Holds `guard` until the lock is dropped.
+    pub fn holding(guard: impl std::any::Any + Send + Sync) -> WriteLock {
+        WriteLock(Some(Box::new(guard)))
+    }
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// Serialises writers across processes: the control plane holds this while it checks a
+    /// change (uniqueness, conflicts) and writes it, so two nodes of a cluster cannot both
+    /// pass a check that only one of their writes may pass. The embedded store has one
+    /// serving process and returns a lock that holds nothing (the control plane serialises
+    /// writers within the process).
+    async fn lock_writes(&self) -> Result<WriteLock> {
+        Ok(WriteLock::none())
+    }
+
+    /// Wakes `wake` whenever another process or node may have changed the store, until `stop`
+    /// turns true. A store that cannot tell returns at once (the reloader polls
+    /// [`Store::generation`] anyway).
+    async fn listen(
+        &self,
+        wake: std::sync::Arc<tokio::sync::Notify>,
+        stop: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let _ = (wake, stop);
+    }
+
     /// A number that grows with every committed write.
     async fn generation(&self) -> Result<u64>;
     /// A consistent view of what is live.

@@ -8,11 +8,13 @@
 //!
 //! Without a master key values are stored as they are (as before this existed); a plain value
 //! that itself starts with `enc:` is written `enc:plain:<value>` so it cannot be mistaken for a
-//! sealed one. Plain values from before stay readable; [`crate::SqliteStore::open_with`]
-//! rewrites every value not sealed with the current key (plain ones, those under the previous
-//! key) when it opens the store.
+//! sealed one. Plain values from before stay readable; opening a store
+//! ([`crate::SqliteStore::open_with`], [`crate::PostgresStore::connect_with`]) rewrites every
+//! value not sealed with the current key (plain ones, those under the previous key).
 //!
-//! Which fields are secret is said once per document type ([`SecretFields`]), for every store.
+//! Which fields are secret is said once per document type ([`SecretFields`]), for every store;
+//! the document layer both stores share (`sql.rs`) seals them when it writes a document and
+//! opens them when it reads one.
 
 use crate::{Result, StoreError};
 use apigw_model::{AccessKey, App, Domain, Plugin};
@@ -22,6 +24,8 @@ use base64::Engine;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::Mutex;
 
 /// Start of every value this module wrote in a special form.
 const MARK: &str = "enc:";
@@ -347,6 +351,89 @@ impl SecretBox {
             *field = self.open(field)?;
         }
         Ok(())
+    }
+}
+
+/// What opening a store rewrote so that every stored secret is in the form the master keys
+/// given write (counted in values, e.g. one app with two secrets counts two).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Resealed {
+    /// Plain values now sealed with the current key.
+    pub sealed: usize,
+    /// Values sealed with the previous key now sealed with the current one.
+    pub rekeyed: usize,
+    /// Values sealed with the previous key now stored plain (no current key is set).
+    pub unsealed: usize,
+}
+
+impl Resealed {
+    pub fn is_empty(&self) -> bool {
+        *self == Resealed::default()
+    }
+}
+
+/// A store's master keys, and the secrets its last load of the live configuration opened (by
+/// stored form: a sealed value always opens to the same text, so a reload decrypts only the
+/// values it did not see last time).
+#[derive(Debug, Default)]
+pub(crate) struct Secrets {
+    pub keys: SecretBox,
+    opened: Mutex<HashMap<String, String>>,
+}
+
+impl Secrets {
+    pub fn new(keys: SecretBox) -> Secrets {
+        Secrets {
+            keys,
+            opened: Mutex::default(),
+        }
+    }
+
+    /// Starts opening the documents of one load (see [`Opener`]).
+    pub fn opener(&self) -> Opener<'_> {
+        let last = std::mem::take(&mut *self.opened.lock().unwrap_or_else(|e| e.into_inner()));
+        Opener {
+            secrets: self,
+            now: HashMap::with_capacity(last.len()),
+            last,
+        }
+    }
+}
+
+/// Opens the secret fields of the documents of one load, reusing what the previous load
+/// opened; [`Opener::finish`] keeps what this one opened for the next. Loads that run at the
+/// same time stay correct (one of them just decrypts everything).
+pub(crate) struct Opener<'a> {
+    secrets: &'a Secrets,
+    last: HashMap<String, String>,
+    now: HashMap<String, String>,
+}
+
+impl Opener<'_> {
+    /// Opens every secret field of a stored `doc` in place.
+    pub fn open<T: SecretFields>(&mut self, doc: &mut T) -> Result<()> {
+        for field in doc.secret_fields() {
+            if !SecretBox::is_sealed(field) {
+                self.secrets.keys.open_field(field)?;
+                continue;
+            }
+            let plain = match self.last.remove(field.as_str()) {
+                Some(p) => p,
+                None => self.secrets.keys.open(field)?,
+            };
+            let sealed = std::mem::replace(field, plain.clone());
+            self.now.insert(sealed, plain);
+        }
+        Ok(())
+    }
+
+    /// Keeps what this load opened for the next one.
+    pub fn finish(self) {
+        *self
+            .secrets
+            .opened
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = self.now;
     }
 }
 

@@ -1,142 +1,126 @@
-//! The SQLite store against a real database file.
+//! What only the SQLite store does: the data directory (its modes, a clear error when it is
+//! unusable) and the upgrade of data directories made by earlier versions. The behaviour it
+//! shares with PostgreSQL is tested in `conformance.rs`.
 
-use apigw_model::{ApiDefinition, Deployment, Domain, Group, Stage};
-use apigw_store::{SqliteStore, Store};
-use serde_json::json;
+mod common;
 
-fn group(id: &str) -> Group {
-    serde_json::from_value(json!({"GroupId": id, "GroupName": format!("group_{id}")})).unwrap()
+use apigw_model::Stage;
+use apigw_store::{SqliteStore, Store, StoreError};
+use common::{api, deployment, group};
+
+/// The schema as apigw created it before schemas had versions (copied from the code of that
+/// time, not from the migrations): such a data directory has `user_version` 0.
+const UNVERSIONED_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS generation (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL);
+INSERT OR IGNORE INTO generation (id, value) VALUES (1, 0);
+CREATE TABLE IF NOT EXISTS groups (group_id TEXT PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS domains (domain_name TEXT PRIMARY KEY, group_id TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS apis (api_id TEXT PRIMARY KEY, group_id TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS apis_group ON apis (group_id);
+CREATE TABLE IF NOT EXISTS deployments (
+    api_id TEXT NOT NULL, stage TEXT NOT NULL, version TEXT NOT NULL, group_id TEXT NOT NULL,
+    online INTEGER NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (api_id, stage, version));
+CREATE INDEX IF NOT EXISTS deployments_online ON deployments (online) WHERE online = 1;
+CREATE INDEX IF NOT EXISTS deployments_online_keys ON deployments (api_id, stage, version) WHERE online = 1;
+CREATE TABLE IF NOT EXISTS apps (app_id INTEGER PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS authorizations (
+    app_id INTEGER NOT NULL, api_id TEXT NOT NULL, stage TEXT NOT NULL, group_id TEXT NOT NULL,
+    doc TEXT NOT NULL, PRIMARY KEY (app_id, api_id, stage));
+CREATE INDEX IF NOT EXISTS authorizations_api ON authorizations (api_id);
+CREATE TABLE IF NOT EXISTS plugins (plugin_id TEXT PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS plugin_bindings (
+    plugin_id TEXT NOT NULL, api_id TEXT NOT NULL, stage TEXT NOT NULL, group_id TEXT NOT NULL,
+    doc TEXT NOT NULL, PRIMARY KEY (plugin_id, api_id, stage));
+CREATE INDEX IF NOT EXISTS plugin_bindings_api ON plugin_bindings (api_id);
+CREATE TABLE IF NOT EXISTS access_keys (access_key_id TEXT PRIMARY KEY, doc TEXT NOT NULL);
+";
+
+fn user_version(dir: &std::path::Path) -> i64 {
+    rusqlite::Connection::open(dir.join("apigw.db"))
+        .unwrap()
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap()
 }
 
-fn api(id: &str, group: &str, path: &str) -> ApiDefinition {
-    serde_json::from_value(json!({
-        "ApiId": id, "GroupId": group, "ApiName": format!("api_{id}"), "AuthType": "ANONYMOUS",
-        "RequestConfig": {"RequestHttpMethod": "GET", "RequestPath": path},
-        "ServiceConfig": {"Mock": "TRUE", "MockResult": "hi"},
-        "RequestParameters": [{"ApiParameterName": "x"}]
-    }))
-    .unwrap()
-}
-
-fn deployment(api: &ApiDefinition, stage: Stage, version: &str) -> Deployment {
-    Deployment {
-        api_id: api.api_id.clone(),
-        group_id: api.group_id.clone(),
-        stage_name: stage,
-        history_version: version.into(),
-        description: String::new(),
-        deployed_time: "2026-11-25T00:00:00Z".into(),
-        online: false,
-        definition: api.clone(),
-    }
-}
-
+/// A data directory written before schemas had versions opens, keeps its data, and is at
+/// version 1 afterwards.
 #[tokio::test]
-async fn round_trips_and_survives_reopen() {
+async fn an_unversioned_data_directory_is_upgraded_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = api("a1", "g1", "/old");
+    {
+        let conn = rusqlite::Connection::open(dir.path().join("apigw.db")).unwrap();
+        conn.execute_batch(UNVERSIONED_SCHEMA).unwrap();
+        conn.execute(
+            "INSERT INTO groups (group_id, doc) VALUES ('g1', ?1)",
+            [json(&group("g1"))],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO apis (api_id, group_id, doc) VALUES ('a1', 'g1', ?1)",
+            [json(&a)],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO deployments (api_id, stage, version, group_id, online, doc) VALUES ('a1', 'RELEASE', '1', 'g1', 1, ?1)",
+            [json(&deployment(&a, Stage::Release, "1"))],
+        )
+        .unwrap();
+        conn.execute("UPDATE generation SET value = 41", [])
+            .unwrap();
+    }
+    assert_eq!(user_version(dir.path()), 0);
+
+    let store = SqliteStore::open(dir.path()).unwrap();
+    assert_eq!(user_version(dir.path()), 1);
+    assert_eq!(store.generation().await.unwrap(), 41);
+    let live = store.load_live().await.unwrap();
+    assert_eq!(live.groups, vec![group("g1")]);
+    assert_eq!(live.deployments.len(), 1);
+    assert_eq!(live.deployments[0].definition, a);
+    store.put_group(&group("g2")).await.unwrap();
+    drop(store);
+    // Opened again: nothing to do.
+    let store = SqliteStore::open(dir.path()).unwrap();
+    assert_eq!(store.list_groups().await.unwrap().len(), 2);
+    assert_eq!(user_version(dir.path()), 1);
+}
+
+/// A data directory written by a newer apigw (schema version 999) is refused, untouched,
+/// with both versions in the message.
+#[tokio::test]
+async fn a_newer_schema_is_refused_and_left_alone() {
     let dir = tempfile::tempdir().unwrap();
     {
         let store = SqliteStore::open(dir.path()).unwrap();
         store.put_group(&group("g1")).await.unwrap();
-        let d = Domain {
-            domain_name: "localhost".into(),
-            group_id: "g1".into(),
-            bind_stage_name: None,
-            certificate: None,
-        };
-        store.put_domain(&d).await.unwrap();
-        store.put_api(&api("a1", "g1", "/x")).await.unwrap();
     }
-    let store = SqliteStore::open(dir.path()).unwrap();
-    assert_eq!(
-        store.get_group("g1").await.unwrap().unwrap().group_name,
-        "group_g1"
+    rusqlite::Connection::open(dir.path().join("apigw.db"))
+        .unwrap()
+        .pragma_update(None, "user_version", 999)
+        .unwrap();
+    let err = SqliteStore::open(dir.path()).err().expect("refused");
+    assert!(
+        matches!(
+            err,
+            StoreError::SchemaTooNew {
+                found: 999,
+                supported: 1
+            }
+        ),
+        "{err}"
     );
-    assert_eq!(store.list_domains().await.unwrap().len(), 1);
-    let back = store.get_api("a1").await.unwrap().unwrap();
-    assert_eq!(back, api("a1", "g1", "/x"));
-    assert!(back.extra.contains_key("RequestParameters"));
+    let text = err.to_string();
+    assert!(
+        text.contains("version 999") && text.contains("version 1"),
+        "{text}"
+    );
+    assert_eq!(user_version(dir.path()), 999);
 }
 
-#[tokio::test]
-async fn every_write_bumps_the_generation() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path()).unwrap();
-    let g0 = store.generation().await.unwrap();
-    store.put_group(&group("g1")).await.unwrap();
-    let g1 = store.generation().await.unwrap();
-    assert!(g1 > g0);
-    store.put_api(&api("a1", "g1", "/x")).await.unwrap();
-    assert!(store.generation().await.unwrap() > g1);
-    // A second handle on the same file (another process) sees the change.
-    let other = SqliteStore::open(dir.path()).unwrap();
-    assert_eq!(
-        other.generation().await.unwrap(),
-        store.generation().await.unwrap()
-    );
-}
-
-#[tokio::test]
-async fn deploy_abolish_and_switch_keep_one_online_version() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path()).unwrap();
-    store.put_group(&group("g1")).await.unwrap();
-    let v1 = api("a1", "g1", "/v1");
-    let v2 = api("a1", "g1", "/v2");
-    store
-        .deploy(&deployment(&v1, Stage::Release, "20261125000000001"))
-        .await
-        .unwrap();
-    store
-        .deploy(&deployment(&v2, Stage::Release, "20261125000000002"))
-        .await
-        .unwrap();
-    store
-        .deploy(&deployment(&v1, Stage::Test, "20261125000000003"))
-        .await
-        .unwrap();
-
-    let live = store.load_live().await.unwrap();
-    assert_eq!(live.deployments.len(), 2);
-    let release = live
-        .deployments
-        .iter()
-        .find(|d| d.stage_name == Stage::Release)
-        .unwrap();
-    assert_eq!(release.definition.request_config.request_path, "/v2");
-    assert!(release.online);
-
-    let history = store.history("a1", Some(Stage::Release)).await.unwrap();
-    assert_eq!(
-        history.iter().map(|d| d.online).collect::<Vec<_>>(),
-        vec![true, false]
-    );
-
-    assert!(store
-        .switch_version("a1", Stage::Release, "20261125000000001")
-        .await
-        .unwrap());
-    assert!(!store
-        .switch_version("a1", Stage::Release, "19990101000000000")
-        .await
-        .unwrap());
-    let live = store.load_live().await.unwrap();
-    let release = live
-        .deployments
-        .iter()
-        .find(|d| d.stage_name == Stage::Release)
-        .unwrap();
-    assert_eq!(release.definition.request_config.request_path, "/v1");
-
-    assert!(store.abolish("a1", Stage::Release).await.unwrap());
-    assert!(!store.abolish("a1", Stage::Release).await.unwrap());
-    let live = store.load_live().await.unwrap();
-    assert_eq!(live.deployments.len(), 1);
-    assert_eq!(live.deployments[0].stage_name, Stage::Test);
-    assert_eq!(store.history("a1", None).await.unwrap().len(), 3);
-
-    assert!(store.delete_group("g1").await.unwrap());
-    assert!(store.load_live().await.unwrap().deployments.is_empty());
-    assert!(store.history("a1", None).await.unwrap().is_empty());
+/// The model's JSON, as the store of that time wrote it as `doc`.
+fn json(v: &impl serde::Serialize) -> String {
+    serde_json::to_string(v).unwrap()
 }
 
 #[test]
