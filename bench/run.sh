@@ -350,7 +350,10 @@ else
         APIGW_REDIS_URL=$REDIS_URL APIGW_REDIS_PREFIX="apigw-bench-$TS:" \
             start_apigw_bin apigw-redis "$APIGW_BIN" "$REDIS_APIGW_PORT" "$REDIS_APIGW_ADMIN_PORT"
         redis_calls() {
-            redis-cli -u "$REDIS_URL" INFO commandstats | awk -F'[=,:]' '/^cmdstat_/ { n += $3 } END { print n + 0 }'
+            # Commands clients sent (round trips); the GET/INCR/PEXPIRE a script runs inside
+            # Redis are counted by commandstats too, so only the top-level ones are summed.
+            redis-cli -u "$REDIS_URL" INFO commandstats |
+                awk -F'[=,:]' '/^cmdstat_(evalsha|eval|set|scan|publish|script|ping)/ { n += $3 } END { print n + 0 }'
         }
         REDIS_CALLS_BEFORE=$(redis_calls)
     fi
@@ -367,7 +370,7 @@ if [[ -n $REDIS_URL ]]; then
     # Requests apigw-redis answered (wrk's counts in the raw files) against Redis commands.
     redis_requests=$(cat "$RAW_DIR"/apigw-redis-policies*.txt 2>/dev/null | awk '/requests in/ { n += $1 } END { print n + 0 }')
     redis_cmds=$(($(redis_calls) - REDIS_CALLS_BEFORE))
-    log "Redis: $redis_cmds commands for $redis_requests requests (warm-ups included; heartbeats add a few): $(python3 -c "print(round($redis_cmds / max($redis_requests, 1), 3))") per request"
+    log "Redis: $redis_cmds commands (round trips) for $redis_requests requests (warm-ups included; heartbeats add a few): $(python3 -c "print(round($redis_cmds / max($redis_requests, 1), 3))") per request"
     redis-cli -u "$REDIS_URL" --scan --pattern "apigw-bench-$TS:*" | xargs -r redis-cli -u "$REDIS_URL" DEL >/dev/null
 fi
 
