@@ -669,7 +669,9 @@ pub fn sign_v3(
 /// SDK sends large fields such as `RequestParameters` or `Data`); `content-type` is then signed
 /// too. An empty `form` gives an empty body and no `content-type`. Parameters with an empty
 /// name are left out of the query and the body: [`parse`] skips them, so a signed one would
-/// never verify.
+/// never verify. Of a name repeated in `query` (or in `form`) the last value is sent, as
+/// [`sign_v1`] does: the server keeps one value per name, and the query is sent sorted, so
+/// sending them all would let the sort order, not the caller, pick the value.
 #[allow(clippy::too_many_arguments)]
 pub fn sign_v3_form(
     access_key_id: &str,
@@ -683,11 +685,13 @@ pub fn sign_v3_form(
     nonce: &str,
 ) -> SignedCall {
     let named = |pairs: &[(String, String)]| -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .filter(|(k, _)| !k.is_empty())
-            .cloned()
-            .collect()
+        merge(
+            pairs
+                .iter()
+                .filter(|(k, _)| !k.is_empty())
+                .cloned()
+                .collect(),
+        )
     };
     let (query, form) = (named(query), named(form));
     let canonical_query = canonical_query(&query);
@@ -1065,6 +1069,47 @@ mod tests {
         assert_eq!(parsed.string_to_sign(), call.string_to_sign);
         parsed.verify(secret)?;
         Ok(parsed)
+    }
+
+    /// Found by the `mgmt_signature` fuzz target (the query of its input): a V3 call with a
+    /// repeated query name sent every value, sorted, so the server kept the greatest encoded
+    /// value (`\u{5}MMMM`) instead of the caller's last one, unlike a V1 call.
+    #[test]
+    fn v3_signer_sends_the_last_value_of_a_repeated_name() {
+        let five = "\u{5}".repeat(5);
+        let query: Vec<(String, String)> = [
+            ("MMMMM", "MM\u{5}\u{5}\u{5}"),
+            (five.as_str(), "\u{5}MMMM"),
+            ("MMMM{", "MMMMM"),
+            ("MMMMM", "MMM\u{5}\u{5}"),
+            (five.as_str(), five.as_str()),
+            (five.as_str(), "\u{5}\u{5}\u{5}\u{5}2"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let now = format_timestamp(8_303_914_669_814_251_534);
+        let expected = vec![
+            (five.clone(), "\u{5}\u{5}\u{5}\u{5}2".to_string()),
+            ("MMMMM".to_string(), "MMM\u{5}\u{5}".to_string()),
+            ("MMMM{".to_string(), "MMMMM".to_string()),
+        ];
+        for v3 in [true, false] {
+            let call = if v3 {
+                sign_v3_form("rt", "s", "h", "MMM{M", "MMMMM", &query, &[], &now, "&Vers")
+            } else {
+                sign_v1("rt", "s", "h", "MMM{M", "MMMMM", &query, &now, "&Vers")
+            };
+            let mut got = receive(&call, "s").unwrap().params;
+            got.sort();
+            assert_eq!(got, expected, "v3: {v3}");
+        }
+        let form = [
+            ("a".to_string(), "1".to_string()),
+            ("a".to_string(), "0".to_string()),
+        ];
+        let call = sign_v3_form("rt", "s", "h", "A", "V", &[], &form, &now, "n");
+        assert_eq!(call.body, b"a=0");
     }
 
     /// Found by the `mgmt_signature` fuzz target (the values of its input): the client signers
