@@ -29,7 +29,8 @@ for t in $targets; do
   if ! CARGO_INCREMENTAL=0 cargo +nightly fuzz run "${flags[@]}" "$t" "$work/$t" "corpus/$t" -- \
       -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
       >"$work/$t.log" 2>&1; then
-    tail -n 60 "$work/$t.log"
+    grep -m1 -A4 "panicked at" "$work/$t.log" || true
+    tail -n 25 "$work/$t.log"
     echo "fuzz target $t failed (input in fuzz/artifacts/$t/)"
     exit 1
   fi
