@@ -667,7 +667,11 @@ pub fn sign_v3(
 
 /// Like [`sign_v3`], with `form` sent as an `application/x-www-form-urlencoded` body (as the Tea
 /// SDK sends large fields such as `RequestParameters` or `Data`); `content-type` is then signed
-/// too. An empty `form` gives an empty body and no `content-type`.
+/// too. An empty `form` gives an empty body and no `content-type`. Parameters with an empty
+/// name are left out of the query and the body: [`parse`] skips them, so a signed one would
+/// never verify. Of a name repeated in `query` (or in `form`) the last value is sent, as
+/// [`sign_v1`] does: the server keeps one value per name, and the query is sent sorted, so
+/// sending them all would let the sort order, not the caller, pick the value.
 #[allow(clippy::too_many_arguments)]
 pub fn sign_v3_form(
     access_key_id: &str,
@@ -680,7 +684,17 @@ pub fn sign_v3_form(
     now_iso8601: &str,
     nonce: &str,
 ) -> SignedCall {
-    let canonical_query = canonical_query(query);
+    let named = |pairs: &[(String, String)]| -> Vec<(String, String)> {
+        merge(
+            pairs
+                .iter()
+                .filter(|(k, _)| !k.is_empty())
+                .cloned()
+                .collect(),
+        )
+    };
+    let (query, form) = (named(query), named(form));
+    let canonical_query = canonical_query(&query);
     let body = if form.is_empty() {
         Vec::new()
     } else {
@@ -750,7 +764,8 @@ pub fn sign_v3_form(
 /// `Timestamp`, `SignatureNonce`, `SignatureMethod`, `SignatureVersion`, `AccessKeyId`, the
 /// business `params`, `Signature` last), empty body; `host`, `x-acs-action`, `x-acs-version`
 /// and `accept` headers (not signed in V1). Entries of `params` named like a protocol key
-/// ([`PROTOCOL_KEYS`]) are dropped; of a repeated key the last value is sent.
+/// ([`PROTOCOL_KEYS`]) or with an empty name (which [`parse`] skips) are dropped; of a repeated
+/// key the last value is sent.
 #[allow(clippy::too_many_arguments)]
 pub fn sign_v1(
     access_key_id: &str,
@@ -778,7 +793,7 @@ pub fn sign_v1(
     all.extend(
         params
             .iter()
-            .filter(|(k, _)| !PROTOCOL_KEYS.contains(&k.as_str()))
+            .filter(|(k, _)| !k.is_empty() && !PROTOCOL_KEYS.contains(&k.as_str()))
             .cloned(),
     );
     let all = merge(all);
@@ -1030,6 +1045,108 @@ fn hex_lower(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Parses and verifies a call made by a client signer, as the server receives it.
+    fn receive(call: &SignedCall, secret: &str) -> Result<Parsed, MgmtError> {
+        let mut headers = HeaderMap::new();
+        for (n, v) in &call.headers {
+            headers.append(
+                http::HeaderName::from_bytes(n.as_bytes()).unwrap(),
+                http::HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        let (path, query) = match call.path_and_query.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (call.path_and_query.as_str(), None),
+        };
+        let parsed = parse(&MgmtRequest {
+            method: call.method,
+            path,
+            query,
+            headers: &headers,
+            body: &call.body,
+        })?;
+        assert_eq!(parsed.string_to_sign(), call.string_to_sign);
+        parsed.verify(secret)?;
+        Ok(parsed)
+    }
+
+    /// Found by the `mgmt_signature` fuzz target (the query of its input): a V3 call with a
+    /// repeated query name sent every value, sorted, so the server kept the greatest encoded
+    /// value (`\u{5}MMMM`) instead of the caller's last one, unlike a V1 call.
+    #[test]
+    fn v3_signer_sends_the_last_value_of_a_repeated_name() {
+        let five = "\u{5}".repeat(5);
+        let query: Vec<(String, String)> = [
+            ("MMMMM", "MM\u{5}\u{5}\u{5}"),
+            (five.as_str(), "\u{5}MMMM"),
+            ("MMMM{", "MMMMM"),
+            ("MMMMM", "MMM\u{5}\u{5}"),
+            (five.as_str(), five.as_str()),
+            (five.as_str(), "\u{5}\u{5}\u{5}\u{5}2"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let now = format_timestamp(8_303_914_669_814_251_534);
+        let expected = vec![
+            (five.clone(), "\u{5}\u{5}\u{5}\u{5}2".to_string()),
+            ("MMMMM".to_string(), "MMM\u{5}\u{5}".to_string()),
+            ("MMMM{".to_string(), "MMMMM".to_string()),
+        ];
+        for v3 in [true, false] {
+            let call = if v3 {
+                sign_v3_form("rt", "s", "h", "MMM{M", "MMMMM", &query, &[], &now, "&Vers")
+            } else {
+                sign_v1("rt", "s", "h", "MMM{M", "MMMMM", &query, &now, "&Vers")
+            };
+            let mut got = receive(&call, "s").unwrap().params;
+            got.sort();
+            assert_eq!(got, expected, "v3: {v3}");
+        }
+        let form = [
+            ("a".to_string(), "1".to_string()),
+            ("a".to_string(), "0".to_string()),
+        ];
+        let call = sign_v3_form("rt", "s", "h", "A", "V", &[], &form, &now, "n");
+        assert_eq!(call.body, b"a=0");
+    }
+
+    /// Found by the `mgmt_signature` fuzz target (the values of its input): the client signers
+    /// signed a parameter with an empty name, which the server skips, so the call could never
+    /// verify (`SignatureDoesNotMatch`).
+    #[test]
+    fn client_signers_leave_out_parameters_with_an_empty_name() {
+        let params = vec![(String::new(), String::new())];
+        let (id, action, version, now, nonce) = (
+            "0v21lw",
+            "ate;x-acs-signature",
+            "-nonce;x-acs-vers",
+            "9999-12-31T23:59:59Z",
+            "e=4b7a8",
+        );
+        let v1 = sign_v1(id, "s", "h", action, version, &params, now, nonce);
+        assert!(!v1.path_and_query.contains("&=&"), "{}", v1.path_and_query);
+        let parsed = receive(&v1, "s").unwrap();
+        assert!(parsed.params.is_empty());
+
+        let named = vec![
+            (String::new(), "x".to_string()),
+            ("GroupName".to_string(), "g".to_string()),
+        ];
+        let v3 = sign_v3_form(id, "s", "h", action, version, &named, &named, now, nonce);
+        assert_eq!(v3.path_and_query, "/?GroupName=g");
+        assert_eq!(v3.body, b"GroupName=g");
+        let parsed = receive(&v3, "s").unwrap();
+        assert_eq!(
+            parsed.params,
+            vec![("GroupName".to_string(), "g".to_string())]
+        );
+        let only_empty = sign_v3_form(id, "s", "h", action, version, &[], &params, now, nonce);
+        assert!(only_empty.body.is_empty());
+        assert!(!only_empty.headers.iter().any(|(n, _)| n == "content-type"));
+        receive(&only_empty, "s").unwrap();
+    }
 
     #[test]
     fn timestamps() {
