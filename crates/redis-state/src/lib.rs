@@ -300,7 +300,7 @@ fn digest(scope: &str, value: &str) -> String {
 #[async_trait]
 impl ReplayGuard for RedisState {
     async fn check(&self, scope: &str, value: &str, ttl: Duration) -> Seen {
-        let key = self.key(&format!("n:{}", digest(scope, value)));
+        let key = format!("{}n:{}", self.settings.prefix, digest(scope, value));
         let ttl = ttl.as_millis().max(1) as u64;
         let set = self
             .run("nonce", |mut c| async move {
@@ -338,13 +338,14 @@ impl Counter for RedisState {
     async fn acquire(&self, key: &CounterKey, limit: u64, unit: Unit, now_ms: i64) -> bool {
         let window = unit.millis();
         let index = now_ms.div_euclid(window);
-        let name = self.key(&format!(
-            "c:{}:{}:{}:{}:{index}",
+        let name = format!(
+            "{}c:{}:{}:{}:{}:{index}",
+            self.settings.prefix,
             key.scope,
             dimension(key.dimension),
             key.id,
             window
-        ));
+        );
         // The counter outlives its window a little, for clocks that disagree.
         let ttl = (index + 1) * window - now_ms + 5_000;
         let script = &self.acquire;
