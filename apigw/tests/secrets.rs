@@ -153,18 +153,7 @@ fn assert_signed_calls_work(gw: &Gateway, app_secrets: &[&str]) {
 
 /// Runs `apigw serve` on `dir`, expecting it to refuse to start; its stderr.
 fn serve_refused(dir: &Path, env: &[(&str, &str)]) -> String {
-    let mut child = Command::new(BIN)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--tls-listen",
-            "127.0.0.1:0",
-            "--admin-listen",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(dir)
+    let mut child = support::serve_command(dir)
         .env("APIGW_LOG", "warn")
         .env("APIGW_ACCESS_LOG", "off")
         .env_remove("APIGW_MASTER_KEY")
@@ -194,18 +183,7 @@ fn serve_refused(dir: &Path, env: &[(&str, &str)]) -> String {
 /// printed before its banner.
 fn startup_lines(dir: &Path, env: &[(&str, &str)]) -> Vec<String> {
     use std::io::BufRead;
-    let mut child = Command::new(BIN)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--tls-listen",
-            "127.0.0.1:0",
-            "--admin-listen",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(dir)
+    let mut child = support::serve_command(dir)
         .env("APIGW_LOG", "info")
         .env("APIGW_ACCESS_LOG", "off")
         .envs(env.iter().copied())

@@ -98,19 +98,8 @@ impl Gateway {
                 });
             }
         }
-        let mut child = command
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--tls-listen",
-                "127.0.0.1:0",
-                "--admin-listen",
-                "127.0.0.1:0",
-            ])
+        let mut child = with_serve_args(&mut command, data_dir)
             .args(args)
-            .arg("--data-dir")
-            .arg(data_dir)
             .env("APIGW_RELOAD_POLL_MS", "50")
             .env("APIGW_WORKER_THREADS", "2")
             .env("APIGW_SHUTDOWN_TIMEOUT", "10")
@@ -193,6 +182,28 @@ impl Drop for Gateway {
             let _ = c.wait();
         }
     }
+}
+
+/// `apigw serve` on `data_dir` with every listener on an ephemeral loopback port.
+pub fn serve_command(data_dir: &Path) -> Command {
+    let mut command = Command::new(BIN);
+    with_serve_args(&mut command, data_dir);
+    command
+}
+
+fn with_serve_args<'a>(command: &'a mut Command, data_dir: &Path) -> &'a mut Command {
+    command
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--tls-listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(data_dir)
 }
 
 pub fn cli(dir: &Path, args: &[&str]) -> (bool, String) {
