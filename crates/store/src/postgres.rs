@@ -370,13 +370,7 @@ async fn reseal_docs(tx: &tokio_postgres::Transaction<'_>) -> Result<[Vec<String
 /// the second finds the first one's work done. The generation is not bumped (no configuration
 /// changed), so nodes are not made to reload.
 async fn reseal(client: &mut Object, secrets: &SecretBox, force_sync: bool) -> Result<Resealed> {
-    let tx = client
-        .build_transaction()
-        .isolation_level(IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .await
-        .map_err(pg)?;
+    let tx = read_snapshot(client).await?;
     let (steps, done) = sql::reseal(reseal_docs(&tx).await?, secrets)?;
     tx.commit().await.map_err(pg)?;
     if steps.is_empty() {
@@ -406,6 +400,17 @@ async fn reseal(client: &mut Object, secrets: &SecretBox, force_sync: bool) -> R
     }
     tx.commit().await.map_err(pg)?;
     Ok(done)
+}
+
+/// A read-only transaction that sees one consistent state of the store.
+async fn read_snapshot(client: &mut Object) -> Result<deadpool_postgres::Transaction<'_>> {
+    client
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await
+        .map_err(pg)
 }
 
 /// The writers' advisory lock, held on a pooled connection; released when dropped.
@@ -445,13 +450,7 @@ impl Backend for PostgresStore {
     async fn load(&self, all: bool) -> Result<StoredConfig> {
         let mut cache = self.online.lock().await;
         let mut client = self.client().await?;
-        let tx = client
-            .build_transaction()
-            .isolation_level(IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .await
-            .map_err(pg)?;
+        let tx = read_snapshot(&mut client).await?;
         let docs = |q: &'static str| {
             let tx = &tx;
             async move {
