@@ -41,12 +41,7 @@ pub fn start(
                 Err(e) => {
                     // Out of descriptors the pending connection stays in the backlog: pause
                     // rather than spin, as the data plane does.
-                    shared.metrics.accept_errors.inc();
-                    if let Some(pause) = backoff.after(&e) {
-                        tracing::warn!(
-                            "admin: accepting a connection failed: {e}; accepting again in {} ms",
-                            pause.as_millis()
-                        );
+                    if let Some(pause) = backoff.failed_accept("admin: ", &e, &shared.metrics) {
                         tokio::select! {
                             _ = tokio::time::sleep(pause) => {}
                             _ = stop.changed() => return,

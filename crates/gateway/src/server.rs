@@ -139,12 +139,7 @@ async fn run_worker(
             _ = shutdown.changed() => break,
         };
         if let Some(e) = failed {
-            shared.metrics.accept_errors.inc();
-            if let Some(pause) = backoff.after(&e) {
-                tracing::warn!(
-                    "accepting a connection failed: {e}; accepting again in {} ms",
-                    pause.as_millis()
-                );
+            if let Some(pause) = backoff.failed_accept("", &e, &shared.metrics) {
                 tokio::select! {
                     _ = tokio::time::sleep(pause) => {}
                     _ = shutdown.changed() => break,
@@ -209,6 +204,24 @@ impl Backoff {
         }
         let pause = self.next;
         self.next = (self.next * 2).min(Backoff::MAX);
+        Some(pause)
+    }
+
+    /// An accept failed with `e` (`what` prefixes the log line, e.g. `"admin: "`): counts it
+    /// (`apigw_accept_errors_total`) and says how long to pause, with a log line when it
+    /// pauses (see [`Backoff::after`]).
+    pub fn failed_accept(
+        &mut self,
+        what: &str,
+        e: &std::io::Error,
+        metrics: &crate::metrics::Metrics,
+    ) -> Option<Duration> {
+        metrics.accept_errors.inc();
+        let pause = self.after(e)?;
+        tracing::warn!(
+            "{what}accepting a connection failed: {e}; accepting again in {} ms",
+            pause.as_millis()
+        );
         Some(pause)
     }
 }
