@@ -16,7 +16,10 @@
 #   SCENARIOS=    (comma-separated apigw target names to measure; default all)
 #   REDIS_URL=    (e.g. redis://127.0.0.1:6379: also runs apigw with APIGW_REDIS_URL, measured as
 #                 apigw-redis-policies on the trafficControl API, beside apigw-policies, and
-#                 counts Redis commands per request from INFO commandstats)
+#                 counts Redis commands per request from INFO commandstats). REDIS_URL=own: a
+#                 redis-server of the run's own on port 18379, pinned to REDIS_CPUS (default:
+#                 WRK_CPUS), so that Redis does not take the servers' CPU (in production it runs
+#                 on a machine of its own)
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -45,6 +48,7 @@ APIGW_BASELINE_BIN=${APIGW_BASELINE_BIN:-}
 REDIS_URL=${REDIS_URL:-}
 REDIS_APIGW_PORT=18084
 REDIS_APIGW_ADMIN_PORT=18092
+REDIS_OWN_PORT=18379
 SCENARIOS=${SCENARIOS:-}
 EXPECT_BODY="hello from backend"
 OUT_DIR="$BENCH_DIR/out"
@@ -189,22 +193,36 @@ apigw_scenarios() {
     fi
     # APP-signed (HmacSHA256), pre-signed once by the independent reference signer; no
     # timestamp or nonce, so every request of the run verifies (one HMAC per request).
-    local sig
-    sig=$(printf '%s' '{"method":"GET","path":"/signed","secret":"bench-secret-0001","headers":[["Accept","application/json"],["X-Ca-Key","bench-key"],["X-Ca-Signature-Headers","X-Ca-Key"]]}' |
-        python3 "$REPO_ROOT/sdk/reference_sign.py" | python3 -c 'import json,sys; print(json.load(sys.stdin)["signature"])')
+    local sig state_sig
+    sig=$(sign_path /signed)
+    state_sig=$(sign_path /state)
     # ipControl plugin bound (ALLOW list of three blocks, the caller in the last).
     $fn apigw-ip-control "http://127.0.0.1:$APIGW_PORT/ip"
     $fn apigw-app-signed "http://127.0.0.1:$APIGW_PORT/signed" -H "Accept: application/json" \
         -H "X-Ca-Key: bench-key" -H "X-Ca-Signature-Headers: X-Ca-Key" -H "X-Ca-Signature: $sig"
     # trafficControl (counted, never refused) and ipControl bound together.
     $fn apigw-policies "http://127.0.0.1:$APIGW_PORT/policies"
+    # APP-signed, a fresh nonce each request (nonce.lua) and trafficControl counted: what a
+    # cluster shares, kept in memory here.
+    local state_args=(-H "Accept: application/json" -H "X-Ca-Key: bench-key"
+        -H "X-Ca-Signature-Headers: X-Ca-Key" -H "X-Ca-Signature: $state_sig" -s "$BENCH_DIR/nonce.lua")
+    $fn apigw-state "http://127.0.0.1:$APIGW_PORT/state" "${state_args[@]}"
     if [[ -n $REDIS_URL ]]; then
         # The same trafficControl + ipControl API, its counter in Redis (one script per request).
         $fn apigw-redis-policies "http://127.0.0.1:$REDIS_APIGW_PORT/policies"
+        # The same as apigw-state, nonces and counter in Redis (two round trips per request).
+        $fn apigw-redis-state "http://127.0.0.1:$REDIS_APIGW_PORT/state" "${state_args[@]}"
     fi
     # 10 declared parameters validated and mapped (hello_params in gateway.yaml.tmpl).
     $fn apigw-params "http://127.0.0.1:$APIGW_PORT/params/4242/orders/9007199254740993?q=phone&page=3&sort=desc&price=19.99&verbose=true" \
         -H "X-Trace: 0123456789abcdef" -H "X-Tenant: acme"
+}
+
+# sign_path PATH : the APP signature of `GET PATH` by bench-key with X-Ca-Key signed (no
+# timestamp or nonce among the signed headers), from the independent reference signer.
+sign_path() {
+    printf '{"method":"GET","path":"%s","secret":"bench-secret-0001","headers":[["Accept","application/json"],["X-Ca-Key","bench-key"],["X-Ca-Signature-Headers","X-Ca-Key"]]}' "$1" |
+        python3 "$REPO_ROOT/sdk/reference_sign.py" | python3 -c 'import json,sys; print(json.load(sys.stdin)["signature"])'
 }
 
 # only_listed FN NAME URL ... : FN only for the targets SCENARIOS names.
@@ -270,6 +288,8 @@ def ratio(a, b, key):
 ratios = []
 pairs = [(r["name"], "nginx-proxy") for r in rows if r["name"].startswith("apigw")]
 pairs.append(("nginx-proxy", "backend-direct"))
+# Cluster runtime state in Redis against the same node keeping it in memory.
+pairs += [("apigw-redis-policies", "apigw-policies"), ("apigw-redis-state", "apigw-state")]
 for a, b in pairs:
     if a in by_name and b in by_name:
         ratios.append({"a": a, "b": b, "rps": ratio(a, b, "rps"),
@@ -346,6 +366,15 @@ else
     if [[ -n $APIGW_BASELINE_BIN ]]; then
         start_apigw_bin apigw-baseline "$APIGW_BASELINE_BIN" "$BASELINE_PORT" "$BASELINE_ADMIN_PORT"
     fi
+    if [[ $REDIS_URL == own ]]; then
+        port_in_use "$REDIS_OWN_PORT" && die "port 127.0.0.1:$REDIS_OWN_PORT is already in use"
+        taskset -c "${REDIS_CPUS:-$WRK_CPUS}" redis-server --port "$REDIS_OWN_PORT" --bind 127.0.0.1 \
+            --save '' --appendonly no >"$TMP/redis.log" 2>&1 &
+        PIDS+=("$!")
+        REDIS_URL="redis://127.0.0.1:$REDIS_OWN_PORT"
+        for _ in $(seq 100); do redis-cli -u "$REDIS_URL" PING >/dev/null 2>&1 && break; sleep 0.1; done
+        log "redis-server of this run on $REDIS_URL, CPU(s) ${REDIS_CPUS:-$WRK_CPUS}"
+    fi
     if [[ -n $REDIS_URL ]]; then
         APIGW_REDIS_URL=$REDIS_URL APIGW_REDIS_PREFIX="apigw-bench-$TS:" \
             start_apigw_bin apigw-redis "$APIGW_BIN" "$REDIS_APIGW_PORT" "$REDIS_APIGW_ADMIN_PORT"
@@ -368,7 +397,7 @@ done
 
 if [[ -n $REDIS_URL ]]; then
     # Requests apigw-redis answered (wrk's counts in the raw files) against Redis commands.
-    redis_requests=$(cat "$RAW_DIR"/apigw-redis-policies*.txt 2>/dev/null | awk '/requests in/ { n += $1 } END { print n + 0 }')
+    redis_requests=$(cat "$RAW_DIR"/apigw-redis-policies*.txt "$RAW_DIR"/apigw-redis-state*.txt 2>/dev/null | awk '/requests in/ { n += $1 } END { print n + 0 }')
     redis_cmds=$(($(redis_calls) - REDIS_CALLS_BEFORE))
     log "Redis: $redis_cmds commands (round trips) for $redis_requests requests (warm-ups included; heartbeats add a few): $(python3 -c "print(round($redis_cmds / max($redis_requests, 1), 3))") per request"
     redis-cli -u "$REDIS_URL" --scan --pattern "apigw-bench-$TS:*" | xargs -r redis-cli -u "$REDIS_URL" DEL >/dev/null

@@ -8,6 +8,7 @@ mod call;
 mod demo;
 mod local;
 mod location;
+mod migrate;
 mod serve;
 mod serving;
 
@@ -84,6 +85,9 @@ enum Command {
     /// Call a management API action on a running gateway (V3-signed, like the Tea SDK) and
     /// print the JSON: `apigw admin CreateApiGroup --GroupName shop`.
     Admin(admin_cli::AdminArgs),
+    /// Copy an embedded installation (its data directory) into a cluster's PostgreSQL store:
+    /// `apigw migrate --to postgres://… [--dry-run]`.
+    Migrate(migrate::MigrateArgs),
     /// Accounts and AccessKeys of the management API.
     #[command(subcommand)]
     Account(local::AccountCommand),
@@ -103,6 +107,7 @@ fn main() -> ExitCode {
         Command::Abolish(a) => local::run(&a.api.data.clone(), |c| local::abolish(c, a)),
         Command::History(a) => local::run(&a.data.clone(), |c| local::history(c, a)),
         Command::Rollback(a) => local::run(&a.stage.api.data.clone(), |c| local::rollback(c, a)),
+        Command::Migrate(a) => migrate::run(a),
         Command::Account(cmd) => {
             let data = cmd.data().clone();
             local::run(&data, |c| local::account(c, cmd))

@@ -66,6 +66,11 @@ fn served(dir: &Path) -> Option<u64> {
         .then_some(s.generation)
 }
 
+/// Whether a gateway is running on `dir` (it keeps `serving.json` there).
+pub fn gateway_running(dir: &Path) -> bool {
+    served(dir).is_some()
+}
+
 /// Waits (at most `limit`) until a gateway running on `dir` serves `generation`. Returns
 /// false when one runs and did not get there in time.
 pub async fn wait_until_served(dir: &Path, generation: u64, limit: Duration) -> bool {

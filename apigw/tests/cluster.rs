@@ -12,14 +12,19 @@ use apigw_store::TestDatabase;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
-use support::{admin_call, cli_store, get, Gateway};
+use support::own_postgres::OwnPostgres;
+use support::{admin_call, cli_store, eventually, get, Gateway};
 
 const AK: (&str, &str) = ("clusterid", "cluster-secret-0001");
 const HOST: &str = "cluster.example.com";
 
 fn node(db: &TestDatabase) -> Gateway {
+    node_on(db.url())
+}
+
+fn node_on(store_url: &str) -> Gateway {
     Gateway::start_cluster_node(
-        db.url(),
+        store_url,
         &[
             ("APIGW_ROOT_ACCESS_KEY_ID", AK.0),
             ("APIGW_ROOT_ACCESS_KEY_SECRET", AK.1),
@@ -260,6 +265,84 @@ async fn cluster_time_to_live_over_100_deploys() {
     assert!(stale.is_empty(), "{stale:?}");
 }
 
+/// The scale figures of docs/operations.md (`bench/cluster-10k.sh`): 10,000 APIs (100 groups
+/// of 100, `bench/gen-apis.sh`) applied to the cluster store, then three nodes started one after
+/// the other (each timed from spawn to its listeners answering, the configuration loaded),
+/// `CLUSTER_DEPLOYS` deploys measured as in `cluster_time_to_live_over_100_deploys`, and each
+/// node's resident memory before and after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement; run by bench/cluster-10k.sh"]
+async fn cluster_with_10000_apis() {
+    let rounds: usize = std::env::var("CLUSTER_DEPLOYS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100);
+    let db = TestDatabase::create();
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let generated = std::process::Command::new(support::repo_root().join("bench/gen-apis.sh"))
+        .stdout(file.reopen().unwrap())
+        .status()
+        .unwrap();
+    assert!(generated.success());
+    let started = Instant::now();
+    let applied = std::process::Command::new(support::BIN)
+        .args(["apply", "-f"])
+        .arg(file.path())
+        .args(["--store", db.url()])
+        .env("APIGW_MAX_GROUPS", "200")
+        .output()
+        .unwrap();
+    assert!(
+        applied.status.success(),
+        "{}",
+        String::from_utf8_lossy(&applied.stderr)
+    );
+    println!(
+        "apply of 10,000 APIs to the cluster store: {:?}",
+        started.elapsed()
+    );
+
+    let mut nodes = Vec::new();
+    for i in 0..3 {
+        let spawned = Instant::now();
+        nodes.push(node(&db));
+        println!(
+            "node {i} started (10,000 APIs live) in {:?}",
+            spawned.elapsed()
+        );
+    }
+    for (i, n) in nodes.iter().enumerate() {
+        println!("node {i} RSS after start: {} MB", rss_mb(n));
+    }
+    let (times, stale) = measure(&nodes, rounds, Duration::from_secs(5)).await;
+    let from_start: Vec<Duration> = times.iter().map(|t| t.0).collect();
+    println!(
+        "{rounds} deploys, time to live on the 2 other nodes from the DeployApi call: {}",
+        summary(&from_start)
+    );
+    println!(
+        "stale answers on the node that took the call: {}",
+        stale.len()
+    );
+    for (i, n) in nodes.iter().enumerate() {
+        println!("node {i} RSS after the deploys: {} MB", rss_mb(n));
+    }
+    assert!(stale.is_empty(), "{stale:?}");
+}
+
+/// A node's resident memory in MB (`VmRSS`).
+fn rss_mb(gw: &Gateway) -> f64 {
+    let pid = gw.child.as_ref().unwrap().id();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    (kb / 1024.0 * 10.0).round() / 10.0
+}
+
 /// Two nodes create groups of the same name at the same time: exactly one of each pair is
 /// created, the other call is refused (`RepeatedGroupName`), every time.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -404,4 +487,67 @@ async fn serve_upgrades_an_unversioned_data_directory() {
     let gw = Gateway::start_in(dir);
     assert_eq!(answer(gw.http).await, "kept");
     assert_eq!(version(None), 1);
+}
+
+/// PostgreSQL stops (as in a crash) and starts again: the nodes keep serving the last
+/// configuration, management calls answer `503 ServiceUnavailable` meanwhile, and once it is
+/// back a change is accepted and live on both nodes again (the push reconnects: the nodes'
+/// polling is off). What was acknowledged before the crash is still there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_postgresql_stops_nodes_serve_the_last_configuration_and_catch_up() {
+    let mut pg = OwnPostgres::start();
+    let url = pg.url();
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| node_on(&url));
+        let b = s.spawn(|| node_on(&url));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    let (gid, api_id) = setup(&a).await;
+    deploy(&a, &gid, &api_id, "v1").await;
+    eventually(|| async { answer(b.http).await == "v1" }).await;
+
+    pg.stop();
+    for n in [&a, &b] {
+        for _ in 0..20 {
+            assert_eq!(
+                answer(n.http).await,
+                "v1",
+                "{} while the store is down",
+                n.http
+            );
+        }
+        let (status, body) = admin_call(n.admin, AK, "DescribeApiGroups", &[]).await;
+        assert_eq!(status, 503, "{body}");
+        assert_eq!(body["Code"], "ServiceUnavailable", "{body}");
+        let (status, body) = admin_call(
+            n.admin,
+            AK,
+            "DeployApi",
+            &[("ApiId", &api_id), ("StageName", "RELEASE")],
+        )
+        .await;
+        assert_eq!(status, 503, "{body}");
+        assert!(
+            body["Message"].as_str().unwrap().contains("store"),
+            "{body}"
+        );
+    }
+
+    pg.restart();
+    // The first calls after the restart may still meet a connection the crash cut.
+    eventually(|| async { admin_call(b.admin, AK, "DescribeApiGroups", &[]).await.0 == 200 }).await;
+    deploy(&b, &gid, &api_id, "v2").await;
+    assert_eq!(answer(b.http).await, "v2", "the node that took the deploy");
+    eventually(|| async { answer(a.http).await == "v2" }).await;
+
+    // Acknowledged, then the store crashes at once: still there when it is back.
+    deploy(&a, &gid, &api_id, "v3").await;
+    pg.stop();
+    pg.restart();
+    let fresh = node_on(&url);
+    assert_eq!(
+        answer(fresh.http).await,
+        "v3",
+        "a node started after the crash"
+    );
 }

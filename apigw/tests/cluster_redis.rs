@@ -8,7 +8,7 @@ mod support;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use support::{eventually, get, nonce, now_ms, reference_sign, send, Gateway, Resp};
+use support::{eventually, free_port, get, nonce, now_ms, reference_sign, send, Gateway, Resp};
 
 const REDIS: &str = "redis://127.0.0.1:6379";
 const KEY: &str = "cluster-app-key";
@@ -211,14 +211,6 @@ impl Drop for OwnRedis {
     fn drop(&mut self) {
         self.stop();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

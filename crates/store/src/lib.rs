@@ -23,6 +23,7 @@
 #![forbid(unsafe_code)]
 
 mod backend;
+mod copy;
 mod migrate;
 mod online;
 mod postgres;
@@ -37,6 +38,7 @@ use apigw_model::{
 };
 use async_trait::async_trait;
 
+pub use copy::{copy_all, CopyReport};
 pub use postgres::{is_postgres_url, PostgresStore};
 pub use secrets::{MasterKey, Reseal, Resealed, SecretBox, SecretFields, KEY_ID_LEN};
 pub use sqlite::{
