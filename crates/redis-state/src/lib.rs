@@ -13,8 +13,11 @@
 //! - Nodes: each node refreshes `<prefix>node:<id>` every [`HEARTBEAT`] (expiring after three)
 //!   and counts the others, for the fallback below.
 //!
-//! All commands go through one multiplexed connection per node (pipelined, reconnecting by
-//! itself), each bounded by a timeout. Faults: when Redis does not answer, nonces fail closed
+//! Commands go through multiplexed connections (pipelined, reconnecting by themselves), each
+//! command bounded by a timeout: the request path uses one connection per worker thread,
+//! driven on that worker's own runtime, so a reply wakes no other thread; the heartbeat and the
+//! breaker messages use the node's shared one (and so do the first requests of a worker,
+//! while its own connection is being made). Faults: when Redis does not answer, nonces fail closed
 //! ([`Seen::Unavailable`], `X503NS`) and flow control falls back to a per-node limit (the
 //! limit divided by the nodes last counted, at least 1), with a log line when it starts and
 //! when Redis is back; nothing needs a restart.
@@ -28,6 +31,8 @@ use async_trait::async_trait;
 use futures_util::StreamExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use sha2::{Digest, Sha256};
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -59,8 +64,24 @@ if c == 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 1
 ";
 
+/// Tells the [`RedisState`]s of one process apart (for the per-thread connections).
+static NEXT_STATE: AtomicU64 = AtomicU64::new(0);
+
+/// A worker thread's own connection of a state.
+enum Local {
+    Connecting,
+    Ready(ConnectionManager),
+}
+
+thread_local! {
+    /// This thread's connections, by state id: made on the worker's runtime, so the tasks that
+    /// drive them run on this thread (they live as long as the thread).
+    static LOCAL: RefCell<HashMap<u64, Local>> = RefCell::new(HashMap::new());
+}
+
 /// Replay guard and counters shared through Redis (see the module docs).
 pub struct RedisState {
+    id: u64,
     settings: Settings,
     client: redis::Client,
     conn: ArcSwapOption<ConnectionManager>,
@@ -80,6 +101,7 @@ impl RedisState {
         let client = redis::Client::open(settings.url.as_str())
             .map_err(|e| format!("APIGW_REDIS_URL `{}`: {e}", redacted(&settings.url)))?;
         let state = Arc::new(RedisState {
+            id: NEXT_STATE.fetch_add(1, Ordering::Relaxed),
             settings,
             client: client.clone(),
             conn: ArcSwapOption::empty(),
@@ -142,17 +164,63 @@ impl RedisState {
         format!("{}{rest}", self.settings.prefix)
     }
 
-    /// Runs one command or script within the timeout; `None` when Redis did not answer.
+    fn connection_config(&self) -> ConnectionManagerConfig {
+        ConnectionManagerConfig::new()
+            .set_connection_timeout(self.settings.timeout)
+            .set_response_timeout(self.settings.timeout)
+            .set_number_of_retries(1)
+    }
+
+    /// The calling worker thread's own connection, once made. On a worker (a current-thread
+    /// runtime) without one yet, starts making it there and answers `None` meanwhile; never
+    /// before the node's shared connection exists (Redis answered once).
+    fn thread_connection(&self) -> Option<ConnectionManager> {
+        let runtime = tokio::runtime::Handle::try_current().ok()?;
+        if runtime.runtime_flavor() != tokio::runtime::RuntimeFlavor::CurrentThread {
+            return None;
+        }
+        LOCAL.with(|local| {
+            let mut local = local.borrow_mut();
+            match local.get(&self.id) {
+                Some(Local::Ready(c)) => return Some(c.clone()),
+                Some(Local::Connecting) => return None,
+                None if self.conn.load().is_none() => return None,
+                None => {}
+            }
+            local.insert(self.id, Local::Connecting);
+            let (id, client, config) = (self.id, self.client.clone(), self.connection_config());
+            runtime.spawn(async move {
+                let made = ConnectionManager::new_with_config(client, config).await;
+                LOCAL.with(|local| {
+                    let mut local = local.borrow_mut();
+                    match made {
+                        Ok(c) => local.insert(id, Local::Ready(c)),
+                        Err(_) => local.remove(&id),
+                    }
+                });
+            });
+            None
+        })
+    }
+
+    /// Runs one command or script within the timeout, on this worker's connection or the
+    /// node's; `None` when Redis did not answer.
     async fn run<T, F, Fut>(&self, what: &'static str, call: F) -> Option<T>
     where
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: std::future::Future<Output = redis::RedisResult<T>>,
     {
-        let Some(conn) = self.conn.load_full() else {
-            self.note(what, "not connected");
-            return None;
+        let conn = match self.thread_connection() {
+            Some(c) => c,
+            None => match self.conn.load_full() {
+                Some(c) => (*c).clone(),
+                None => {
+                    self.note(what, "not connected");
+                    return None;
+                }
+            },
         };
-        match tokio::time::timeout(self.settings.timeout, call((*conn).clone())).await {
+        match tokio::time::timeout(self.settings.timeout, call(conn)).await {
             Ok(Ok(v)) => {
                 if self.degraded.swap(false, Ordering::Relaxed) {
                     tracing::info!("redis answers again: shared nonces and counters resumed");
@@ -223,11 +291,7 @@ async fn keep_alive(state: std::sync::Weak<RedisState>, client: redis::Client) {
     loop {
         let Some(s) = state.upgrade() else { return };
         if s.conn.load().is_none() {
-            let config = ConnectionManagerConfig::new()
-                .set_connection_timeout(s.settings.timeout)
-                .set_response_timeout(s.settings.timeout)
-                .set_number_of_retries(1);
-            match ConnectionManager::new_with_config(client.clone(), config).await {
+            match ConnectionManager::new_with_config(client.clone(), s.connection_config()).await {
                 Ok(conn) => {
                     s.conn.store(Some(Arc::new(conn)));
                     tracing::info!("redis connected: nonces and counters are shared");
@@ -291,10 +355,13 @@ fn digest(scope: &str, value: &str) -> String {
     h.update(scope.as_bytes());
     h.update([0]);
     h.update(value.as_bytes());
-    h.finalize()[..16]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(32);
+    for b in &h.finalize()[..16] {
+        out.push(HEX[usize::from(b >> 4)] as char);
+        out.push(HEX[usize::from(b & 0xf)] as char);
+    }
+    out
 }
 
 #[async_trait]
