@@ -22,4 +22,4 @@ if command -v pg_isready >/dev/null 2>&1 && ! pg_isready -d "$server" -q; then
 fi
 CLUSTER_DEPLOYS="$DEPLOYS" cargo test --profile "$PROFILE" -p apigw --test cluster -- \
   --ignored --nocapture --exact cluster_with_10000_apis 2>&1 \
-  | grep -E '^(apply|node|[0-9]+ deploys|stale|test result|thread|error)'
+  | grep -E '^(apply|node|[0-9]+ deploys|stale|test result|thread|error)' -A2
