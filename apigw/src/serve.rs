@@ -196,8 +196,8 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
             .map_err(|e| format!("--trusted-proxies: {e}"))?,
         ..GatewayConfig::default()
     };
-    let shared = match &args.redis_url {
-        None => Shared::new(config),
+    let (shared, redis) = match &args.redis_url {
+        None => (Shared::new(config), None),
         Some(url) => {
             let settings = apigw_redis_state::Settings {
                 url: url.clone(),
@@ -213,7 +213,7 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
             }
             let shared = Shared::with_state(config, state.clone(), state.clone(), state.clone());
             rt.block_on(async { state.follow_breakers(shared.clone()) });
-            shared
+            (shared, Some(state))
         }
     };
     let control = Control::new(store.clone())
@@ -280,7 +280,12 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         ));
         let root = root_key_from_env()?;
         let generated = mgmt.ensure_root_key(root).await.map_err(|e| format!("{}: {}", e.code, e.message))?;
-        admin::start(admin_listener, shared.clone(), mgmt, stop_rx).map_err(|e| e.to_string())?;
+        let readiness = Arc::new(admin::Readiness {
+            store: store.clone(),
+            redis,
+        });
+        admin::start(admin_listener, shared.clone(), mgmt, readiness, stop_rx)
+            .map_err(|e| e.to_string())?;
         println!("{banner}");
         if let Some(key) = generated {
             println!(

@@ -144,6 +144,8 @@ pub struct Shared {
     /// The generation of the snapshot being served, for writers that wait until their change
     /// is live ([`Shared::live_generation`]).
     live: tokio::sync::watch::Sender<u64>,
+    /// Set by the first [`Shared::publish`]: a configuration read from the store is served.
+    loaded: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -175,6 +177,7 @@ impl Shared {
             snapshot: ArcSwap::from_pointee(Snapshot::empty()),
             node_id: format!("{:016x}", fastrand::u64(..)).into(),
             live: tokio::sync::watch::Sender::new(0),
+            loaded: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -187,6 +190,14 @@ impl Shared {
     pub fn publish(&self, snapshot: Snapshot) {
         let generation = snapshot.generation;
         self.snapshot.store(Arc::new(snapshot));
+        self.loaded
+            .store(true, std::sync::atomic::Ordering::Release);
         self.live.send_replace(generation);
+    }
+
+    /// Whether a configuration read from the store is served (until then the snapshot is the
+    /// empty one [`Shared::with_state`] starts with).
+    pub fn loaded(&self) -> bool {
+        self.loaded.load(std::sync::atomic::Ordering::Acquire)
     }
 }
