@@ -240,15 +240,10 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
             .await
             .map_err(|e| e.to_string())?;
 
-        let banner = format!(
-            "apigw {} serving: data plane http://{}{}, admin http://{}, data in {}",
-            env!("CARGO_PKG_VERSION"),
+        let (http_addr, https_addr, admin_addr) = (
             local(&plain),
-            tls.as_ref()
-                .map(|t| format!(" and https://{}", local(t)))
-                .unwrap_or_default(),
+            tls.as_ref().map(local).unwrap_or_default(),
             local(&admin_listener),
-            place
         );
         let server = Server::start(shared.clone(), plain, tls).map_err(|e| e.to_string())?;
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -286,15 +281,32 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         });
         admin::start(admin_listener, shared.clone(), mgmt, readiness, stop_rx)
             .map_err(|e| e.to_string())?;
-        println!("{banner}");
+        // Before the line saying it serves: whoever waits for that line finds the file.
         if let Some(key) = generated {
-            println!(
-                "root AccessKey created (shown once; set APIGW_ROOT_ACCESS_KEY_ID/APIGW_ROOT_ACCESS_KEY_SECRET to choose your own): AccessKeyId {} AccessKeySecret {}",
-                key.access_key_id, key.access_key_secret
-            );
+            root_key_created(&args.data.data_dir, &key);
         }
+        // stdout carries JSON lines only: where it listens is one of them (always written,
+        // whatever --log says); the same for a person, and everything else, on stderr.
+        tracing::info!(
+            target: LISTENING,
+            version = env!("CARGO_PKG_VERSION"),
+            http = %http_addr,
+            https = %https_addr,
+            admin = %admin_addr,
+            data = %place,
+            "serving"
+        );
+        eprintln!(
+            "apigw {} serving: data plane http://{http_addr}{}, admin http://{admin_addr}, data in {place}",
+            env!("CARGO_PKG_VERSION"),
+            if https_addr.is_empty() {
+                String::new()
+            } else {
+                format!(" and https://{https_addr}")
+            },
+        );
         if let Some(lines) = demo_lines {
-            println!("{lines}");
+            eprintln!("{lines}");
         }
         wait_for_signal().await;
         tracing::info!("shutting down: no new connections, finishing in-flight requests");
@@ -305,6 +317,68 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         tracing::info!("stopped");
         Ok::<(), String>(())
     })
+}
+
+/// The log target of the line that says where the gateway listens (always written).
+const LISTENING: &str = "apigw::listening";
+
+/// Where a generated root AccessKey is kept, in the data directory.
+const ROOT_KEY_FILE: &str = "root-access-key.json";
+
+/// A root AccessKey was generated: never logged (stdout is for log shippers), shown once on
+/// stderr for the person at the terminal, and written to `<data dir>/root-access-key.json`
+/// (mode 0600, the directory 0700) for whoever starts the gateway unattended.
+fn root_key_created(data_dir: &std::path::Path, key: &apigw_model::AccessKey) {
+    let path = data_dir.join(ROOT_KEY_FILE);
+    let stored = write_root_key(data_dir, &path, key);
+    let place = match &stored {
+        Ok(()) => format!("also written to {} (mode 0600)", path.display()),
+        Err(e) => format!("NOT written to {}: {e}", path.display()),
+    };
+    eprintln!(
+        "root AccessKey created (shown once here; {place}; set APIGW_ROOT_ACCESS_KEY_ID/APIGW_ROOT_ACCESS_KEY_SECRET to choose your own): AccessKeyId {} AccessKeySecret {}",
+        key.access_key_id, key.access_key_secret
+    );
+    match stored {
+        // Neither the id nor the secret: the log is shipped elsewhere.
+        Ok(()) => tracing::info!(
+            target: "apigw::config",
+            "a root AccessKey was created; it is in {}",
+            path.display()
+        ),
+        Err(e) => tracing::warn!(
+            target: "apigw::config",
+            "a root AccessKey was created and shown once on stderr; it could not be written to {}: {e}",
+            path.display()
+        ),
+    }
+}
+
+/// `{"AccessKeyId": …, "AccessKeySecret": …}` in a new file of mode 0600, renamed into place;
+/// the directory is created `0700` if missing (a cluster node's data directory).
+fn write_root_key(
+    data_dir: &std::path::Path,
+    path: &std::path::Path,
+    key: &apigw_model::AccessKey,
+) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    apigw_store::create_private_dir(data_dir)?;
+    let body = serde_json::json!({
+        "AccessKeyId": key.access_key_id,
+        "AccessKeySecret": key.access_key_secret,
+    });
+    let tmp = data_dir.join(format!("{ROOT_KEY_FILE}.{}", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(apigw_store::PRIVATE_FILE)
+        .open(&tmp)?;
+    file.write_all(format!("{body}\n").as_bytes())?;
+    file.sync_all()?;
+    drop(file);
+    std::fs::rename(&tmp, path)
 }
 
 /// Raises the soft limit on open files (`RLIMIT_NOFILE`) to the hard limit: every client
@@ -363,9 +437,11 @@ fn init_logging(args: &ServeArgs) -> Result<(), String> {
     } else {
         "info"
     };
-    let filter =
-        tracing_subscriber::EnvFilter::try_new(format!("{},apigw::access={access}", args.log))
-            .map_err(|e| format!("--log: {e}"))?;
+    let filter = tracing_subscriber::EnvFilter::try_new(format!(
+        "{},apigw::access={access},{LISTENING}=info",
+        args.log
+    ))
+    .map_err(|e| format!("--log: {e}"))?;
     tracing_subscriber::fmt()
         .json()
         .flatten_event(true)

@@ -37,8 +37,28 @@ pub struct Gateway {
     pub admin: SocketAddr,
     pub dir: tempfile::TempDir,
     pub child: Option<Child>,
-    /// Every line the process printed on stdout after its banner (access log, ...).
+    /// Every line the process printed on stdout after the line saying where it listens
+    /// (JSON log lines: the access log, ...).
     pub stdout: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    /// With [`Gateway::start_capturing`]: every line it printed on stderr (otherwise stderr is
+    /// the test's).
+    pub stderr: Option<std::sync::Arc<std::sync::Mutex<Vec<String>>>>,
+    /// Every line it printed on stdout up to that line (included).
+    pub startup: Vec<String>,
+    /// The threads reading its output (done once it exits).
+    readers: Vec<std::thread::JoinHandle<()>>,
+}
+
+/// The addresses in the line `apigw serve` writes on stdout once it serves, a JSON log line
+/// with target `apigw::listening`: (http, https (`None` when off), admin); `None` for any other
+/// line.
+pub fn listening(line: &str) -> Option<(SocketAddr, Option<SocketAddr>, SocketAddr)> {
+    let v: serde_json::Value = serde_json::from_str(line).ok()?;
+    if v["target"] != "apigw::listening" {
+        return None;
+    }
+    let addr = |k: &str| v[k].as_str().and_then(|a| a.parse().ok());
+    Some((addr("http")?, addr("https"), addr("admin")?))
 }
 
 impl Gateway {
@@ -74,16 +94,40 @@ impl Gateway {
         args: &[&str],
         nofile: Option<(u64, u64)>,
     ) -> Gateway {
-        let mut gw = Gateway::spawn(dir.path(), env, args, nofile);
+        let mut gw = Gateway::spawn(dir.path(), env, args, nofile, false);
         gw.dir = dir;
         gw
+    }
+
+    /// Like [`Gateway::start_with_args`], with stderr captured too ([`Gateway::finish`]).
+    pub fn start_capturing(dir: tempfile::TempDir, env: &[(&str, &str)], args: &[&str]) -> Gateway {
+        let mut gw = Gateway::spawn(dir.path(), env, args, None, true);
+        gw.dir = dir;
+        gw
+    }
+
+    /// Stops the process (SIGTERM) and waits for it and for the end of its output: (exit
+    /// status, every line on stdout from the first, every line on stderr if captured).
+    pub fn finish(mut self) -> (std::process::ExitStatus, Vec<String>, Vec<String>) {
+        let status = self.terminate();
+        for reader in self.readers.drain(..) {
+            reader.join().unwrap();
+        }
+        let mut stdout = std::mem::take(&mut self.startup);
+        stdout.extend(self.stdout.lock().unwrap().drain(..));
+        let stderr = self
+            .stderr
+            .as_ref()
+            .map(|e| e.lock().unwrap().clone())
+            .unwrap_or_default();
+        (status, stdout, stderr)
     }
 
     /// Another node on a data directory a first gateway owns (its `dir` is an empty one of
     /// its own: run `cli`/`apply` on the first).
     #[allow(dead_code)]
     pub fn start_node(data_dir: &Path, env: &[(&str, &str)]) -> Gateway {
-        Gateway::spawn(data_dir, env, &[], None)
+        Gateway::spawn(data_dir, env, &[], None, false)
     }
 
     fn spawn(
@@ -91,6 +135,7 @@ impl Gateway {
         env: &[(&str, &str)],
         args: &[&str],
         nofile: Option<(u64, u64)>,
+        capture_stderr: bool,
     ) -> Gateway {
         let mut command = Command::new(BIN);
         if let Some((soft, hard)) = nofile {
@@ -118,35 +163,52 @@ impl Gateway {
             .env("APIGW_ACCESS_LOG", "off")
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(if capture_stderr {
+                Stdio::piped()
+            } else {
+                Stdio::inherit()
+            })
             .spawn()
             .expect("start apigw");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let banner = loop {
-            let line = lines.next().expect("apigw exited before serving").unwrap();
-            if line.contains(" serving: ") {
-                break line;
-            }
+        let collect = |lines: Box<dyn Iterator<Item = std::io::Result<String>> + Send>| {
+            let all = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+            let sink = all.clone();
+            let reader = std::thread::spawn(move || {
+                for line in lines.map_while(Result::ok) {
+                    sink.lock().unwrap().push(line);
+                }
+            });
+            (all, reader)
         };
-        let stdout = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let sink = stdout.clone();
-        std::thread::spawn(move || {
-            for line in lines.map_while(Result::ok) {
-                sink.lock().unwrap().push(line);
-            }
+        let mut readers = Vec::new();
+        // Read from the start, so that stderr never fills its pipe.
+        let stderr = child.stderr.take().map(|e| {
+            let (all, reader) = collect(Box::new(BufReader::new(e).lines()));
+            readers.push(reader);
+            all
         });
-        let addrs: Vec<SocketAddr> = banner
-            .split("://")
-            .skip(1)
-            .map(|s| s.split([',', ' ']).next().unwrap().parse().unwrap())
-            .collect();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut startup = Vec::new();
+        let (http, https, admin) = loop {
+            let line = lines.next().expect("apigw exited before serving").unwrap();
+            if let Some(addrs) = listening(&line) {
+                startup.push(line);
+                break addrs;
+            }
+            startup.push(line);
+        };
+        let (stdout, reader) = collect(Box::new(lines));
+        readers.push(reader);
         Gateway {
-            http: addrs[0],
-            https: addrs[1],
-            admin: addrs[2],
+            http,
+            https: https.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0))),
+            admin,
             dir: tempfile::tempdir().unwrap(),
             child: Some(child),
             stdout,
+            stderr,
+            startup,
+            readers,
         }
     }
 
