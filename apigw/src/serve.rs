@@ -33,6 +33,16 @@ pub struct ServeArgs {
     /// Access log: `stdout` (one JSON line per request) or `off`.
     #[arg(long, env = "APIGW_ACCESS_LOG", default_value = "stdout", value_parser = ["stdout", "off"])]
     access_log: String,
+    /// Write the access log to this file instead of stdout (rotated by size); `--access-log
+    /// off` still turns it off.
+    #[arg(long, env = "APIGW_ACCESS_LOG_FILE")]
+    access_log_file: Option<std::path::PathBuf>,
+    /// Size in bytes past which the access-log file is rotated (`<file>` → `<file>.1`).
+    #[arg(long, env = "APIGW_ACCESS_LOG_MAX_BYTES", default_value_t = 100 * 1024 * 1024)]
+    access_log_max_bytes: u64,
+    /// Rotated access-log files kept (`<file>.1` … `<file>.N`; 0: none).
+    #[arg(long, env = "APIGW_ACCESS_LOG_KEEP", default_value_t = 5)]
+    access_log_keep: usize,
     /// Log filter for everything else (tracing `EnvFilter` syntax).
     #[arg(long, env = "APIGW_LOG", default_value = "info")]
     log: String,
@@ -216,6 +226,22 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
             (shared, Some(state))
         }
     };
+    if args.access_log != "off" {
+        let sink = match &args.access_log_file {
+            None => apigw_gateway::access_log::Sink::Stdout,
+            Some(path) => apigw_gateway::access_log::Sink::File {
+                path: path.clone(),
+                max_bytes: args.access_log_max_bytes,
+                keep: args.access_log_keep,
+            },
+        };
+        shared
+            .start_access_log(sink)
+            .map_err(|e| match &args.access_log_file {
+                Some(path) => format!("--access-log-file {}: {e}", path.display()),
+                None => format!("access log: {e}"),
+            })?;
+    }
     let control = Control::new(store.clone())
         .with_secret_grace(crate::local::secret_grace()?)
         .with_group_limit(crate::local::group_limit()?)
@@ -311,9 +337,16 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         wait_for_signal().await;
         tracing::info!("shutting down: no new connections, finishing in-flight requests");
         let _ = stop_tx.send(true);
-        tokio::task::spawn_blocking(move || server.shutdown())
-            .await
-            .map_err(|e| e.to_string())?;
+        let drained = shared.clone();
+        tokio::task::spawn_blocking(move || {
+            server.shutdown();
+            // The access-log lines of the last requests.
+            if let Some(log) = drained.access_log.get() {
+                log.flush(Duration::from_secs(5));
+            }
+        })
+        .await
+        .map_err(|e| e.to_string())?;
         tracing::info!("stopped");
         Ok::<(), String>(())
     })
@@ -432,16 +465,9 @@ fn root_key_from_env() -> Result<Option<(String, String)>, String> {
 }
 
 fn init_logging(args: &ServeArgs) -> Result<(), String> {
-    let access = if args.access_log == "off" {
-        "off"
-    } else {
-        "info"
-    };
-    let filter = tracing_subscriber::EnvFilter::try_new(format!(
-        "{},apigw::access={access},{LISTENING}=info",
-        args.log
-    ))
-    .map_err(|e| format!("--log: {e}"))?;
+    // The access log has a writer of its own (`apigw_gateway::access_log`).
+    let filter = tracing_subscriber::EnvFilter::try_new(format!("{},{LISTENING}=info", args.log))
+        .map_err(|e| format!("--log: {e}"))?;
     tracing_subscriber::fmt()
         .json()
         .flatten_event(true)

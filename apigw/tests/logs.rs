@@ -1,6 +1,6 @@
 //! What `apigw serve` prints, run as a real process: stdout is JSON lines only (what a log
 //! shipper reads), people's text goes to stderr, a generated root AccessKey never reaches the
-//! log.
+//! log, and the access log can go to a file rotated by size.
 
 mod support;
 
@@ -145,4 +145,101 @@ async fn a_cluster_node_keeps_a_generated_root_key_in_its_data_directory() {
         &[("APIGW_STORE_URL", &url)],
     )
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_access_log_file_rotates_by_size_and_keeps_that_many() {
+    let logs = tempfile::tempdir().unwrap();
+    let file = logs.path().join("access.log");
+    let gw = Gateway::start_capturing(
+        tempfile::tempdir().unwrap(),
+        &[
+            ("APIGW_ACCESS_LOG", "stdout"),
+            ("APIGW_ACCESS_LOG_FILE", file.to_str().unwrap()),
+            ("APIGW_ACCESS_LOG_MAX_BYTES", "2000"),
+            ("APIGW_ACCESS_LOG_KEEP", "3"),
+        ],
+        &[],
+    );
+    // Each line is a few hundred bytes: 60 requests fill many files of 2000 bytes.
+    let mut ids = Vec::new();
+    for i in 0..60 {
+        let r = get(gw.http, "localhost", &format!("/nowhere/{i}")).await;
+        assert_eq!(r.status, 404, "{}", r.text());
+        ids.push(r.header("x-ca-request-id").unwrap().to_string());
+    }
+    let metrics = get(gw.admin, "localhost", "/metrics").await.text();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "# TYPE apigw_access_log_dropped_total counter"),
+        "{metrics}"
+    );
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "apigw_access_log_dropped_total 0"),
+        "{metrics}"
+    );
+    let (status, stdout, _) = gw.finish();
+    assert!(status.success(), "{status:?}");
+    // Not on stdout: in the file.
+    let on_stdout = json_lines(&stdout);
+    assert!(
+        on_stdout.iter().all(|v| v["target"] != "apigw::access"),
+        "{stdout:#?}"
+    );
+
+    let mut names: Vec<String> = std::fs::read_dir(logs.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["access.log", "access.log.1", "access.log.2", "access.log.3"]
+    );
+    // Oldest first: .3, .2, .1, then the current file.
+    let mut logged = Vec::new();
+    for name in ["access.log.3", "access.log.2", "access.log.1", "access.log"] {
+        let text = std::fs::read_to_string(logs.path().join(name)).unwrap();
+        assert!(text.len() <= 2000, "{name}: {} bytes", text.len());
+        assert!(!text.is_empty(), "{name} is empty");
+        for line in text.lines() {
+            let v: Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("{name}: not JSON ({e}): {line}"));
+            assert_eq!(v["target"], "apigw::access", "{line}");
+            assert_eq!(v["status"], 404, "{line}");
+            logged.push(v["request_id"].as_str().unwrap().to_string());
+        }
+    }
+    // The files kept hold the newest requests, in order, none missing.
+    assert!(logged.len() >= 4, "{logged:?}");
+    assert!(
+        logged.len() < ids.len(),
+        "nothing was rotated away: {logged:?}"
+    );
+    assert_eq!(logged, ids[ids.len() - logged.len()..], "{logged:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_log_off_writes_no_file() {
+    let logs = tempfile::tempdir().unwrap();
+    let file = logs.path().join("access.log");
+    let gw = Gateway::start_capturing(
+        tempfile::tempdir().unwrap(),
+        &[
+            ("APIGW_ACCESS_LOG", "off"),
+            ("APIGW_ACCESS_LOG_FILE", file.to_str().unwrap()),
+        ],
+        &[],
+    );
+    let r = get(gw.http, "localhost", "/nowhere").await;
+    assert_eq!(r.status, 404, "{}", r.text());
+    let (status, stdout, _) = gw.finish();
+    assert!(status.success(), "{status:?}");
+    assert!(!file.exists());
+    assert!(json_lines(&stdout)
+        .iter()
+        .all(|v| v["target"] != "apigw::access"));
 }
