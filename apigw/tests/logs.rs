@@ -23,7 +23,7 @@ fn json_lines(lines: &[String]) -> Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stdout_carries_json_lines_only_and_people_read_stderr() {
-    let gw = Gateway::start_capturing(
+    let gw = Gateway::start_with_args(
         tempfile::tempdir().unwrap(),
         &[("APIGW_LOG", "info"), ("APIGW_ACCESS_LOG", "stdout")],
         &["--demo", "--demo-backend-listen", "127.0.0.1:0"],
@@ -101,7 +101,7 @@ async fn generated_root_key_is_kept_and_never_logged(dir: tempfile::TempDir, env
     let data_dir = dir.path().to_path_buf();
     let mut all = vec![("APIGW_LOG", "info"), ("APIGW_ACCESS_LOG", "stdout")];
     all.extend_from_slice(env);
-    let gw = Gateway::start_capturing(dir, &all, &[]);
+    let gw = Gateway::start_with_args(dir, &all, &[]);
     let (id, secret) = root_key_file(&data_dir);
     assert!(id.starts_with("LTAI"), "{id}");
     assert!(secret.len() >= 16, "{secret}");
@@ -151,7 +151,7 @@ async fn a_cluster_node_keeps_a_generated_root_key_in_its_data_directory() {
 async fn the_access_log_file_rotates_by_size_and_keeps_that_many() {
     let logs = tempfile::tempdir().unwrap();
     let file = logs.path().join("access.log");
-    let gw = Gateway::start_capturing(
+    let gw = Gateway::start_with_args(
         tempfile::tempdir().unwrap(),
         &[
             ("APIGW_ACCESS_LOG", "stdout"),
@@ -226,7 +226,7 @@ async fn the_access_log_file_rotates_by_size_and_keeps_that_many() {
 async fn access_log_off_writes_no_file() {
     let logs = tempfile::tempdir().unwrap();
     let file = logs.path().join("access.log");
-    let gw = Gateway::start_capturing(
+    let gw = Gateway::start_with_args(
         tempfile::tempdir().unwrap(),
         &[
             ("APIGW_ACCESS_LOG", "off"),

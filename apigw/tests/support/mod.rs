@@ -40,9 +40,9 @@ pub struct Gateway {
     /// Every line the process printed on stdout after the line saying where it listens
     /// (JSON log lines: the access log, ...).
     pub stdout: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
-    /// With [`Gateway::start_capturing`]: every line it printed on stderr (otherwise stderr is
-    /// the test's).
-    pub stderr: Option<std::sync::Arc<std::sync::Mutex<Vec<String>>>>,
+    /// Every line it printed on stderr (each also written on the test's stderr, which the test
+    /// harness shows when the test fails).
+    pub stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     /// Every line it printed on stdout up to that line (included).
     pub startup: Vec<String>,
     /// The threads reading its output (done once it exits).
@@ -94,20 +94,13 @@ impl Gateway {
         args: &[&str],
         nofile: Option<(u64, u64)>,
     ) -> Gateway {
-        let mut gw = Gateway::spawn(dir.path(), env, args, nofile, false);
-        gw.dir = dir;
-        gw
-    }
-
-    /// Like [`Gateway::start_with_args`], with stderr captured too ([`Gateway::finish`]).
-    pub fn start_capturing(dir: tempfile::TempDir, env: &[(&str, &str)], args: &[&str]) -> Gateway {
-        let mut gw = Gateway::spawn(dir.path(), env, args, None, true);
+        let mut gw = Gateway::spawn(dir.path(), env, args, nofile);
         gw.dir = dir;
         gw
     }
 
     /// Stops the process (SIGTERM) and waits for it and for the end of its output: (exit
-    /// status, every line on stdout from the first, every line on stderr if captured).
+    /// status, every line on stdout from the first, every line on stderr).
     pub fn finish(mut self) -> (std::process::ExitStatus, Vec<String>, Vec<String>) {
         let status = self.terminate();
         for reader in self.readers.drain(..) {
@@ -115,11 +108,7 @@ impl Gateway {
         }
         let mut stdout = std::mem::take(&mut self.startup);
         stdout.extend(self.stdout.lock().unwrap().drain(..));
-        let stderr = self
-            .stderr
-            .as_ref()
-            .map(|e| e.lock().unwrap().clone())
-            .unwrap_or_default();
+        let stderr = self.stderr.lock().unwrap().clone();
         (status, stdout, stderr)
     }
 
@@ -127,7 +116,7 @@ impl Gateway {
     /// its own: run `cli`/`apply` on the first).
     #[allow(dead_code)]
     pub fn start_node(data_dir: &Path, env: &[(&str, &str)]) -> Gateway {
-        Gateway::spawn(data_dir, env, &[], None, false)
+        Gateway::spawn(data_dir, env, &[], None)
     }
 
     fn spawn(
@@ -135,7 +124,6 @@ impl Gateway {
         env: &[(&str, &str)],
         args: &[&str],
         nofile: Option<(u64, u64)>,
-        capture_stderr: bool,
     ) -> Gateway {
         let mut command = Command::new(BIN);
         if let Some((soft, hard)) = nofile {
@@ -163,42 +151,47 @@ impl Gateway {
             .env("APIGW_ACCESS_LOG", "off")
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(if capture_stderr {
-                Stdio::piped()
-            } else {
-                Stdio::inherit()
-            })
+            .stderr(Stdio::piped())
             .spawn()
             .expect("start apigw");
-        let collect = |lines: Box<dyn Iterator<Item = std::io::Result<String>> + Send>| {
+        // `echo`: each line also on the test's stderr (captured by the test harness: shown
+        // with a failing test; the reading thread inherits the capture).
+        let collect = |lines: Box<dyn Iterator<Item = std::io::Result<String>> + Send>,
+                       echo: bool| {
             let all = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
             let sink = all.clone();
             let reader = std::thread::spawn(move || {
                 for line in lines.map_while(Result::ok) {
+                    if echo {
+                        eprintln!("apigw: {line}");
+                    }
                     sink.lock().unwrap().push(line);
                 }
             });
             (all, reader)
         };
-        let mut readers = Vec::new();
         // Read from the start, so that stderr never fills its pipe.
-        let stderr = child.stderr.take().map(|e| {
-            let (all, reader) = collect(Box::new(BufReader::new(e).lines()));
-            readers.push(reader);
-            all
-        });
+        let stderr_lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let (stderr, stderr_reader) = collect(Box::new(stderr_lines), true);
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let mut startup = Vec::new();
         let (http, https, admin) = loop {
-            let line = lines.next().expect("apigw exited before serving").unwrap();
+            let Some(line) = lines.next().map(Result::unwrap) else {
+                let status = child.wait().unwrap();
+                stderr_reader.join().unwrap();
+                panic!(
+                    "apigw exited before serving ({status}); stderr:\n{}",
+                    stderr.lock().unwrap().join("\n")
+                );
+            };
             if let Some(addrs) = listening(&line) {
                 startup.push(line);
                 break addrs;
             }
             startup.push(line);
         };
-        let (stdout, reader) = collect(Box::new(lines));
-        readers.push(reader);
+        let (stdout, stdout_reader) = collect(Box::new(lines), false);
+        let readers = vec![stderr_reader, stdout_reader];
         Gateway {
             http,
             https: https.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0))),
