@@ -124,8 +124,9 @@ start_nginx() {
     wait_ready "$name" "http://127.0.0.1:$port/hello" "$NGINX_PID" "$prefix/error.log"
 }
 
-# start_apigw_bin NAME BIN PORT ADMIN_PORT : applies gateway.yaml to a fresh data dir and serves it;
-# sets APIGW_DATA (the data dir) and APIGW_PID.
+# start_apigw_bin NAME BIN PORT ADMIN_PORT : applies gateway.yaml to a fresh data dir and serves it
+# (access log off, unless APIGW_ACCESS_ARGS gives other serve options for it); sets APIGW_DATA
+# (the data dir) and APIGW_PID.
 start_apigw_bin() {
     local name=$1 bin=$2 port=$3 admin=$4
     [[ -x $bin ]] || die "apigw binary '$bin' not found or not executable (build it with 'cargo build --release', set APIGW_BIN, or run with ONLY_NGINX=1)"
@@ -140,7 +141,7 @@ start_apigw_bin() {
     fi
     APIGW_WORKER_THREADS=1 taskset -c "$SERVER_CPUS" "$bin" serve --data-dir "$data" \
         --listen "127.0.0.1:$port" --admin-listen "127.0.0.1:$admin" \
-        --tls-listen off --access-log off >"$TMP/$name.log" 2>&1 &
+        --tls-listen off ${APIGW_ACCESS_ARGS:---access-log off} >"$TMP/$name.log" 2>&1 &
     local pid=$!
     PIDS+=("$pid")
     APIGW_DATA=$data

@@ -14,6 +14,8 @@
 #   APIGW_BASELINE_BIN=  (another apigw binary, e.g. a build of an earlier commit: measured in the
 #                 same run as target apigw-baseline on the anonymous API, for A/B comparisons)
 #   SCENARIOS=    (comma-separated apigw target names to measure; default all)
+#                 apigw-access-log: the same binary with its access log written to a file
+#                 (--access-log-file, rotated) on the anonymous API, beside apigw (log off)
 #   REDIS_URL=    (e.g. redis://127.0.0.1:6379: also runs apigw with APIGW_REDIS_URL, measured as
 #                 apigw-redis-policies on the trafficControl API, beside apigw-policies, and
 #                 counts Redis commands per request from INFO commandstats). REDIS_URL=own: a
@@ -49,6 +51,8 @@ REDIS_URL=${REDIS_URL:-}
 REDIS_APIGW_PORT=18084
 REDIS_APIGW_ADMIN_PORT=18092
 REDIS_OWN_PORT=18379
+ACCESS_LOG_PORT=18085
+ACCESS_LOG_ADMIN_PORT=18093
 SCENARIOS=${SCENARIOS:-}
 EXPECT_BODY="hello from backend"
 OUT_DIR="$BENCH_DIR/out"
@@ -188,6 +192,7 @@ apigw_scenarios() {
         fn="only_listed $1"
     fi
     $fn apigw "http://127.0.0.1:$APIGW_PORT/hello"
+    $fn apigw-access-log "http://127.0.0.1:$ACCESS_LOG_PORT/hello"
     if [[ -n $APIGW_BASELINE_BIN ]]; then
         $fn apigw-baseline "http://127.0.0.1:$BASELINE_PORT/hello"
     fi
@@ -290,6 +295,8 @@ pairs = [(r["name"], "nginx-proxy") for r in rows if r["name"].startswith("apigw
 pairs.append(("nginx-proxy", "backend-direct"))
 # Cluster runtime state in Redis against the same node keeping it in memory.
 pairs += [("apigw-redis-policies", "apigw-policies"), ("apigw-redis-state", "apigw-state")]
+# The access log written to a file against off.
+pairs += [("apigw-access-log", "apigw")]
 for a, b in pairs:
     if a in by_name and b in by_name:
         ratios.append({"a": a, "b": b, "rps": ratio(a, b, "rps"),
@@ -365,6 +372,10 @@ else
     start_apigw
     if [[ -n $APIGW_BASELINE_BIN ]]; then
         start_apigw_bin apigw-baseline "$APIGW_BASELINE_BIN" "$BASELINE_PORT" "$BASELINE_ADMIN_PORT"
+    fi
+    if [[ -z $SCENARIOS || ",$SCENARIOS," == *",apigw-access-log,"* ]]; then
+        APIGW_ACCESS_ARGS="--access-log-file $TMP/access.log" \
+            start_apigw_bin apigw-access-log "$APIGW_BIN" "$ACCESS_LOG_PORT" "$ACCESS_LOG_ADMIN_PORT"
     fi
     if [[ $REDIS_URL == own ]]; then
         port_in_use "$REDIS_OWN_PORT" && die "port 127.0.0.1:$REDIS_OWN_PORT is already in use"
