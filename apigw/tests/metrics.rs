@@ -260,6 +260,10 @@ async fn every_request_is_counted_once_by_api_status_class_and_code() {
         get(gw.http, "unknown.example.com", "/echo").await.code(),
         Some("I404DO")
     );
+    // Not even HTTP: the parser's own answer, rewritten to the contract, counts too.
+    let answer = raw(gw.http, b"GARBAGE\r\n\r\n");
+    assert!(answer.starts_with("HTTP/1.1 400 "), "{answer}");
+    assert!(answer.contains("x-ca-error-code: I400RU\r\n"), "{answer}");
 
     let m = scrape(gw.admin);
     let requests = |name: &'static str, class: &'static str, code: &'static str| {
@@ -293,15 +297,16 @@ async fn every_request_is_counted_once_by_api_status_class_and_code() {
     };
     assert_eq!(unmatched("4xx", "I404NF"), 2.0);
     assert_eq!(unmatched("4xx", "I404DO"), 1.0);
-    // Nothing else was counted: 21 requests in all, on exactly these 13 series.
-    assert_eq!(m.named("apigw_requests_total"), 13);
+    assert_eq!(unmatched("4xx", "I400RU"), 1.0);
+    // Nothing else was counted: 22 requests in all, on exactly these 14 series.
+    assert_eq!(m.named("apigw_requests_total"), 14);
     let total: f64 = m
         .samples
         .iter()
         .filter(|((n, _), _)| n == "apigw_requests_total")
         .map(|(_, v)| v)
         .sum();
-    assert_eq!(total, 21.0);
+    assert_eq!(total, 22.0);
 
     // The slow request: over 250 ms at the backend and in all, within 500 ms at the backend.
     let slow = |extra: &[(&'static str, &'static str)]| at("slow")(extra);
@@ -335,6 +340,7 @@ async fn every_request_is_counted_once_by_api_status_class_and_code() {
     assert_eq!(count("apigw_backend_duration_seconds", "cached"), Some(1.0));
     assert_eq!(count("apigw_request_duration_seconds", "signed"), Some(1.0));
     assert_eq!(count("apigw_backend_duration_seconds", "signed"), None);
+    // (The parser's answer has no duration: it is counted, never timed.)
     let no_api = [("group", ""), ("api", ""), ("stage", "")];
     assert_eq!(m.get("apigw_request_duration_seconds_count", &no_api), 3.0);
 
@@ -442,6 +448,7 @@ async fn apigw_metrics_off_skips_the_per_request_series_only() {
     }
     let r = get(gw.http, "localhost", "/limited").await;
     assert_eq!(r.code(), Some("T429PA"));
+    assert!(raw(gw.http, b"GARBAGE\r\n\r\n").starts_with("HTTP/1.1 400 "));
 
     let m = scrape(gw.admin);
     for family in [

@@ -144,13 +144,7 @@ impl RequestSeries {
 
     /// Counts one answered request.
     pub fn record(&self, o: &Observed) {
-        let class = class_index(o.status);
-        match o.code {
-            None => {
-                self.by_class[class].fetch_add(1, Relaxed);
-            }
-            Some(code) => self.count_code(code_key(code, class)),
-        }
+        self.count(o.status, o.code);
         self.duration.observe(o.total);
         if let Some(d) = o.backend {
             self.backend.observe(d);
@@ -160,6 +154,18 @@ impl RequestSeries {
         }
         if let Some(n) = o.response_bytes.filter(|n| *n > 0) {
             self.response_bytes.fetch_add(n, Relaxed);
+        }
+    }
+
+    /// Counts an answer in `apigw_requests_total` only (hyper's own parse-error answers,
+    /// which the gateway rewrites but never times).
+    pub fn count(&self, status: u16, code: Option<&'static str>) {
+        let class = class_index(status);
+        match code {
+            None => {
+                self.by_class[class].fetch_add(1, Relaxed);
+            }
+            Some(code) => self.count_code(code_key(code, class)),
         }
     }
 
