@@ -1,10 +1,14 @@
-//! The admin listener: `GET /healthz`, `GET /metrics` (Prometheus text format; unsigned, like
-//! `/healthz`: the admin listener is the operator's, on loopback by default), and the
-//! management OpenAPI (CloudAPI 2016-07-14) at `/`.
+//! The admin listener: `GET /healthz` (the process is alive), `GET /readyz` (the node can
+//! serve: its store answers, a configuration is loaded, Redis answers in a Redis cluster),
+//! `GET /metrics` (Prometheus text format; unsigned, like the health checks: the admin listener
+//! is the operator's, on loopback by default), and the management OpenAPI (CloudAPI
+//! 2016-07-14) at `/`.
 
 use apigw_gateway::server::Backoff;
 use apigw_gateway::Shared;
 use apigw_mgmt::Management;
+use apigw_redis_state::RedisState;
+use apigw_store::Store;
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
@@ -14,15 +18,28 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::watch;
 
 /// Largest management request body (CreateApi carries JSON documents; ImportSwagger more).
 const MAX_BODY: usize = 8 * 1024 * 1024;
 
+/// The longest `/readyz` waits for the store or Redis to answer.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// What `GET /readyz` checks besides the configuration being loaded.
+pub struct Readiness {
+    /// The configuration store (its generation is read).
+    pub store: Arc<dyn Store>,
+    /// Redis, in a cluster that shares its runtime state there (`APIGW_REDIS_URL`).
+    pub redis: Option<Arc<RedisState>>,
+}
+
 pub fn start(
     listener: std::net::TcpListener,
     shared: Arc<Shared>,
     mgmt: Arc<Management>,
+    readiness: Arc<Readiness>,
     mut stop: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::from_std(listener)?;
@@ -50,11 +67,12 @@ pub fn start(
                     continue;
                 }
             };
-            let (shared, mgmt) = (shared.clone(), mgmt.clone());
+            let (shared, mgmt, readiness) = (shared.clone(), mgmt.clone(), readiness.clone());
             tokio::spawn(async move {
                 let svc = service_fn(move |req| {
-                    let (shared, mgmt) = (shared.clone(), mgmt.clone());
-                    async move { Ok::<_, Infallible>(handle(req, &shared, &mgmt).await) }
+                    let (shared, mgmt, readiness) =
+                        (shared.clone(), mgmt.clone(), readiness.clone());
+                    async move { Ok::<_, Infallible>(handle(req, &shared, &mgmt, &readiness).await) }
                 });
                 let _ = auto::Builder::new(TokioExecutor::new())
                     .serve_connection(TokioIo::new(stream), svc)
@@ -69,15 +87,23 @@ async fn handle(
     req: Request<Incoming>,
     shared: &Shared,
     mgmt: &Management,
+    readiness: &Readiness,
 ) -> Response<Full<Bytes>> {
     if req.uri().path() == "/healthz" {
+        // Alive: this process answers. (`Status`, `Generation`, `Apis`: the fields it had
+        // before `status`, kept for the scripts that read them.)
         let snap = shared.snapshot.load();
         let request_id = apigw_gateway::request_id::new_request_id();
         let body = serde_json::json!({
+            "status": "ok",
             "RequestId": request_id.to_str().unwrap_or_default(), "Status": "ok",
             "Generation": snap.generation, "Apis": snap.api_count(),
         });
         return json(StatusCode::OK, body.to_string());
+    }
+    if req.uri().path() == "/readyz" {
+        let (status, body) = ready(shared, readiness).await;
+        return json(status, body.to_string());
     }
     if req.uri().path() == "/metrics" {
         let mut resp = Response::new(Full::new(Bytes::from(shared.metrics.encode())));
@@ -111,6 +137,50 @@ async fn handle(
         StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
         reply.body,
     )
+}
+
+/// `/readyz`: 200 `{"status":"ready","checks":{...}}` when every check passes, else 503
+/// `{"status":"not ready","checks":{...}}`; each check is `{"ok":true,...}` or
+/// `{"ok":false,"error":"..."}` (no credentials: the store's and Redis's messages carry none).
+async fn ready(shared: &Shared, readiness: &Readiness) -> (StatusCode, serde_json::Value) {
+    use serde_json::json;
+    let within = format!("no answer within {} s", CHECK_TIMEOUT.as_secs());
+    let store = async {
+        match tokio::time::timeout(CHECK_TIMEOUT, readiness.store.generation()).await {
+            Ok(Ok(generation)) => json!({"ok": true, "generation": generation}),
+            Ok(Err(e)) => json!({"ok": false, "error": e.to_string()}),
+            Err(_) => json!({"ok": false, "error": within}),
+        }
+    };
+    let redis = async {
+        match &readiness.redis {
+            None => None,
+            Some(r) => Some(match r.ping(CHECK_TIMEOUT).await {
+                Ok(()) => json!({"ok": true}),
+                Err(e) => json!({"ok": false, "error": e}),
+            }),
+        }
+    };
+    let (store, redis) = tokio::join!(store, redis);
+    let configuration = if shared.loaded() {
+        let snap = shared.snapshot.load();
+        json!({"ok": true, "generation": snap.generation, "apis": snap.api_count()})
+    } else {
+        json!({"ok": false, "error": "no configuration loaded yet"})
+    };
+    let mut checks = serde_json::Map::new();
+    checks.insert("store".into(), store);
+    checks.insert("configuration".into(), configuration);
+    if let Some(redis) = redis {
+        checks.insert("redis".into(), redis);
+    }
+    let ok = checks.values().all(|c| c["ok"] == true);
+    let (status, word) = if ok {
+        (StatusCode::OK, "ready")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready")
+    };
+    (status, json!({"status": word, "checks": checks}))
 }
 
 fn json(status: StatusCode, body: String) -> Response<Full<Bytes>> {

@@ -15,17 +15,202 @@ use std::time::Duration;
 pub struct AdminArgs {
     /// The action, e.g. `DescribeApiGroups` (docs/management-api.md lists them).
     pub action: String,
-    /// Parameters as `--Name value` pairs (or `--Name=value`), e.g. `--GroupName shop`.
+    /// Parameters as `--Name value` pairs (or `--Name=value`), e.g. `--GroupName shop`. The
+    /// options below may come among them too (their names are lower case).
     #[arg(allow_hyphen_values = true)]
     pub params: Vec<String>,
-    /// The admin listener.
+    /// The admin listener: `host:port` or `http://host:port`.
     #[arg(long, env = "APIGW_ADMIN_ENDPOINT", default_value = "127.0.0.1:9080")]
     pub endpoint: String,
-    /// AccessKey id (default: the root key's environment variable).
-    #[arg(long, env = "APIGW_ROOT_ACCESS_KEY_ID")]
+    /// AccessKey id; with `--access-key-secret`, wins over every other source (see
+    /// docs/management-api.md, "apigw admin").
+    #[arg(long)]
     pub access_key_id: Option<String>,
-    #[arg(long, env = "APIGW_ROOT_ACCESS_KEY_SECRET", hide_env_values = true)]
+    #[arg(long)]
     pub access_key_secret: Option<String>,
+    /// A profile of the aliyun CLI's configuration file (mode AK).
+    #[arg(long, env = "ALIBABA_CLOUD_PROFILE")]
+    pub profile: Option<String>,
+    /// The aliyun CLI's configuration file (default `~/.aliyun/config.json`).
+    #[arg(long, value_name = "FILE")]
+    pub config_path: Option<std::path::PathBuf>,
+}
+
+/// The options of [`AdminArgs`] that may also come after the action, among the parameters.
+const OPTIONS: [&str; 5] = [
+    "endpoint",
+    "access-key-id",
+    "access-key-secret",
+    "profile",
+    "config-path",
+];
+
+impl AdminArgs {
+    /// Takes the options written after the action out of the parameters (flags anywhere on
+    /// the line): a lower-case `--name` among them is one of ours, an action parameter starts
+    /// with a capital.
+    fn take_trailing_options(&mut self) -> Result<(), String> {
+        let mut rest = Vec::new();
+        let mut it = std::mem::take(&mut self.params).into_iter();
+        while let Some(arg) = it.next() {
+            let Some(name) = arg.strip_prefix("--") else {
+                rest.push(arg);
+                continue;
+            };
+            let (name, inline) = match name.split_once('=') {
+                Some((n, v)) => (n.to_string(), Some(v.to_string())),
+                None => (name.to_string(), None),
+            };
+            if !OPTIONS.contains(&name.as_str()) {
+                if name.starts_with(|c: char| c.is_ascii_lowercase()) {
+                    return Err(format!(
+                        "unknown option `--{name}` (options: --{}; action parameters start with a capital letter)",
+                        OPTIONS.join(", --")
+                    ));
+                }
+                rest.push(arg);
+                if inline.is_none() {
+                    rest.extend(it.next());
+                }
+                continue;
+            }
+            let value = match inline {
+                Some(v) => v,
+                None => it
+                    .next()
+                    .ok_or_else(|| format!("`--{name}` needs a value"))?,
+            };
+            match name.as_str() {
+                "endpoint" => self.endpoint = value,
+                "access-key-id" => self.access_key_id = Some(value),
+                "access-key-secret" => self.access_key_secret = Some(value),
+                "profile" => self.profile = Some(value),
+                _ => self.config_path = Some(value.into()),
+            }
+        }
+        self.params = rest;
+        Ok(())
+    }
+}
+
+/// An AccessKey and where it came from (for messages).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Credentials {
+    pub id: String,
+    pub secret: String,
+    pub source: String,
+}
+
+/// The AccessKey to sign with, from the first source that has one:
+/// 1. `--access-key-id` and `--access-key-secret`;
+/// 2. `--profile NAME` (or `ALIBABA_CLOUD_PROFILE`): that profile of the aliyun CLI's file;
+/// 3. `ALIBABA_CLOUD_ACCESS_KEY_ID` / `ALIBABA_CLOUD_ACCESS_KEY_SECRET` (the SDKs' variables);
+/// 4. `APIGW_ROOT_ACCESS_KEY_ID` / `APIGW_ROOT_ACCESS_KEY_SECRET`;
+/// 5. the `current` profile of the aliyun CLI's file, if the file exists.
+fn credentials(a: &AdminArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<Credentials, String> {
+    let pair = |id: Option<String>, secret: Option<String>, source: &str| match (id, secret) {
+        (Some(id), Some(secret)) if !id.is_empty() && !secret.is_empty() => Some(Credentials {
+            id,
+            secret,
+            source: source.to_string(),
+        }),
+        _ => None,
+    };
+    match (&a.access_key_id, &a.access_key_secret) {
+        (Some(_), None) | (None, Some(_)) => {
+            return Err("give --access-key-id and --access-key-secret together".into())
+        }
+        _ => {}
+    }
+    if let Some(c) = pair(
+        a.access_key_id.clone(),
+        a.access_key_secret.clone(),
+        "--access-key-id",
+    ) {
+        return Ok(c);
+    }
+    let file = match &a.config_path {
+        Some(path) => Some(path.clone()),
+        None => env("HOME").map(|h| std::path::Path::new(&h).join(".aliyun/config.json")),
+    };
+    if let Some(name) = a.profile.as_deref().filter(|n| !n.is_empty()) {
+        let file =
+            file.ok_or("--profile: no HOME to find ~/.aliyun/config.json in; give --config-path")?;
+        return profile(&file, Some(name));
+    }
+    for (prefix, source) in [
+        ("ALIBABA_CLOUD_ACCESS_KEY", "ALIBABA_CLOUD_ACCESS_KEY_ID"),
+        ("APIGW_ROOT_ACCESS_KEY", "APIGW_ROOT_ACCESS_KEY_ID"),
+    ] {
+        if let Some(c) = pair(
+            env(&format!("{prefix}_ID")),
+            env(&format!("{prefix}_SECRET")),
+            source,
+        ) {
+            return Ok(c);
+        }
+    }
+    match file {
+        Some(file) if file.exists() => profile(&file, None),
+        _ => Err("no AccessKey: give --access-key-id/--access-key-secret, --profile (the aliyun CLI's ~/.aliyun/config.json), or set ALIBABA_CLOUD_ACCESS_KEY_ID/ALIBABA_CLOUD_ACCESS_KEY_SECRET (or APIGW_ROOT_ACCESS_KEY_ID/APIGW_ROOT_ACCESS_KEY_SECRET)".into()),
+    }
+}
+
+/// The AccessKey of a profile (`name`, or the file's `current` one) of the aliyun CLI's
+/// configuration file.
+fn profile(file: &std::path::Path, name: Option<&str>) -> Result<Credentials, String> {
+    #[derive(serde::Deserialize)]
+    struct Config {
+        #[serde(default)]
+        current: String,
+        #[serde(default)]
+        profiles: Vec<Profile>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Profile {
+        name: String,
+        #[serde(default)]
+        mode: String,
+        #[serde(default)]
+        access_key_id: String,
+        #[serde(default)]
+        access_key_secret: String,
+    }
+    let shown = file.display();
+    let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read {shown}: {e}"))?;
+    let config: Config = serde_json::from_str(&text)
+        .map_err(|e| format!("{shown} is not the aliyun CLI's configuration: {e}"))?;
+    let wanted = name.unwrap_or(&config.current);
+    let p = config
+        .profiles
+        .iter()
+        .find(|p| p.name == wanted)
+        .ok_or_else(|| format!("{shown} has no profile `{wanted}`"))?;
+    if !(p.mode.is_empty() || p.mode == "AK") {
+        return Err(format!(
+            "profile `{wanted}` of {shown} is of mode {}; apigw admin signs with an AccessKey (mode AK)",
+            p.mode
+        ));
+    }
+    if p.access_key_id.is_empty() || p.access_key_secret.is_empty() {
+        return Err(format!("profile `{wanted}` of {shown} has no AccessKey"));
+    }
+    Ok(Credentials {
+        id: p.access_key_id.clone(),
+        secret: p.access_key_secret.clone(),
+        source: format!("profile `{wanted}` of {shown}"),
+    })
+}
+
+/// `host:port` of an endpoint written `host:port` or `http://host:port[/]`.
+fn endpoint_host(endpoint: &str) -> Result<&str, String> {
+    if endpoint.starts_with("https://") {
+        return Err("https:// endpoints are not supported yet by apigw admin: the admin listener speaks plain HTTP (keep it on a private address)".into());
+    }
+    Ok(endpoint
+        .strip_prefix("http://")
+        .unwrap_or(endpoint)
+        .trim_end_matches('/'))
 }
 
 /// `--Name value` / `--Name=value` pairs.
@@ -49,13 +234,11 @@ fn pairs(args: &[String]) -> Result<Vec<(String, String)>, String> {
     Ok(out)
 }
 
-pub fn run(a: AdminArgs) -> Result<bool, String> {
-    let (Some(id), Some(secret)) = (&a.access_key_id, &a.access_key_secret) else {
-        return Err(
-            "set --access-key-id/--access-key-secret (or APIGW_ROOT_ACCESS_KEY_ID/APIGW_ROOT_ACCESS_KEY_SECRET)"
-                .into(),
-        );
-    };
+pub fn run(mut a: AdminArgs) -> Result<bool, String> {
+    a.take_trailing_options()?;
+    let key = credentials(&a, &|name| std::env::var(name).ok())?;
+    let (id, secret) = (&key.id, &key.secret);
+    let endpoint = endpoint_host(&a.endpoint)?.to_string();
     let params = pairs(&a.params)?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -79,7 +262,7 @@ pub fn run(a: AdminArgs) -> Result<bool, String> {
     let call = sign_v3_form(
         id,
         secret,
-        &a.endpoint,
+        &endpoint,
         &a.action,
         "2016-07-14",
         &query,
@@ -87,7 +270,7 @@ pub fn run(a: AdminArgs) -> Result<bool, String> {
         &format_timestamp(now),
         &nonce,
     );
-    let uri: Uri = format!("http://{}{}", a.endpoint, call.path_and_query)
+    let uri: Uri = format!("http://{endpoint}{}", call.path_and_query)
         .parse()
         .map_err(|e| format!("--endpoint: {e}"))?;
     let mut req = Request::new(Full::new(Bytes::from(call.body.clone())));
@@ -107,7 +290,7 @@ pub fn run(a: AdminArgs) -> Result<bool, String> {
         let resp = tokio::time::timeout(Duration::from_secs(60), client.request(req))
             .await
             .map_err(|_| "no answer within 60 s".to_string())?
-            .map_err(|e| format!("cannot reach {}: {e}", a.endpoint))?;
+            .map_err(|e| format!("cannot reach {endpoint}: {e}"))?;
         let status = resp.status();
         let body = resp
             .into_body()
@@ -122,6 +305,9 @@ pub fn run(a: AdminArgs) -> Result<bool, String> {
         Err(_) => String::from_utf8_lossy(&body).into_owned(),
     };
     println!("{text}");
+    if text.contains("SignatureDoesNotMatch") || text.contains("InvalidAccessKeyId") {
+        eprintln!("signed with the AccessKey {} from {}", key.id, key.source);
+    }
     if text.contains("SignatureDoesNotMatch") {
         eprintln!(
             "client string to sign: {}",
@@ -129,4 +315,125 @@ pub fn run(a: AdminArgs) -> Result<bool, String> {
         );
     }
     Ok(status.is_success())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        admin: AdminArgs,
+    }
+
+    fn args(line: &[&str]) -> AdminArgs {
+        let mut all = vec!["apigw"];
+        all.extend_from_slice(line);
+        let mut a = Cli::try_parse_from(all).unwrap().admin;
+        a.take_trailing_options().unwrap();
+        a
+    }
+
+    const FILE: &str = r#"{"current":"cur","profiles":[
+        {"name":"cur","mode":"AK","access_key_id":"cur-id","access_key_secret":"cur-secret"},
+        {"name":"other","mode":"AK","access_key_id":"other-id","access_key_secret":"other-secret"},
+        {"name":"sts","mode":"StsToken","access_key_id":"x","access_key_secret":"y"}]}"#;
+
+    fn config() -> tempfile::NamedTempFile {
+        let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(f.path(), FILE).unwrap();
+        f
+    }
+
+    fn id(a: &AdminArgs, env: &[(&str, &str)]) -> Result<String, String> {
+        let lookup = |name: &str| {
+            env.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        };
+        credentials(a, &lookup).map(|c| c.id)
+    }
+
+    #[test]
+    fn options_may_come_after_the_action() {
+        let a = args(&[
+            "DescribeApis",
+            "--GroupId",
+            "g1",
+            "--endpoint",
+            "10.0.0.1:9080",
+            "--PageSize=5",
+            "--profile=other",
+        ]);
+        assert_eq!(a.endpoint, "10.0.0.1:9080");
+        assert_eq!(a.profile.as_deref(), Some("other"));
+        assert_eq!(a.params, ["--GroupId", "g1", "--PageSize=5"]);
+        let mut bad = Cli::try_parse_from(["apigw", "DescribeApis", "--outptu", "json"])
+            .unwrap()
+            .admin;
+        assert!(bad
+            .take_trailing_options()
+            .unwrap_err()
+            .contains("--outptu"));
+    }
+
+    #[test]
+    fn credentials_come_from_the_first_source_that_has_them() {
+        let file = config();
+        let path = file.path().to_str().unwrap();
+        let env = [
+            ("ALIBABA_CLOUD_ACCESS_KEY_ID", "ali-id"),
+            ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "ali-secret"),
+            ("APIGW_ROOT_ACCESS_KEY_ID", "root-id"),
+            ("APIGW_ROOT_ACCESS_KEY_SECRET", "root-secret"),
+        ];
+        let base = ["DescribeApiGroups", "--config-path", path];
+        let with = |extra: &[&str]| {
+            let mut line = base.to_vec();
+            line.extend_from_slice(extra);
+            args(&line)
+        };
+        let flags = with(&[
+            "--access-key-id",
+            "flag-id",
+            "--access-key-secret",
+            "s",
+            "--profile",
+            "other",
+        ]);
+        assert_eq!(id(&flags, &env).unwrap(), "flag-id");
+        assert_eq!(
+            id(&with(&["--profile", "other"]), &env).unwrap(),
+            "other-id"
+        );
+        assert_eq!(id(&with(&[]), &env).unwrap(), "ali-id");
+        assert_eq!(id(&with(&[]), &env[2..]).unwrap(), "root-id");
+        assert_eq!(id(&with(&[]), &[]).unwrap(), "cur-id");
+        let sts = id(&with(&["--profile", "sts"]), &env).unwrap_err();
+        assert!(sts.contains("StsToken"), "{sts}");
+        let missing = id(&with(&["--profile", "nope"]), &env).unwrap_err();
+        assert!(missing.contains("no profile `nope`"), "{missing}");
+        let half = id(&with(&["--access-key-id", "only"]), &env).unwrap_err();
+        assert!(half.contains("together"), "{half}");
+        let none = args(&[
+            "DescribeApiGroups",
+            "--config-path",
+            "/nonexistent/config.json",
+        ]);
+        assert!(id(&none, &[]).unwrap_err().starts_with("no AccessKey"));
+    }
+
+    #[test]
+    fn endpoints_are_host_and_port_or_http() {
+        assert_eq!(endpoint_host("127.0.0.1:9080").unwrap(), "127.0.0.1:9080");
+        assert_eq!(
+            endpoint_host("http://gw.internal:9080/").unwrap(),
+            "gw.internal:9080"
+        );
+        assert!(endpoint_host("https://gw.internal")
+            .unwrap_err()
+            .contains("https"));
+    }
 }

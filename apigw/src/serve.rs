@@ -33,6 +33,16 @@ pub struct ServeArgs {
     /// Access log: `stdout` (one JSON line per request) or `off`.
     #[arg(long, env = "APIGW_ACCESS_LOG", default_value = "stdout", value_parser = ["stdout", "off"])]
     access_log: String,
+    /// Write the access log to this file instead of stdout (rotated by size); `--access-log
+    /// off` still turns it off.
+    #[arg(long, env = "APIGW_ACCESS_LOG_FILE")]
+    access_log_file: Option<std::path::PathBuf>,
+    /// Size in bytes past which the access-log file is rotated (`<file>` → `<file>.1`).
+    #[arg(long, env = "APIGW_ACCESS_LOG_MAX_BYTES", default_value_t = 100 * 1024 * 1024)]
+    access_log_max_bytes: u64,
+    /// Rotated access-log files kept (`<file>.1` … `<file>.N`; 0: none).
+    #[arg(long, env = "APIGW_ACCESS_LOG_KEEP", default_value_t = 5)]
+    access_log_keep: usize,
     /// Log filter for everything else (tracing `EnvFilter` syntax).
     #[arg(long, env = "APIGW_LOG", default_value = "info")]
     log: String,
@@ -201,8 +211,8 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
             .map_err(|e| format!("--trusted-proxies: {e}"))?,
         ..GatewayConfig::default()
     };
-    let shared = match &args.redis_url {
-        None => Shared::new(config),
+    let (shared, redis) = match &args.redis_url {
+        None => (Shared::new(config), None),
         Some(url) => {
             let settings = apigw_redis_state::Settings {
                 url: url.clone(),
@@ -218,9 +228,25 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
             }
             let shared = Shared::with_state(config, state.clone(), state.clone(), state.clone());
             rt.block_on(async { state.follow_breakers(shared.clone()) });
-            shared
+            (shared, Some(state))
         }
     };
+    if args.access_log != "off" {
+        let sink = match &args.access_log_file {
+            None => apigw_gateway::access_log::Sink::Stdout,
+            Some(path) => apigw_gateway::access_log::Sink::File {
+                path: path.clone(),
+                max_bytes: args.access_log_max_bytes,
+                keep: args.access_log_keep,
+            },
+        };
+        shared
+            .start_access_log(sink)
+            .map_err(|e| match &args.access_log_file {
+                Some(path) => format!("--access-log-file {}: {e}", path.display()),
+                None => format!("access log: {e}"),
+            })?;
+    }
     let control = Control::new(store.clone())
         .with_secret_grace(crate::local::secret_grace()?)
         .with_group_limit(crate::local::group_limit()?)
@@ -245,15 +271,10 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
             .await
             .map_err(|e| e.to_string())?;
 
-        let banner = format!(
-            "apigw {} serving: data plane http://{}{}, admin http://{}, data in {}",
-            env!("CARGO_PKG_VERSION"),
+        let (http_addr, https_addr, admin_addr) = (
             local(&plain),
-            tls.as_ref()
-                .map(|t| format!(" and https://{}", local(t)))
-                .unwrap_or_default(),
+            tls.as_ref().map(local).unwrap_or_default(),
             local(&admin_listener),
-            place
         );
         let server = Server::start(shared.clone(), plain, tls).map_err(|e| e.to_string())?;
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -285,26 +306,117 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         ));
         let root = root_key_from_env()?;
         let generated = mgmt.ensure_root_key(root).await.map_err(|e| format!("{}: {}", e.code, e.message))?;
-        admin::start(admin_listener, shared.clone(), mgmt, stop_rx).map_err(|e| e.to_string())?;
-        println!("{banner}");
+        let readiness = Arc::new(admin::Readiness {
+            store: store.clone(),
+            redis,
+        });
+        admin::start(admin_listener, shared.clone(), mgmt, readiness, stop_rx)
+            .map_err(|e| e.to_string())?;
+        // Before the line saying it serves: whoever waits for that line finds the file.
         if let Some(key) = generated {
-            println!(
-                "root AccessKey created (shown once; set APIGW_ROOT_ACCESS_KEY_ID/APIGW_ROOT_ACCESS_KEY_SECRET to choose your own): AccessKeyId {} AccessKeySecret {}",
-                key.access_key_id, key.access_key_secret
-            );
+            root_key_created(&args.data.data_dir, &key);
         }
+        // stdout carries JSON lines only: where it listens is one of them (always written,
+        // whatever --log says); the same for a person, and everything else, on stderr.
+        tracing::info!(
+            target: LISTENING,
+            version = env!("CARGO_PKG_VERSION"),
+            http = %http_addr,
+            https = %https_addr,
+            admin = %admin_addr,
+            data = %place,
+            "serving"
+        );
+        eprintln!(
+            "apigw {} serving: data plane http://{http_addr}{}, admin http://{admin_addr}, data in {place}",
+            env!("CARGO_PKG_VERSION"),
+            if https_addr.is_empty() {
+                String::new()
+            } else {
+                format!(" and https://{https_addr}")
+            },
+        );
         if let Some(lines) = demo_lines {
-            println!("{lines}");
+            eprintln!("{lines}");
         }
         wait_for_signal().await;
         tracing::info!("shutting down: no new connections, finishing in-flight requests");
         let _ = stop_tx.send(true);
-        tokio::task::spawn_blocking(move || server.shutdown())
-            .await
-            .map_err(|e| e.to_string())?;
+        let drained = shared.clone();
+        tokio::task::spawn_blocking(move || {
+            server.shutdown();
+            // The access-log lines of the last requests.
+            if let Some(log) = drained.access_log.get() {
+                log.flush(Duration::from_secs(5));
+            }
+        })
+        .await
+        .map_err(|e| e.to_string())?;
         tracing::info!("stopped");
         Ok::<(), String>(())
     })
+}
+
+/// The log target of the line that says where the gateway listens (always written).
+const LISTENING: &str = "apigw::listening";
+
+/// Where a generated root AccessKey is kept, in the data directory.
+const ROOT_KEY_FILE: &str = "root-access-key.json";
+
+/// A root AccessKey was generated: never logged (stdout is for log shippers), shown once on
+/// stderr for the person at the terminal, and written to `<data dir>/root-access-key.json`
+/// (mode 0600, the directory 0700) for whoever starts the gateway unattended.
+fn root_key_created(data_dir: &std::path::Path, key: &apigw_model::AccessKey) {
+    let path = data_dir.join(ROOT_KEY_FILE);
+    let stored = write_root_key(data_dir, &path, key);
+    let place = match &stored {
+        Ok(()) => format!("also written to {} (mode 0600)", path.display()),
+        Err(e) => format!("NOT written to {}: {e}", path.display()),
+    };
+    eprintln!(
+        "root AccessKey created (shown once here; {place}; set APIGW_ROOT_ACCESS_KEY_ID/APIGW_ROOT_ACCESS_KEY_SECRET to choose your own): AccessKeyId {} AccessKeySecret {}",
+        key.access_key_id, key.access_key_secret
+    );
+    match stored {
+        // Neither the id nor the secret: the log is shipped elsewhere.
+        Ok(()) => tracing::info!(
+            target: "apigw::config",
+            "a root AccessKey was created; it is in {}",
+            path.display()
+        ),
+        Err(e) => tracing::warn!(
+            target: "apigw::config",
+            "a root AccessKey was created and shown once on stderr; it could not be written to {}: {e}",
+            path.display()
+        ),
+    }
+}
+
+/// `{"AccessKeyId": …, "AccessKeySecret": …}` in a new file of mode 0600, renamed into place;
+/// the directory is created `0700` if missing (a cluster node's data directory).
+fn write_root_key(
+    data_dir: &std::path::Path,
+    path: &std::path::Path,
+    key: &apigw_model::AccessKey,
+) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    apigw_store::create_private_dir(data_dir)?;
+    let body = serde_json::json!({
+        "AccessKeyId": key.access_key_id,
+        "AccessKeySecret": key.access_key_secret,
+    });
+    let tmp = data_dir.join(format!("{ROOT_KEY_FILE}.{}", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(apigw_store::PRIVATE_FILE)
+        .open(&tmp)?;
+    file.write_all(format!("{body}\n").as_bytes())?;
+    file.sync_all()?;
+    drop(file);
+    std::fs::rename(&tmp, path)
 }
 
 /// Raises the soft limit on open files (`RLIMIT_NOFILE`) to the hard limit: every client
@@ -358,14 +470,9 @@ fn root_key_from_env() -> Result<Option<(String, String)>, String> {
 }
 
 fn init_logging(args: &ServeArgs) -> Result<(), String> {
-    let access = if args.access_log == "off" {
-        "off"
-    } else {
-        "info"
-    };
-    let filter =
-        tracing_subscriber::EnvFilter::try_new(format!("{},apigw::access={access}", args.log))
-            .map_err(|e| format!("--log: {e}"))?;
+    // The access log has a writer of its own (`apigw_gateway::access_log`).
+    let filter = tracing_subscriber::EnvFilter::try_new(format!("{},{LISTENING}=info", args.log))
+        .map_err(|e| format!("--log: {e}"))?;
     tracing_subscriber::fmt()
         .json()
         .flatten_event(true)

@@ -405,6 +405,75 @@ async fn apigw_admin_calls_actions_and_prints_json() {
     assert_eq!(err["Code"], "RepeatedGroupName");
 }
 
+/// `apigw admin` signs with the aliyun CLI's profiles and the SDKs' variables, in the
+/// documented order: an explicit `--profile` beats `ALIBABA_CLOUD_ACCESS_KEY_*`, which beat the
+/// file's `current` profile; options may follow the action.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apigw_admin_takes_profiles_and_the_sdk_variables() {
+    let gw = Gateway::start_in_with_env(tempfile::tempdir().unwrap(), &ENV);
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir(home.path().join(".aliyun")).unwrap();
+    let config = serde_json::json!({
+        "current": "wrong",
+        "profiles": [
+            {"name": "wrong", "mode": "AK", "access_key_id": AK.0, "access_key_secret": "not-the-secret"},
+            {"name": "gateway", "mode": "AK", "access_key_id": AK.0, "access_key_secret": AK.1},
+        ]
+    });
+    std::fs::write(home.path().join(".aliyun/config.json"), config.to_string()).unwrap();
+    let admin = |args: &[&str], env: &[(&str, &str)]| {
+        let out = std::process::Command::new(support::BIN)
+            .arg("admin")
+            .args(args)
+            .args(["--endpoint", &format!("http://{}", gw.admin)])
+            .env_remove("APIGW_ROOT_ACCESS_KEY_ID")
+            .env_remove("APIGW_ROOT_ACCESS_KEY_SECRET")
+            .env_remove("ALIBABA_CLOUD_ACCESS_KEY_ID")
+            .env_remove("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+            .env_remove("ALIBABA_CLOUD_PROFILE")
+            .env("HOME", home.path())
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out.status.success(), text, stderr)
+    };
+    let sdk_env = [
+        ("ALIBABA_CLOUD_ACCESS_KEY_ID", AK.0),
+        ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", AK.1),
+    ];
+    let wrong_env = [
+        ("ALIBABA_CLOUD_ACCESS_KEY_ID", AK.0),
+        ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "wrong-secret-0001"),
+    ];
+    // The file's current profile holds a wrong secret: refused, and the message says whose key.
+    let (ok, text, stderr) = admin(&["DescribeApiGroups"], &[]);
+    assert!(!ok, "{text}");
+    assert!(text.contains("SignatureDoesNotMatch"), "{text}");
+    assert!(stderr.contains("profile `wrong`"), "{stderr}");
+    // The SDKs' variables beat the current profile.
+    let (ok, text, _) = admin(&["DescribeApiGroups"], &sdk_env);
+    assert!(ok, "{text}");
+    // An explicit profile beats the variables; it may follow the action's parameters.
+    let (ok, text, _) = admin(
+        &[
+            "DescribeApiGroups",
+            "--PageSize",
+            "5",
+            "--profile",
+            "gateway",
+        ],
+        &wrong_env,
+    );
+    assert!(ok, "{text}");
+    let (ok, text, _) = admin(
+        &["DescribeApiGroups"],
+        &[("ALIBABA_CLOUD_PROFILE", "gateway")],
+    );
+    assert!(ok, "{text}");
+}
+
 /// No tenant reaches what it must not: backend addresses are checked when an API is written.
 /// Link-local (metadata), unspecified and multicast addresses and the gateway's own listeners
 /// are refused for every account; loopback and private ranges for accounts other than root,

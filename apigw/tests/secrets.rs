@@ -180,7 +180,7 @@ fn serve_refused(dir: &Path, env: &[(&str, &str)]) -> String {
 }
 
 /// Starts `apigw serve` on `dir` (log level info) and stops it once it serves: the lines it
-/// printed before its banner.
+/// printed on stdout before the one saying where it listens.
 fn startup_lines(dir: &Path, env: &[(&str, &str)]) -> Vec<String> {
     use std::io::BufRead;
     let mut child = support::serve_command(dir)
@@ -194,7 +194,7 @@ fn startup_lines(dir: &Path, env: &[(&str, &str)]) -> Vec<String> {
     let mut lines = Vec::new();
     for line in std::io::BufReader::new(child.stdout.take().unwrap()).lines() {
         let line = line.unwrap();
-        if line.contains(" serving: ") {
+        if support::listening(&line).is_some() {
             break;
         }
         lines.push(line);

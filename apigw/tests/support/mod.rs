@@ -37,8 +37,28 @@ pub struct Gateway {
     pub admin: SocketAddr,
     pub dir: tempfile::TempDir,
     pub child: Option<Child>,
-    /// Every line the process printed on stdout after its banner (access log, ...).
+    /// Every line the process printed on stdout after the line saying where it listens
+    /// (JSON log lines: the access log, ...).
     pub stdout: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    /// Every line it printed on stderr (each also written on the test's stderr, which the test
+    /// harness shows when the test fails).
+    pub stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    /// Every line it printed on stdout up to that line (included).
+    pub startup: Vec<String>,
+    /// The threads reading its output (done once it exits).
+    readers: Vec<std::thread::JoinHandle<()>>,
+}
+
+/// The addresses in the line `apigw serve` writes on stdout once it serves, a JSON log line
+/// with target `apigw::listening`: (http, https (`None` when off), admin); `None` for any other
+/// line.
+pub fn listening(line: &str) -> Option<(SocketAddr, Option<SocketAddr>, SocketAddr)> {
+    let v: serde_json::Value = serde_json::from_str(line).ok()?;
+    if v["target"] != "apigw::listening" {
+        return None;
+    }
+    let addr = |k: &str| v[k].as_str().and_then(|a| a.parse().ok());
+    Some((addr("http")?, addr("https"), addr("admin")?))
 }
 
 impl Gateway {
@@ -77,6 +97,19 @@ impl Gateway {
         let mut gw = Gateway::spawn(dir.path(), env, args, nofile);
         gw.dir = dir;
         gw
+    }
+
+    /// Stops the process (SIGTERM) and waits for it and for the end of its output: (exit
+    /// status, every line on stdout from the first, every line on stderr).
+    pub fn finish(mut self) -> (std::process::ExitStatus, Vec<String>, Vec<String>) {
+        let status = self.terminate();
+        for reader in self.readers.drain(..) {
+            reader.join().unwrap();
+        }
+        let mut stdout = std::mem::take(&mut self.startup);
+        stdout.extend(self.stdout.lock().unwrap().drain(..));
+        let stderr = self.stderr.lock().unwrap().clone();
+        (status, stdout, stderr)
     }
 
     /// Another node on a data directory a first gateway owns (its `dir` is an empty one of
@@ -118,35 +151,57 @@ impl Gateway {
             .env("APIGW_ACCESS_LOG", "off")
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("start apigw");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let banner = loop {
-            let line = lines.next().expect("apigw exited before serving").unwrap();
-            if line.contains(" serving: ") {
-                break line;
-            }
+        // `echo`: each line also on the test's stderr (captured by the test harness: shown
+        // with a failing test; the reading thread inherits the capture).
+        let collect = |lines: Box<dyn Iterator<Item = std::io::Result<String>> + Send>,
+                       echo: bool| {
+            let all = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+            let sink = all.clone();
+            let reader = std::thread::spawn(move || {
+                for line in lines.map_while(Result::ok) {
+                    if echo {
+                        eprintln!("apigw: {line}");
+                    }
+                    sink.lock().unwrap().push(line);
+                }
+            });
+            (all, reader)
         };
-        let stdout = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let sink = stdout.clone();
-        std::thread::spawn(move || {
-            for line in lines.map_while(Result::ok) {
-                sink.lock().unwrap().push(line);
+        // Read from the start, so that stderr never fills its pipe.
+        let stderr_lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let (stderr, stderr_reader) = collect(Box::new(stderr_lines), true);
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut startup = Vec::new();
+        let (http, https, admin) = loop {
+            let Some(line) = lines.next().map(Result::unwrap) else {
+                let status = child.wait().unwrap();
+                stderr_reader.join().unwrap();
+                panic!(
+                    "apigw exited before serving ({status}); stderr:\n{}",
+                    stderr.lock().unwrap().join("\n")
+                );
+            };
+            if let Some(addrs) = listening(&line) {
+                startup.push(line);
+                break addrs;
             }
-        });
-        let addrs: Vec<SocketAddr> = banner
-            .split("://")
-            .skip(1)
-            .map(|s| s.split([',', ' ']).next().unwrap().parse().unwrap())
-            .collect();
+            startup.push(line);
+        };
+        let (stdout, stdout_reader) = collect(Box::new(lines), false);
+        let readers = vec![stderr_reader, stdout_reader];
         Gateway {
-            http: addrs[0],
-            https: addrs[1],
-            admin: addrs[2],
+            http,
+            https: https.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0))),
+            admin,
             dir: tempfile::tempdir().unwrap(),
             child: Some(child),
             stdout,
+            stderr,
+            startup,
+            readers,
         }
     }
 

@@ -177,8 +177,11 @@ impl Worker {
             _ => Version::HTTP_11,
         };
         let origin = req.headers().get(header::ORIGIN).cloned();
-        let log_target = tracing::enabled!(target: "apigw::access", tracing::Level::INFO)
-            .then(|| (req.method().clone(), req.uri().path().to_string()));
+        let log_target = self
+            .shared
+            .access_log
+            .get()
+            .map(|log| (log, req.method().clone(), req.uri().path().to_string()));
         let mut trace = Trace::default();
 
         let mut shutting_down = false;
@@ -225,7 +228,7 @@ impl Worker {
         if self.shared.config.metrics {
             self.record(&trace, &resp, total, request_bytes, head_request);
         }
-        if let Some((method, path)) = log_target {
+        if let Some((log, method, path)) = log_target {
             if trace.error.is_none() {
                 // An answer the response phase rewrote keeps the gateway's code.
                 trace.error = resp
@@ -238,15 +241,23 @@ impl Worker {
                     })
                     .map(|c| c.code);
             }
-            access_log(
-                &request_id,
-                &method,
-                &path,
-                resp.status(),
-                total,
-                &trace,
-                conn,
-            );
+            // Handed to the writer thread; formatted and written there.
+            log.log(crate::access_log::Entry {
+                time: std::time::SystemTime::now(),
+                request_id,
+                client_ip: conn.peer.ip(),
+                method,
+                path,
+                group: trace.group,
+                api: trace.api,
+                stage: trace.stage,
+                app_id: trace.app_id,
+                status: resp.status().as_u16(),
+                latency: total,
+                service_latency: trace.service_latency,
+                error_code: trace.error.unwrap_or(""),
+                tls: conn.tls,
+            });
         }
         resp
     }
@@ -1941,34 +1952,6 @@ async fn maybe_gzip(resp: Response<GwBody>) -> Result<Response<GwBody>, Reject> 
         .append(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     let zipped = crate::body::GzipStream::new(prefix, body);
     Ok(Response::from_parts(parts, GwBody::Gzip(Box::new(zipped))))
-}
-
-fn access_log(
-    request_id: &HeaderValue,
-    method: &Method,
-    path: &str,
-    status: StatusCode,
-    total: Duration,
-    trace: &Trace,
-    conn: &ConnInfo,
-) {
-    tracing::info!(
-        target: "apigw::access",
-        request_id = request_id.to_str().unwrap_or(""),
-        client_ip = %conn.peer.ip(),
-        method = method.as_str(),
-        path,
-        group = trace.group.as_deref().unwrap_or(""),
-        api = trace.api.as_ref().map_or("", |a| &a.api_name),
-        api_id = trace.api.as_ref().map_or("", |a| &a.api_id),
-        stage = trace.stage.map_or("", |s| s.as_str()),
-        app_id = trace.app_id,
-        status = status.as_u16(),
-        latency_ms = total.as_secs_f64() * 1000.0,
-        service_latency_ms = trace.service_latency.map(|d| d.as_secs_f64() * 1000.0),
-        error_code = trace.error.unwrap_or(""),
-        tls = conn.tls,
-    );
 }
 
 #[cfg(test)]

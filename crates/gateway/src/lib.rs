@@ -12,6 +12,7 @@
 //!   (thread per core, like nginx workers); they share only the snapshot.
 #![forbid(unsafe_code)]
 
+pub mod access_log;
 pub mod auth;
 pub mod backend;
 pub mod backend_sign;
@@ -146,9 +147,14 @@ pub struct Shared {
     /// The node's metrics (`GET /metrics` on the admin listener); `connections_open` is also
     /// what `max_connections` is checked against.
     pub metrics: metrics::Metrics,
+    /// The access log, once started ([`Shared::start_access_log`]); none: requests are not
+    /// logged.
+    pub access_log: std::sync::OnceLock<access_log::AccessLog>,
     /// The generation of the snapshot being served, for writers that wait until their change
     /// is live ([`Shared::live_generation`]).
     live: tokio::sync::watch::Sender<u64>,
+    /// Set by the first [`Shared::publish`]: a configuration read from the store is served.
+    loaded: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -183,10 +189,12 @@ impl Shared {
                 breaker_bus,
                 cache: cache::ResponseCache::new(config.cache_capacity_bytes),
                 metrics,
+                access_log: std::sync::OnceLock::new(),
                 config,
                 snapshot: ArcSwap::from_pointee(Snapshot::empty()),
                 node_id: format!("{:016x}", fastrand::u64(..)).into(),
                 live: tokio::sync::watch::Sender::new(0),
+                loaded: std::sync::atomic::AtomicBool::new(false),
             }
         })
     }
@@ -200,6 +208,22 @@ impl Shared {
     pub fn publish(&self, snapshot: Snapshot) {
         let generation = snapshot.generation;
         self.snapshot.store(Arc::new(snapshot));
+        self.loaded
+            .store(true, std::sync::atomic::Ordering::Release);
         self.live.send_replace(generation);
+    }
+
+    /// Logs every request from now on, to `sink` (off the request path: see
+    /// [`access_log`]). Once per process; a second call changes nothing.
+    pub fn start_access_log(&self, sink: access_log::Sink) -> std::io::Result<()> {
+        let log = access_log::AccessLog::start(sink, self.metrics.access_log_dropped.clone())?;
+        let _ = self.access_log.set(log);
+        Ok(())
+    }
+
+    /// Whether a configuration read from the store is served (until then the snapshot is the
+    /// empty one [`Shared::with_state`] starts with).
+    pub fn loaded(&self) -> bool {
+        self.loaded.load(std::sync::atomic::Ordering::Acquire)
     }
 }

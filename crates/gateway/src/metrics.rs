@@ -36,6 +36,8 @@ pub struct Metrics {
     pub connections_shed: Counter,
     /// Connections closed because they sent no byte within `first_byte_timeout`.
     pub first_byte_timeouts: Counter,
+    /// Access-log lines dropped because the writer's channel was full.
+    pub access_log_dropped: Counter,
 }
 
 impl Default for Metrics {
@@ -52,6 +54,7 @@ impl Default for Metrics {
             connections_open: Gauge::default(),
             connections_shed: Counter::default(),
             first_byte_timeouts: Counter::default(),
+            access_log_dropped: Counter::default(),
         };
         // Counters are written with the `_total` suffix.
         m.register_events(throttle_family);
@@ -74,6 +77,11 @@ impl Default for Metrics {
             "apigw_first_byte_timeouts",
             "Client connections closed because they sent nothing within APIGW_FIRST_BYTE_TIMEOUT_MS",
             m.first_byte_timeouts.clone(),
+        );
+        m.register(
+            "apigw_access_log_dropped",
+            "Access-log lines dropped because the log writer fell behind (its queue was full); requests never wait for the log",
+            m.access_log_dropped.clone(),
         );
         m
     }
@@ -226,6 +234,8 @@ mod tests {
             "apigw_connections_open 1",
             "apigw_connections_shed_total 3",
             "apigw_first_byte_timeouts_total 0",
+            "# TYPE apigw_access_log_dropped_total counter",
+            "apigw_access_log_dropped_total 0",
         ] {
             assert!(text.lines().any(|l| l == line), "{line}:\n{text}");
         }

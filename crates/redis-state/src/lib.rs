@@ -92,6 +92,8 @@ pub struct RedisState {
     fallback: MemoryCounter,
     /// Redis did not answer the last command (for the log lines on each change).
     degraded: AtomicBool,
+    /// Why the last attempt to make the node's connection failed (for [`RedisState::ping`]).
+    connect_error: std::sync::Mutex<Option<String>>,
 }
 
 impl RedisState {
@@ -109,6 +111,7 @@ impl RedisState {
             nodes: AtomicU64::new(1),
             fallback: MemoryCounter::new(),
             degraded: AtomicBool::new(false),
+            connect_error: std::sync::Mutex::new(None),
         });
         tokio::spawn(keep_alive(Arc::downgrade(&state), client));
         Ok(state)
@@ -124,6 +127,46 @@ impl RedisState {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         self.conn.load().is_some()
+    }
+
+    /// Whether Redis answers now: one `PING` on the node's connection within `within`. The
+    /// error says why not, without the URL's password (for a readiness check).
+    pub async fn ping(&self, within: Duration) -> Result<(), String> {
+        let Some(conn) = self.conn.load_full() else {
+            let why = self
+                .connect_error
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone()
+                .unwrap_or_else(|| "connecting".into());
+            return Err(format!(
+                "not connected to {}: {}",
+                redacted(&self.settings.url),
+                self.scrub(&why)
+            ));
+        };
+        let mut c = (*conn).clone();
+        match tokio::time::timeout(within, redis::cmd("PING").query_async::<String>(&mut c)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(format!(
+                "{}: {}",
+                redacted(&self.settings.url),
+                self.scrub(&e.to_string())
+            )),
+            Err(_) => Err(format!(
+                "{}: no answer within {} ms",
+                redacted(&self.settings.url),
+                within.as_millis()
+            )),
+        }
+    }
+
+    /// `text` with the URL's password (if any) hidden.
+    fn scrub(&self, text: &str) -> String {
+        match password(&self.settings.url) {
+            Some(p) if !p.is_empty() => text.replace(p, "***"),
+            _ => text.to_string(),
+        }
     }
 
     /// Opens this node's breakers when another node's open (see the module docs), for as
@@ -294,9 +337,14 @@ async fn keep_alive(state: std::sync::Weak<RedisState>, client: redis::Client) {
             match ConnectionManager::new_with_config(client.clone(), s.connection_config()).await {
                 Ok(conn) => {
                     s.conn.store(Some(Arc::new(conn)));
+                    *s.connect_error.lock().unwrap_or_else(|e| e.into_inner()) = None;
                     tracing::info!("redis connected: nonces and counters are shared");
                 }
-                Err(e) => s.note("connect", &e.to_string()),
+                Err(e) => {
+                    let why = e.to_string();
+                    s.note("connect", &why);
+                    *s.connect_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
+                }
             }
         }
         if s.conn.load().is_some() {
@@ -348,6 +396,13 @@ fn redacted(url: &str) -> String {
         }
         _ => url.to_string(),
     }
+}
+
+/// The password of a `redis://user:password@host` URL.
+fn password(url: &str) -> Option<&str> {
+    let (scheme, at) = (url.find("://")?, url.rfind('@')?);
+    let userinfo = url.get(scheme + 3..at)?;
+    userinfo.split_once(':').map(|(_, p)| p)
 }
 
 fn digest(scope: &str, value: &str) -> String {
@@ -447,6 +502,10 @@ mod tests {
             "redis://***@h:6379/0"
         );
         assert_eq!(redacted("redis://h:6379"), "redis://h:6379");
+        assert_eq!(password("redis://u:secret@h:6379/0"), Some("secret"));
+        assert_eq!(password("redis://:secret@h"), Some("secret"));
+        assert_eq!(password("redis://u@h"), None);
+        assert_eq!(password("redis://h:6379"), None);
     }
 
     #[test]
