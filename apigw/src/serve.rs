@@ -96,6 +96,10 @@ pub struct ServeArgs {
     /// (each worker thread takes an equal share); 0 = no limit.
     #[arg(long, env = "APIGW_MAX_IN_FLIGHT", default_value_t = 10_000)]
     max_in_flight: usize,
+    /// Per-request metrics on `/metrics` (requests, durations, bytes per API): `on` or `off`
+    /// (the request path then skips that recording; the other metrics stay).
+    #[arg(long, env = "APIGW_METRICS", default_value = "on", value_parser = ["on", "off"])]
+    metrics: String,
     /// Redis for state shared by the nodes of a cluster: nonces and JWT `jti`s, flow-control
     /// counters (`redis://[user:pass@]host:port[/db]`); without it each node keeps its own.
     #[arg(long = "redis", env = "APIGW_REDIS_URL")]
@@ -191,6 +195,7 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         client_body_timeout: Duration::from_millis(args.client_body_timeout_ms.max(1)),
         gateway_timeout: Duration::from_millis(args.gateway_timeout_ms.max(1)),
         max_in_flight: args.max_in_flight,
+        metrics: args.metrics == "on",
         // Debug (test) builds only: a path whose requests panic, to test `X500ER`.
         panic_path: if cfg!(debug_assertions) {
             std::env::var("APIGW_TEST_PANIC_PATH").ok()

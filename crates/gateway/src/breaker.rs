@@ -28,6 +28,26 @@ pub enum Admit {
     Busy,
 }
 
+/// Where a breaker stands, as `/metrics` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BreakerState {
+    Closed,
+    Open,
+    /// Probing, or open past its timeout (the next call is a probe).
+    HalfOpen,
+}
+
+impl BreakerState {
+    /// `apigw_circuit_breaker_state`: 0 closed, 1 open, 2 half-open.
+    pub fn gauge(self) -> i64 {
+        match self {
+            BreakerState::Closed => 0,
+            BreakerState::Open => 1,
+            BreakerState::HalfOpen => 2,
+        }
+    }
+}
+
 /// Tells the other nodes of a cluster that a breaker opened, so that theirs open too (the
 /// Redis implementation publishes it; one node alone has nothing to tell).
 pub trait BreakerBus: Send + Sync + 'static {
@@ -167,6 +187,18 @@ impl Breaker {
             failures.pop_front();
         }
         failures.len() >= self.config.threshold()
+    }
+
+    /// The state at `now`, without changing it (a closed breaker takes no lock).
+    pub fn state_at(&self, now: Instant) -> BreakerState {
+        if self.closed.load(Ordering::Acquire) {
+            return BreakerState::Closed;
+        }
+        match &*self.lock() {
+            State::Closed(_) => BreakerState::Closed,
+            State::Open(until) if now < *until => BreakerState::Open,
+            State::Open(_) | State::HalfOpen(_) => BreakerState::HalfOpen,
+        }
     }
 
     /// Seconds until a half-open probe is allowed (for the D503CB message), 0 when not open.
@@ -369,6 +401,23 @@ errorCondition: \"$LatencyMilliSeconds > 500\"
         assert_eq!(b.admit(t), Admit::Open);
         assert_eq!(b.open_for(t), 90);
         assert!(b.config().downgrade().is_none());
+    }
+
+    #[test]
+    fn the_state_is_read_without_moving_it() {
+        let b = breaker(TIMEOUT_YAML);
+        let t = Instant::now();
+        assert_eq!(b.state_at(t), BreakerState::Closed);
+        fail(&b, 3, t);
+        assert_eq!(b.state_at(t), BreakerState::Open);
+        // Past the open timeout the next call would probe; reading it admits nothing.
+        let later = t + secs(16);
+        assert_eq!(b.state_at(later), BreakerState::HalfOpen);
+        assert_eq!(b.state_at(later).gauge(), 2);
+        assert_eq!(b.admit(later), Admit::Probe);
+        assert_eq!(b.state_at(later), BreakerState::HalfOpen);
+        b.record(Admit::Probe, &ok(), later);
+        assert_eq!(b.state_at(later).gauge(), 0);
     }
 
     #[test]

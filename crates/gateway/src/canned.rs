@@ -27,6 +27,7 @@ use apigw_model::codes::{self, ErrorCode};
 use http::StatusCode;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
@@ -185,6 +186,8 @@ struct Pending {
 pub struct Rewrite<T> {
     inner: T,
     pending: Option<Pending>,
+    /// Where a rewritten answer is counted (`apigw_requests_total`, no API), if anywhere.
+    counted: Option<Arc<crate::Shared>>,
 }
 
 impl<T> Rewrite<T> {
@@ -192,7 +195,14 @@ impl<T> Rewrite<T> {
         Rewrite {
             inner,
             pending: None,
+            counted: None,
         }
+    }
+
+    /// Counts each rewritten answer in `shared`'s metrics.
+    pub fn counted_in(mut self, shared: Option<Arc<crate::Shared>>) -> Rewrite<T> {
+        self.counted = shared;
+        self
     }
 }
 
@@ -202,6 +212,10 @@ impl<T: AsyncWrite + Unpin> Rewrite<T> {
         match recognise(head) {
             Some(canned) => {
                 tracing::debug!(refusal = ?canned.refusal, "rewriting hyper's parse-error answer");
+                if let Some(shared) = &self.counted {
+                    let (code, _) = canned.refusal.error();
+                    shared.metrics.unmatched.count(code.status, Some(code.code));
+                }
                 self.pending = Some(Pending {
                     bytes: canned.replacement(),
                     written: 0,

@@ -8,6 +8,7 @@ use crate::body::{ClientBodyError, GwBody, Upload, UploadProgress};
 use crate::breaker::{Admit, Breaker, Outcome};
 use crate::compress;
 use crate::cors::Cors;
+use crate::metrics::ThrottleLevel;
 use crate::params::{Mapped, ParamPlan, PathValue, RequestView, SystemValues};
 use crate::path_guard;
 use crate::plugin_phase::{self, RequestVars, ResponseVars, SystemVars};
@@ -161,6 +162,12 @@ impl Worker {
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"debug"));
         let gzip_ok = compress::client_accepts_gzip(req.headers());
         let head_request = req.method() == Method::HEAD;
+        let request_bytes = self
+            .shared
+            .config
+            .metrics
+            .then(|| content_length(req.headers()))
+            .flatten();
         // The answer speaks the client connection's version, never the backend's: hyper writes
         // a response marked HTTP/1.0 as HTTP/1.0 and closes the connection after it. Marked
         // HTTP/1.1, hyper writes it in the connection's version itself (HTTP/1.0 to an HTTP/1.0
@@ -218,6 +225,9 @@ impl Worker {
             );
             headers.insert(&X_CA_DEBUG_INFO, header_text(&info));
         }
+        if self.shared.config.metrics {
+            self.record(&trace, &resp, total, request_bytes, head_request);
+        }
         if let Some((log, method, path)) = log_target {
             if trace.error.is_none() {
                 // An answer the response phase rewrote keeps the gateway's code.
@@ -250,6 +260,35 @@ impl Worker {
             });
         }
         resp
+    }
+
+    /// Counts an answered request in its API's series (or the unmatched one): a few relaxed
+    /// atomic additions on handles the compiled API holds.
+    fn record(
+        &self,
+        trace: &Trace,
+        resp: &Response<GwBody>,
+        total: Duration,
+        request_bytes: Option<u64>,
+        head_request: bool,
+    ) {
+        use http_body::Body as _;
+        let series = match &trace.api {
+            Some(api) => api.metrics.series(),
+            None => &self.shared.metrics.unmatched,
+        };
+        series.record(&crate::request_metrics::Observed {
+            status: resp.status().as_u16(),
+            code: trace.error,
+            total,
+            backend: trace.service_latency,
+            request_bytes,
+            response_bytes: if head_request {
+                None
+            } else {
+                resp.body().size_hint().exact()
+            },
+        });
     }
 
     /// Requests in flight on this worker now.
@@ -311,6 +350,10 @@ impl Worker {
             // 10-11. Circuit breaker, request transformer, backend signature, the backend.
             Ok(Ok(None)) => self.call_upstream(&mut ctx, trace).await,
         };
+        // The gateway's code stays the request's code whatever errorMapping answers instead.
+        if let Err(reject) = &result {
+            trace.error = Some(reject.code.code);
+        }
         // 12. errorMapping, response transformer, cache store.
         self.response_phase(&ctx, result).await
     }
@@ -331,6 +374,7 @@ impl Worker {
         self.authenticate(ctx, trace).await?; // 4. APP / AppCode / jwtAuth, grants, app IP items
         self.parameters(ctx).await?; // 5. declared parameters, validated and mapped
         if let Some(denied) = self.access_control(ctx) {
+            trace.error = Some(codes::A403AC.code);
             return Ok(Some(denied)); // 6. accessControl
         }
         self.traffic_control(ctx).await?; // 7. trafficControl
@@ -526,9 +570,14 @@ impl Worker {
         policy
             .admit(self.shared.counter.as_ref(), app, now_ms())
             .await
-            .map_err(|t| match t {
-                Throttled::Api => Reject::new(&codes::T429PA, &[]),
-                Throttled::Plugin => Reject::new(&codes::T429PR, &[]),
+            .map_err(|t| {
+                let (code, level) = match t {
+                    Throttled::Api => (&codes::T429PA, ThrottleLevel::Api),
+                    Throttled::App => (&codes::T429PR, ThrottleLevel::App),
+                    Throttled::User => (&codes::T429PR, ThrottleLevel::User),
+                };
+                self.shared.metrics.count_throttled(level);
+                Reject::new(code, &[])
             })
     }
 
@@ -796,12 +845,14 @@ impl Worker {
         let no_cache = client.contains("no-cache");
         if !no_cache {
             if let Some(entry) = self.shared.cache.get(&key, Instant::now()) {
+                self.shared.metrics.cache_hits.inc();
                 let mut resp = fixed_response(entry.status, &entry.headers, &entry.body);
                 resp.headers_mut()
                     .insert(&crate::cache::X_CA_CACHING, crate::cache::hit_marker());
                 return Ok(Some(resp));
             }
         }
+        self.shared.metrics.cache_misses.inc();
         if client.contains("only-if-cached") {
             return Err(Reject::new(&codes::I404CH, &[]));
         }
@@ -867,6 +918,9 @@ impl Worker {
                     .acquire(&key(Dimension::DefaultDomain), quota, Unit::Day, now)
                     .await
             {
+                self.shared
+                    .metrics
+                    .count_throttled(ThrottleLevel::DefaultDomain);
                 return Err(Reject::new(&codes::T429ID, &[host, &quota.to_string()]));
             }
         }
@@ -880,6 +934,7 @@ impl Worker {
                 .acquire(&instance, config.instance_qps, Unit::Second, now)
                 .await
             {
+                self.shared.metrics.count_throttled(ThrottleLevel::Instance);
                 return Err(Reject::new(&codes::T429IN, &[]));
             }
         }
@@ -888,6 +943,7 @@ impl Worker {
                 .acquire(&key(Dimension::Group), u64::from(qps), Unit::Second, now)
                 .await
             {
+                self.shared.metrics.count_throttled(ThrottleLevel::Group);
                 return Err(Reject::new(&codes::T429GR, &[]));
             }
         }
@@ -1496,6 +1552,12 @@ fn check_limits(req: &Request<Incoming>, config: &crate::GatewayConfig) -> Resul
         }
     }
     Ok(())
+}
+
+/// A request's declared body length (`Content-Length`), if it has a valid one.
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    let v = headers.get(header::CONTENT_LENGTH)?;
+    std::str::from_utf8(v.as_bytes()).ok()?.trim().parse().ok()
 }
 
 /// `%` not followed by two hex digits.

@@ -33,6 +33,7 @@ pub mod reject;
 pub mod reload;
 pub mod replay;
 pub mod request_id;
+pub mod request_metrics;
 pub mod router;
 pub mod server;
 pub mod snapshot;
@@ -83,6 +84,9 @@ pub struct GatewayConfig {
     /// Requests in flight on this node beyond which new ones are shed (`X503BZ`); 0 = no
     /// limit. Each worker takes an equal share.
     pub max_in_flight: usize,
+    /// Count each request in the per-API series of `/metrics` (`APIGW_METRICS`; on by
+    /// default). Off, the request path skips that recording; the event counters stay.
+    pub metrics: bool,
     /// Addresses no backend host name may resolve to (`D504IL`).
     pub backend_policy: Arc<apigw_model::backend_address::BackendPolicy>,
     /// Test builds only: a request to this path panics inside the pipeline (`X500ER`).
@@ -119,6 +123,7 @@ impl Default for GatewayConfig {
             client_body_timeout: Duration::from_secs(10),
             gateway_timeout: Duration::from_secs(30),
             max_in_flight: 10_000,
+            metrics: true,
             panic_path: None,
             backend_policy: Arc::default(),
         }
@@ -171,18 +176,26 @@ impl Shared {
         counter: Arc<dyn traffic::Counter>,
         breaker_bus: Arc<dyn breaker::BreakerBus>,
     ) -> Arc<Shared> {
-        Arc::new(Shared {
-            replay,
-            counter,
-            breaker_bus,
-            cache: cache::ResponseCache::new(config.cache_capacity_bytes),
-            metrics: metrics::Metrics::default(),
-            access_log: std::sync::OnceLock::new(),
-            config,
-            snapshot: ArcSwap::from_pointee(Snapshot::empty()),
-            node_id: format!("{:016x}", fastrand::u64(..)).into(),
-            live: tokio::sync::watch::Sender::new(0),
-            loaded: std::sync::atomic::AtomicBool::new(false),
+        Arc::new_cyclic(|this| {
+            let metrics = metrics::Metrics::default();
+            // What is read from the live state at each scrape: the per-API series, breakers,
+            // cache and replay sizes, the generation.
+            metrics.register_collector(request_metrics::LiveCollector {
+                shared: this.clone(),
+            });
+            Shared {
+                replay,
+                counter,
+                breaker_bus,
+                cache: cache::ResponseCache::new(config.cache_capacity_bytes),
+                metrics,
+                access_log: std::sync::OnceLock::new(),
+                config,
+                snapshot: ArcSwap::from_pointee(Snapshot::empty()),
+                node_id: format!("{:016x}", fastrand::u64(..)).into(),
+                live: tokio::sync::watch::Sender::new(0),
+                loaded: std::sync::atomic::AtomicBool::new(false),
+            }
         })
     }
 

@@ -2,8 +2,10 @@
 //! (`GET /metrics`). Each metric is an atomic the data plane bumps where the event happens;
 //! the registry is read only when scraped.
 
+use prometheus_client::collector::Collector;
 use prometheus_client::encoding::prometheus_text;
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::{Metric, Registry};
 use std::sync::Mutex;
@@ -15,6 +17,16 @@ pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
 /// with [`Metrics::register`].
 pub struct Metrics {
     registry: Mutex<Registry>,
+    /// Requests that matched no API (`group`, `api`, `stage` empty); each API's own series
+    /// hangs on its compiled form (`request_metrics`).
+    pub unmatched: crate::request_metrics::RequestSeries,
+    /// Requests refused by flow control, by [`ThrottleLevel`] ([`Metrics::count_throttled`]).
+    throttled: [Counter; 6],
+    /// Requests the `caching` plugin answered from the cache, and those it could not.
+    pub cache_hits: Counter,
+    pub cache_misses: Counter,
+    /// Refreshes of the configuration that failed (the last one is served meanwhile).
+    pub config_reload_failures: Counter,
     /// `accept` calls that failed on any listener, the admin one included (out of file
     /// descriptors, ...).
     pub accept_errors: Counter,
@@ -30,8 +42,14 @@ pub struct Metrics {
 
 impl Default for Metrics {
     fn default() -> Metrics {
+        let (throttle_family, throttled) = throttle_series();
         let m = Metrics {
             registry: Mutex::new(Registry::default()),
+            unmatched: crate::request_metrics::RequestSeries::unmatched(),
+            throttled,
+            cache_hits: Counter::default(),
+            cache_misses: Counter::default(),
+            config_reload_failures: Counter::default(),
             accept_errors: Counter::default(),
             connections_open: Gauge::default(),
             connections_shed: Counter::default(),
@@ -39,6 +57,7 @@ impl Default for Metrics {
             access_log_dropped: Counter::default(),
         };
         // Counters are written with the `_total` suffix.
+        m.register_events(throttle_family);
         m.register(
             "apigw_accept_errors",
             "Failed accepts of connections on any listener (e.g. out of file descriptors)",
@@ -68,7 +87,94 @@ impl Default for Metrics {
     }
 }
 
+/// Which limit refused a request (`apigw_throttled_total{level}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThrottleLevel {
+    /// The `trafficControl` plugin's API limit (`T429PA`).
+    Api = 0,
+    /// Its limit per user, i.e. the app's owner account (`T429PR`).
+    User,
+    /// Its limit per app (`T429PR`).
+    App,
+    /// The group's `TrafficLimit` (`T429GR`).
+    Group,
+    /// The node's `APIGW_INSTANCE_QPS` (`T429IN`).
+    Instance,
+    /// The daily quota of a group's default sub-domain (`T429ID`).
+    DefaultDomain,
+}
+
+impl ThrottleLevel {
+    pub const ALL: [ThrottleLevel; 6] = [
+        ThrottleLevel::Api,
+        ThrottleLevel::User,
+        ThrottleLevel::App,
+        ThrottleLevel::Group,
+        ThrottleLevel::Instance,
+        ThrottleLevel::DefaultDomain,
+    ];
+
+    /// The `level` label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ThrottleLevel::Api => "api",
+            ThrottleLevel::User => "user",
+            ThrottleLevel::App => "app",
+            ThrottleLevel::Group => "group",
+            ThrottleLevel::Instance => "instance",
+            ThrottleLevel::DefaultDomain => "default_domain",
+        }
+    }
+}
+
+type ThrottleFamily = Family<[(&'static str, &'static str); 1], Counter>;
+
+/// The `apigw_throttled_total` family with its six series made, and their handles: a refusal
+/// bumps an atomic, never looks a label set up.
+fn throttle_series() -> (ThrottleFamily, [Counter; 6]) {
+    let family = ThrottleFamily::default();
+    let handles = ThrottleLevel::ALL.map(|l| family.get_or_create_owned(&[("level", l.as_str())]));
+    (family, handles)
+}
+
 impl Metrics {
+    /// Counts a request refused by flow control.
+    pub fn count_throttled(&self, level: ThrottleLevel) {
+        self.throttled[level as usize].inc();
+    }
+
+    /// Registers the event counters (the per-request series are read by a collector).
+    fn register_events(&self, throttled: ThrottleFamily) {
+        self.register(
+            "apigw_throttled",
+            "Requests refused by flow control, by the limit that refused them",
+            throttled,
+        );
+        self.register(
+            "apigw_cache_hits",
+            "Requests the caching plugin answered from the response cache",
+            self.cache_hits.clone(),
+        );
+        self.register(
+            "apigw_cache_misses",
+            "Cacheable requests the response cache could not answer (no entry, or the client's no-cache)",
+            self.cache_misses.clone(),
+        );
+        self.register(
+            "apigw_config_reload_failures",
+            "Refreshes of the configuration from the store that failed (the last one stays live)",
+            self.config_reload_failures.clone(),
+        );
+    }
+
+    /// Adds a collector, asked for its metrics at each scrape.
+    pub fn register_collector(&self, collector: impl Collector) {
+        self.registry
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .register_collector(Box::new(collector));
+    }
+
     /// Adds a metric to what `/metrics` serves (a counter's name without `_total`).
     pub fn register(&self, name: &str, help: &str, metric: impl Metric) {
         self.registry
@@ -89,6 +195,30 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_event_counters_are_served_from_zero_with_each_throttle_level() {
+        let m = Metrics::default();
+        m.count_throttled(ThrottleLevel::App);
+        m.count_throttled(ThrottleLevel::App);
+        m.count_throttled(ThrottleLevel::DefaultDomain);
+        m.cache_hits.inc();
+        let text = m.encode();
+        for line in [
+            "# TYPE apigw_throttled_total counter",
+            "apigw_throttled_total{level=\"api\"} 0",
+            "apigw_throttled_total{level=\"user\"} 0",
+            "apigw_throttled_total{level=\"app\"} 2",
+            "apigw_throttled_total{level=\"group\"} 0",
+            "apigw_throttled_total{level=\"instance\"} 0",
+            "apigw_throttled_total{level=\"default_domain\"} 1",
+            "apigw_cache_hits_total 1",
+            "apigw_cache_misses_total 0",
+            "apigw_config_reload_failures_total 0",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line}:\n{text}");
+        }
+    }
 
     #[test]
     fn the_text_names_each_metric_with_its_value() {

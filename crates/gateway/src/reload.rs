@@ -48,6 +48,9 @@ pub async fn watch(
             Ok(_) => load(store.as_ref(), &shared).await,
             Err(e) => Err(e),
         };
+        if result.is_err() {
+            shared.metrics.config_reload_failures.inc();
+        }
         match result {
             Err(e) if !failing => {
                 tracing::error!(target: "apigw::config", "cannot refresh the configuration, serving the last one: {e}");

@@ -25,6 +25,20 @@ pub enum Seen {
 pub trait ReplayGuard: Send + Sync + 'static {
     /// Records `value` in `scope` for `ttl` and says whether it was already there.
     async fn check(&self, scope: &str, value: &str, ttl: Duration) -> Seen;
+
+    /// What `/metrics` reports about the guard; `None` for a guard kept elsewhere (Redis).
+    fn stats(&self) -> Option<ReplayStats> {
+        None
+    }
+}
+
+/// The size of an in-memory replay guard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplayStats {
+    /// Values held (an expired one stays until new values sweep it out).
+    pub entries: usize,
+    /// Values dropped before their time because the guard was full.
+    pub evicted_early: u64,
 }
 
 const SHARDS: usize = 16;
@@ -158,6 +172,13 @@ impl MemoryReplayGuard {
 impl ReplayGuard for MemoryReplayGuard {
     async fn check(&self, scope: &str, value: &str, ttl: Duration) -> Seen {
         self.check_at(scope, value, ttl, Instant::now())
+    }
+
+    fn stats(&self) -> Option<ReplayStats> {
+        Some(ReplayStats {
+            entries: self.len(),
+            evicted_early: self.evicted_early(),
+        })
     }
 }
 

@@ -267,6 +267,11 @@ fn serve(
                 return;
             }
         }
+        // hyper's own parse-error answers are counted too (as requests that matched no API).
+        let counted = || {
+            let shared = &worker.shared;
+            shared.config.metrics.then(|| shared.clone())
+        };
         let svc = |info: ConnInfo| {
             let (worker, info) = (worker.clone(), Arc::new(info));
             service_fn(move |req| {
@@ -277,8 +282,9 @@ fn serve(
         match tls {
             None => {
                 let svc = svc(ConnInfo::new(peer, false));
+                let io = Rewrite::new(stream).counted_in(counted());
                 let _ = watcher
-                    .watch(builder.serve_connection(TokioIo::new(Rewrite::new(stream)), svc))
+                    .watch(builder.serve_connection(TokioIo::new(io), svc))
                     .await;
             }
             Some(acceptor) => {
@@ -287,8 +293,9 @@ fn serve(
                 if let Ok(Ok(stream)) = handshake.await {
                     let name = TlsName::of(stream.get_ref().1, &worker.shared);
                     let svc = svc(ConnInfo::tls(peer, name));
+                    let io = Rewrite::new(stream).counted_in(counted());
                     let _ = watcher
-                        .watch(builder.serve_connection(TokioIo::new(Rewrite::new(stream)), svc))
+                        .watch(builder.serve_connection(TokioIo::new(io), svc))
                         .await;
                 }
             }

@@ -10,6 +10,7 @@ use crate::cors::Cors;
 use crate::openid::{OpenIdKeys, OpenIdPolicy};
 use crate::params::ParamPlan;
 use crate::plugin_phase::{AccessControl, ErrorMapping, RouteBackend, Routing, Transformer};
+use crate::request_metrics::ApiMetrics;
 use crate::router::{MethodMatch, PatternSegment, Router};
 use crate::traffic::{TrafficDoc, TrafficPolicy};
 use crate::GatewayConfig;
@@ -98,6 +99,8 @@ pub struct CompiledApi {
     pub backend: Backend,
     /// The API belongs to the root account: its backends may be loopback or private.
     pub root: bool,
+    /// Its series on `/metrics` (kept across recompiles of the same API and stage).
+    pub metrics: Arc<ApiMetrics>,
 }
 
 /// A `routing` plugin with the backend of each route ready to call.
@@ -253,6 +256,15 @@ impl Snapshot {
         self.certs.get(format!("*.{parent}").as_str()).cloned()
     }
 
+    /// Every deployed API (in each stage) that compiled, routed or not.
+    pub fn compiled_apis(&self) -> impl Iterator<Item = &Arc<CompiledApi>> {
+        self.apis
+            .values()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.compiled.as_ref().ok().map(|(api, _)| api))
+    }
+
     pub fn api_count(&self) -> usize {
         self.groups
             .iter()
@@ -373,7 +385,13 @@ impl Snapshot {
                     breaker_config.unwrap_or_else(|| default_breaker.clone()),
                 )),
             };
+            // The API's series go on counting in its next compiled form.
+            let metrics = match old {
+                Some(o) if o.inputs.deployment.group_id == dep.group_id => o.inputs.metrics.clone(),
+                _ => Arc::default(),
+            };
             let inputs = ApiInputs {
+                metrics,
                 deployment: dep.clone(),
                 base_path: base_paths[gi].clone(),
                 grants: extras.grants.get(&key).unwrap_or(&no_grants).clone(),
@@ -437,6 +455,8 @@ struct ApiInputs {
     openid: Option<Arc<OpenIdKeys>>,
     /// The API's group belongs to the root account.
     root: bool,
+    /// The API's series on `/metrics`: carried over, never part of the comparison.
+    metrics: Arc<ApiMetrics>,
 }
 
 impl PartialEq for ApiInputs {
@@ -788,6 +808,7 @@ fn compile_api(
         downgrade,
         backend,
         root: inputs.root,
+        metrics: inputs.metrics.clone(),
     });
     let base = inputs
         .base_path
@@ -1173,10 +1194,21 @@ mod tests {
         assert!(Arc::ptr_eq(&find(&first, "/s2"), &find(&second, "/s2")));
         assert!(!Arc::ptr_eq(&find(&first, "/s1"), &find(&second, "/s1")));
         assert_eq!(&*find(&second, "/s1").version, "2");
-        // The breaker (and its state) survives the recompile of a changed API.
+        // The breaker (and its state) survives the recompile of a changed API, and so do
+        // its metrics.
         assert!(Arc::ptr_eq(
             &find(&first, "/s1").breaker,
             &find(&second, "/s1").breaker
         ));
+        assert!(Arc::ptr_eq(
+            &find(&first, "/s1").metrics,
+            &find(&second, "/s1").metrics
+        ));
+        assert_eq!(second.compiled_apis().count(), 3);
+        // An abolished API's series leave with it.
+        live.generation = 3;
+        live.deployments.remove(2);
+        let third = Snapshot::recompile(&second, &live, &config);
+        assert_eq!(third.compiled_apis().count(), 2);
     }
 }

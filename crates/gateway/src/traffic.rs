@@ -131,8 +131,10 @@ pub struct TrafficPolicy {
 pub enum Throttled {
     /// The API default (`T429PA`).
     Api,
-    /// The app or user default, or a special limit (`T429PR`).
-    Plugin,
+    /// The app default or the app's special limit (`T429PR`).
+    App,
+    /// The user (the app's owner account) default or special limit (`T429PR`).
+    User,
 }
 
 impl TrafficPolicy {
@@ -165,7 +167,7 @@ impl TrafficPolicy {
                     .count(counter, Dimension::App, app_id, limit, now_ms)
                     .await
                 {
-                    return Err(Throttled::Plugin);
+                    return Err(Throttled::App);
                 }
             }
             let user_limit = self.special_users.get(&owner).copied().or(self.user);
@@ -174,7 +176,7 @@ impl TrafficPolicy {
                     .count(counter, Dimension::User, owner, limit, now_ms)
                     .await
                 {
-                    return Err(Throttled::Plugin);
+                    return Err(Throttled::User);
                 }
             }
         }
@@ -308,13 +310,16 @@ mod tests {
         };
         // App 3 of account 2: app default 2.
         let r = run(Some((3, 2)), 3);
-        assert_eq!(r, vec![Ok(()), Ok(()), Err(Throttled::Plugin)]);
+        assert_eq!(r, vec![Ok(()), Ok(()), Err(Throttled::App)]);
+        // App 8 of the same account: its own 2, which leaves account 2 at its user default 4.
+        let r = run(Some((8, 2)), 3);
+        assert_eq!(r, vec![Ok(()), Ok(()), Err(Throttled::App)]);
+        assert_eq!(run(Some((9, 2)), 1), vec![Err(Throttled::User)]);
         // App 7 (special 5) of account 1 (special 6): 5 pass.
         let r = run(Some((7, 1)), 6);
         assert_eq!(r.iter().filter(|x| x.is_ok()).count(), 5);
-        // Anonymous callers only meet the API default: 10 - 2 - 5 = 3 left.
-        let r = run(None, 5);
-        assert_eq!(r.iter().filter(|x| x.is_ok()).count(), 3);
-        assert_eq!(r[4], Err(Throttled::Api));
+        // Anonymous callers only meet the API default: 10 - 4 - 5 = 1 left.
+        let r = run(None, 3);
+        assert_eq!(r, vec![Ok(()), Err(Throttled::Api), Err(Throttled::Api)]);
     }
 }
