@@ -15,7 +15,8 @@
 #                 same run as target apigw-baseline on the anonymous API, for A/B comparisons)
 #   SCENARIOS=    (comma-separated apigw target names to measure; default all)
 #                 apigw-access-log: the same binary with its access log written to a file
-#                 (--access-log-file, rotated) on the anonymous API, beside apigw (log off)
+#                 (--access-log-file, rotated) on the anonymous API, beside apigw (log off);
+#                 apigw-metrics-off: the same with APIGW_METRICS=off (apigw records them)
 #   REDIS_URL=    (e.g. redis://127.0.0.1:6379: also runs apigw with APIGW_REDIS_URL, measured as
 #                 apigw-redis-policies on the trafficControl API, beside apigw-policies, and
 #                 counts Redis commands per request from INFO commandstats). REDIS_URL=own: a
@@ -53,6 +54,8 @@ REDIS_APIGW_ADMIN_PORT=18092
 REDIS_OWN_PORT=18379
 ACCESS_LOG_PORT=18085
 ACCESS_LOG_ADMIN_PORT=18093
+METRICS_OFF_PORT=18086
+METRICS_OFF_ADMIN_PORT=18094
 SCENARIOS=${SCENARIOS:-}
 EXPECT_BODY="hello from backend"
 OUT_DIR="$BENCH_DIR/out"
@@ -193,6 +196,7 @@ apigw_scenarios() {
     fi
     $fn apigw "http://127.0.0.1:$APIGW_PORT/hello"
     $fn apigw-access-log "http://127.0.0.1:$ACCESS_LOG_PORT/hello"
+    $fn apigw-metrics-off "http://127.0.0.1:$METRICS_OFF_PORT/hello"
     if [[ -n $APIGW_BASELINE_BIN ]]; then
         $fn apigw-baseline "http://127.0.0.1:$BASELINE_PORT/hello"
     fi
@@ -297,6 +301,8 @@ pairs.append(("nginx-proxy", "backend-direct"))
 pairs += [("apigw-redis-policies", "apigw-policies"), ("apigw-redis-state", "apigw-state")]
 # The access log written to a file against off.
 pairs += [("apigw-access-log", "apigw")]
+# Request metrics recorded (apigw) against not (APIGW_METRICS=off).
+pairs += [("apigw", "apigw-metrics-off")]
 for a, b in pairs:
     if a in by_name and b in by_name:
         ratios.append({"a": a, "b": b, "rps": ratio(a, b, "rps"),
@@ -376,6 +382,9 @@ else
     if [[ -z $SCENARIOS || ",$SCENARIOS," == *",apigw-access-log,"* ]]; then
         APIGW_ACCESS_ARGS="--access-log-file $TMP/access.log" \
             start_apigw_bin apigw-access-log "$APIGW_BIN" "$ACCESS_LOG_PORT" "$ACCESS_LOG_ADMIN_PORT"
+    fi
+    if [[ -z $SCENARIOS || ",$SCENARIOS," == *",apigw-metrics-off,"* ]]; then
+        APIGW_METRICS=off start_apigw_bin apigw-metrics-off "$APIGW_BIN" "$METRICS_OFF_PORT" "$METRICS_OFF_ADMIN_PORT"
     fi
     if [[ $REDIS_URL == own ]]; then
         port_in_use "$REDIS_OWN_PORT" && die "port 127.0.0.1:$REDIS_OWN_PORT is already in use"
