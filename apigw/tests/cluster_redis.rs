@@ -8,7 +8,7 @@ mod support;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use support::{eventually, free_port, get, nonce, now_ms, reference_sign, send, Gateway, Resp};
+use support::{eventually, free_port, get, nonce, signed_get, Gateway, Resp};
 
 const REDIS: &str = "redis://127.0.0.1:6379";
 const KEY: &str = "cluster-app-key";
@@ -99,20 +99,7 @@ fn nodes(yaml: &str, prefix: &Prefix, count: usize) -> Vec<Gateway> {
 }
 
 async fn signed_call(gw: &Gateway, nonce: &str) -> Resp {
-    let timestamp = now_ms();
-    let headers = [
-        ("X-Ca-Key", KEY),
-        ("X-Ca-Timestamp", timestamp.as_str()),
-        ("X-Ca-Nonce", nonce),
-        (
-            "X-Ca-Signature-Headers",
-            "X-Ca-Key,X-Ca-Nonce,X-Ca-Timestamp",
-        ),
-    ];
-    let (_, signature) = reference_sign("GET", "/signed", None, &headers, None, SECRET, &[]);
-    let mut all = headers.to_vec();
-    all.push(("X-Ca-Signature", signature.as_str()));
-    send(gw.http, "GET", "localhost", "/signed", &all, b"").await
+    signed_get(gw.http, "localhost", "/signed", (KEY, SECRET), nonce).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -5,7 +5,7 @@
 mod support;
 
 use apigw_store::TestDatabase;
-use support::{backend, cli, cli_store, get, reference_sign, send, Gateway};
+use support::{backend, cli, cli_store, get, signed_get, Gateway};
 
 const KEY: &str = "203000001";
 const SECRET: &str = "migrate-secret-0001";
@@ -103,21 +103,14 @@ async fn migrate_copies_a_data_directory_into_the_cluster_store() {
     let node = Gateway::start_cluster_node(db.url(), &[]);
     let open = get(node.http, "localhost", "/open").await;
     assert_eq!(open.status, 200, "{}", open.text());
-    let timestamp = support::now_ms();
-    let nonce = support::nonce();
-    let headers = [
-        ("X-Ca-Key", KEY),
-        ("X-Ca-Timestamp", timestamp.as_str()),
-        ("X-Ca-Nonce", nonce.as_str()),
-        (
-            "X-Ca-Signature-Headers",
-            "X-Ca-Key,X-Ca-Nonce,X-Ca-Timestamp",
-        ),
-    ];
-    let (_, signature) = reference_sign("GET", "/signed", None, &headers, None, SECRET, &[]);
-    let mut all = headers.to_vec();
-    all.push(("X-Ca-Signature", signature.as_str()));
-    let signed = send(node.http, "GET", "localhost", "/signed", &all, b"").await;
+    let signed = signed_get(
+        node.http,
+        "localhost",
+        "/signed",
+        (KEY, SECRET),
+        &support::nonce(),
+    )
+    .await;
     assert_eq!(signed.status, 200, "{}", signed.text());
 }
 

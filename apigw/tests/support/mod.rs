@@ -607,6 +607,31 @@ pub fn sdk_call(driver: &str, input: serde_json::Value) -> serde_json::Value {
 }
 
 /// Milliseconds since the epoch, as `X-Ca-Timestamp` wants them.
+/// `GET host path` signed for the app `key`/`secret` like the SDKs (HmacSHA256, the key, a
+/// timestamp and `nonce` signed).
+pub async fn signed_get(
+    addr: SocketAddr,
+    host: &str,
+    path: &str,
+    (key, secret): (&str, &str),
+    nonce: &str,
+) -> Resp {
+    let timestamp = now_ms();
+    let headers = [
+        ("X-Ca-Key", key),
+        ("X-Ca-Timestamp", timestamp.as_str()),
+        ("X-Ca-Nonce", nonce),
+        (
+            "X-Ca-Signature-Headers",
+            "X-Ca-Key,X-Ca-Nonce,X-Ca-Timestamp",
+        ),
+    ];
+    let (_, signature) = reference_sign("GET", path, None, &headers, None, secret, &[]);
+    let mut all = headers.to_vec();
+    all.push(("X-Ca-Signature", signature.as_str()));
+    send(addr, "GET", host, path, &all, b"").await
+}
+
 pub fn now_ms() -> String {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
