@@ -10,6 +10,7 @@ mod local;
 mod location;
 mod migrate;
 mod serve;
+mod serve_config;
 mod serving;
 
 use clap::{Parser, Subcommand};
@@ -97,7 +98,14 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args = match serve_config::expand(std::env::args_os().collect()) {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let cli = Cli::parse_from(args);
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Apply { file, data } => local::run(&data, |c| local::apply(c, file)),

@@ -13,6 +13,10 @@ const MAX_BODY_CEILING: u64 = 32 * 1024 * 1024;
 
 #[derive(clap::Args)]
 pub struct ServeArgs {
+    /// A YAML file of these settings by their long names (`listen: 0.0.0.0:8080`); options
+    /// and environment variables win over it (docs/configuration.md, "Node settings file").
+    #[arg(long, env = "APIGW_CONFIG", value_name = "FILE")]
+    config: Option<std::path::PathBuf>,
     #[command(flatten)]
     data: DataDir,
     /// Data plane (HTTP) address.
@@ -129,6 +133,9 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         ));
     }
     init_logging(&args)?;
+    if let Some(file) = &args.config {
+        tracing::info!(target: "apigw::config", file = %file.display(), "node settings read from the file (options and environment variables win over it)");
+    }
     raise_fd_limit();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
