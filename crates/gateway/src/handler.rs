@@ -162,12 +162,8 @@ impl Worker {
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"debug"));
         let gzip_ok = compress::client_accepts_gzip(req.headers());
         let head_request = req.method() == Method::HEAD;
-        let request_bytes = self
-            .shared
-            .config
-            .metrics
-            .then(|| content_length(req.headers()))
-            .flatten();
+        // hyper takes the body's exact size from `Content-Length`.
+        let request_bytes = http_body::Body::size_hint(req.body()).exact();
         // The answer speaks the client connection's version, never the backend's: hyper writes
         // a response marked HTTP/1.0 as HTTP/1.0 and closes the connection after it. Marked
         // HTTP/1.1, hyper writes it in the connection's version itself (HTTP/1.0 to an HTTP/1.0
@@ -1552,12 +1548,6 @@ fn check_limits(req: &Request<Incoming>, config: &crate::GatewayConfig) -> Resul
         }
     }
     Ok(())
-}
-
-/// A request's declared body length (`Content-Length`), if it has a valid one.
-fn content_length(headers: &HeaderMap) -> Option<u64> {
-    let v = headers.get(header::CONTENT_LENGTH)?;
-    std::str::from_utf8(v.as_bytes()).ok()?.trim().parse().ok()
 }
 
 /// `%` not followed by two hex digits.
