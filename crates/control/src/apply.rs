@@ -109,6 +109,12 @@ pub struct DomainSpec {
     pub bind_stage_name: Option<Stage>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate: Option<CertificateSpec>,
+    /// WebSocket upgrades on this domain (`SetDomainWebSocketStatus`); absent: as stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web_socket: Option<bool>,
+    /// With `WebSocket: true`, whether upgrades over TLS are taken too (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web_socket_wss: Option<bool>,
 }
 
 /// PEM inline (`CertificateBody`, `CertificatePrivateKey`) or from files (`...File`, relative
@@ -482,11 +488,20 @@ impl<'c> Plan<'c> {
                 // No `Certificate` in the file: a certificate set earlier stays.
                 None => current.and_then(|b| b.certificate.clone()),
             };
+            let web_socket = match d.web_socket {
+                Some(enabled) => apigw_model::WebSocketStatus {
+                    enabled,
+                    wss: enabled && d.web_socket_wss.unwrap_or(true),
+                },
+                // No `WebSocket` in the file: the status set earlier stays.
+                None => current.map(|b| b.web_socket).unwrap_or_default(),
+            };
             let domain = Domain {
                 domain_name: d.domain_name.clone(),
                 group_id: group.group_id.clone(),
                 bind_stage_name: d.bind_stage_name,
                 certificate,
+                web_socket,
             };
             if current != Some(&domain) {
                 domain.validate()?;
@@ -719,6 +734,8 @@ pub async fn export(control: &Control) -> Result<(GatewayFile, ExportNotes)> {
                         certificate_body_file: None,
                         certificate_private_key_file: None,
                     }),
+                    web_socket: d.web_socket.enabled.then_some(true),
+                    web_socket_wss: (d.web_socket.enabled && !d.web_socket.wss).then_some(false),
                 }
             })
             .collect();

@@ -426,6 +426,23 @@ impl Control {
         Ok(domain)
     }
 
+    /// Opens or closes a domain's WebSocket channel (`SetDomainWebSocketStatus`).
+    pub async fn set_domain_web_socket(
+        &self,
+        group_id: &str,
+        domain_name: &str,
+        status: apigw_model::WebSocketStatus,
+    ) -> Result<Domain> {
+        let _w = self.write_lock.lock().await?;
+        let mut domain = self.domain(group_id, domain_name).await?;
+        if domain.web_socket != status {
+            domain.web_socket = status;
+            self.store.put_domain(&domain).await?;
+            self.publish().await;
+        }
+        Ok(domain)
+    }
+
     /// Removes a domain's certificate; `certificate_id` must be the id of the one it has
     /// (`DomainCertificateNotFound` otherwise). HTTPS to the domain then fails the handshake.
     pub async fn delete_domain_certificate(

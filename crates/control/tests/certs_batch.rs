@@ -144,6 +144,7 @@ async fn domain_certificates_are_checked_on_every_write() {
         group_id: g.group_id.clone(),
         bind_stage_name: None,
         certificate: Some(with(&other_key)),
+        web_socket: Default::default(),
     };
     assert_eq!(
         code(c.set_domain(domain.clone()).await),

@@ -146,6 +146,7 @@ async fn domains_are_unique_and_limited() {
         group_id: group.into(),
         bind_stage_name: None,
         certificate: None,
+        web_socket: Default::default(),
     };
     control
         .set_domain(domain("a.example.com", &a.group_id))

@@ -19,6 +19,7 @@ fn live(apis: usize) -> LiveConfig {
         group_id: "g1".into(),
         bind_stage_name: None,
         certificate: None,
+        web_socket: Default::default(),
     };
     let deployments = (0..apis)
         .map(|i| {

@@ -45,6 +45,7 @@ fn live(apis: usize) -> LiveConfig {
             group_id: format!("g{g}"),
             bind_stage_name: None,
             certificate: None,
+            web_socket: Default::default(),
         })
         .collect();
     LiveConfig {

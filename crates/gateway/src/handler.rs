@@ -20,6 +20,7 @@ use crate::snapshot::{
 };
 use crate::tls::TlsName;
 use crate::traffic::{CounterKey, Dimension, Throttled, Unit};
+use crate::websocket;
 use crate::Shared;
 use apigw_model::codes;
 use apigw_model::params::{RequestMode, SystemParam};
@@ -391,6 +392,7 @@ impl Worker {
         trace: &mut Trace,
     ) -> Result<Routed<'r>, Reject> {
         check_limits(&req, &self.shared.config)?;
+        let wants_web_socket = websocket::requested(req.method(), req.version(), req.headers());
         let (api, credentials, captures, rest_from, limits) = {
             let snap = self.shared.snapshot.load();
             let host = request_host(req.uri(), req.headers())?;
@@ -404,6 +406,9 @@ impl Worker {
                 .ok_or_else(|| Reject::new(&codes::I404DO, &[&host]))?;
             let group = &snap.groups[entry.group];
             trace.group = Some(group.group_id.clone());
+            if wants_web_socket && !entry.web_socket.allows(conn.tls) {
+                return Err(Reject::new(&codes::I403PT, &["WebSocket"]));
+            }
             let limits = GroupLimits {
                 group_id: group.group_id.clone(),
                 qps: group.traffic_limit,
@@ -444,7 +449,10 @@ impl Worker {
             (api, credentials, found.captures, found.rest_from, limits)
         };
         trace.api = Some(api.clone());
-        let (parts, incoming) = req.into_parts();
+        let (mut parts, incoming) = req.into_parts();
+        let upgrade = wants_web_socket
+            .then(|| websocket::take(&mut parts))
+            .flatten();
         Ok(Routed::Api(Box::new(Ctx {
             conn,
             request_id,
@@ -460,6 +468,7 @@ impl Worker {
             mapped: None,
             cache_key: None,
             route: None,
+            upgrade,
         })))
     }
 
@@ -470,7 +479,7 @@ impl Worker {
         if let Some(f) = &api.plugin_fault {
             return Err(Reject::with_message(f.code, f.message.to_string()));
         }
-        check_protocol(api, ctx.conn.tls)?;
+        check_protocol(api, ctx.conn.tls, ctx.upgrade.is_some())?;
         if ctx
             .parts
             .headers
@@ -816,8 +825,11 @@ impl Worker {
             return Ok(None);
         };
         let parts = &ctx.parts;
-        // Only GET, and never through the default sub-domain.
-        if parts.method != Method::GET || ctx.limits.default_domain.is_some() {
+        // Only GET, never through the default sub-domain, never an upgrade.
+        if parts.method != Method::GET
+            || ctx.limits.default_domain.is_some()
+            || ctx.upgrade.is_some()
+        {
             return Ok(None);
         }
         let app_id = ctx
@@ -1168,6 +1180,9 @@ impl Worker {
             Uri::from_parts(uri).map_err(|e| Reject::new(&codes::I400RU, &[&e.to_string()]))?;
 
         strip_hop_headers(&mut headers);
+        if let Some(upgrade) = &ctx.upgrade {
+            upgrade.forward(&mut headers);
+        }
         headers.insert(header::HOST, backend.host.clone());
         headers.insert(&X_CA_REQUEST_ID, request_id.clone());
         append_forwarded_for(&mut headers, conn);
@@ -1188,9 +1203,32 @@ impl Worker {
             Ok(Err(e)) => return Err(backend::classify(&e, backend)),
             Ok(Ok(resp)) => resp,
         };
+        if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
+            return self.switch_protocols(ctx, resp);
+        }
         let (mut parts, body) = resp.into_parts();
         strip_hop_headers(&mut parts.headers);
         Ok(Response::from_parts(parts, GwBody::Stream(body)))
+    }
+
+    /// The backend answered `101`: the client's connection and the backend's become one
+    /// WebSocket stream. A `101` the client did not ask for is a broken backend (`D504CO`).
+    fn switch_protocols(
+        &self,
+        ctx: &mut Ctx<'_>,
+        mut resp: Response<Incoming>,
+    ) -> Result<Response<GwBody>, Reject> {
+        let Some(upgrade) = ctx.upgrade.take() else {
+            let reason = "the backend switched protocols unasked";
+            return Err(Reject::new(&codes::D504CO, &[reason])
+                .because(Cause::Backend(BackendFailure::Connect)));
+        };
+        let protocol = resp.headers().get(header::UPGRADE).cloned();
+        upgrade.join(&mut resp, self.shared.clone());
+        let (mut parts, _) = resp.into_parts();
+        strip_hop_headers(&mut parts.headers);
+        websocket::restore_switch(&mut parts.headers, protocol);
+        Ok(Response::from_parts(parts, GwBody::empty()))
     }
 }
 
@@ -1343,6 +1381,8 @@ struct Ctx<'r> {
     cache_key: Option<String>,
     /// The route the `routing` plugin chose (index into the API's compiled routes).
     route: Option<usize>,
+    /// A WebSocket upgrade the client asked for, granted if the backend switches protocols.
+    upgrade: Option<websocket::ClientUpgrade>,
 }
 
 impl Ctx<'_> {
@@ -1637,7 +1677,14 @@ fn strip_port(host: &str) -> &str {
     }
 }
 
-fn check_protocol(api: &CompiledApi, tls: bool) -> Result<(), Reject> {
+fn check_protocol(api: &CompiledApi, tls: bool, web_socket: bool) -> Result<(), Reject> {
+    if web_socket {
+        let (plain, secure) = api.allow_ws;
+        return match if tls { secure } else { plain } {
+            true => Ok(()),
+            false => Err(Reject::new(&codes::I403PT, &["WebSocket"])),
+        };
+    }
     match (tls, api.allow_http, api.allow_https) {
         (false, false, _) => Err(Reject::new(&codes::I403PT, &["HTTP"])),
         (true, _, false) => Err(Reject::new(&codes::I403PT, &["HTTPS"])),

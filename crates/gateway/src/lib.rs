@@ -39,6 +39,7 @@ pub mod server;
 pub mod snapshot;
 pub mod tls;
 pub mod traffic;
+pub mod websocket;
 
 use arc_swap::ArcSwap;
 use snapshot::Snapshot;

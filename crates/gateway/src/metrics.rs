@@ -38,6 +38,9 @@ pub struct Metrics {
     pub first_byte_timeouts: Counter,
     /// Access-log lines dropped because the writer's channel was full.
     pub access_log_dropped: Counter,
+    /// WebSocket streams open now, and all those opened ([`Metrics::web_socket_opened`]).
+    pub web_sockets_open: Gauge,
+    pub web_sockets: Counter,
 }
 
 impl Default for Metrics {
@@ -55,6 +58,8 @@ impl Default for Metrics {
             connections_shed: Counter::default(),
             first_byte_timeouts: Counter::default(),
             access_log_dropped: Counter::default(),
+            web_sockets_open: Gauge::default(),
+            web_sockets: Counter::default(),
         };
         // Counters are written with the `_total` suffix.
         m.register_events(throttle_family);
@@ -83,7 +88,26 @@ impl Default for Metrics {
             "Access-log lines dropped because the log writer fell behind (its queue was full); requests never wait for the log",
             m.access_log_dropped.clone(),
         );
+        m.register(
+            "apigw_web_sockets_open",
+            "WebSocket streams between a client and a backend open on this node",
+            m.web_sockets_open.clone(),
+        );
+        m.register(
+            "apigw_web_sockets",
+            "WebSocket streams opened on this node",
+            m.web_sockets.clone(),
+        );
         m
+    }
+}
+
+/// A WebSocket stream counted open while it lives.
+pub struct OpenWebSocket(Gauge);
+
+impl Drop for OpenWebSocket {
+    fn drop(&mut self) {
+        self.0.dec();
     }
 }
 
@@ -138,6 +162,13 @@ fn throttle_series() -> (ThrottleFamily, [Counter; 6]) {
 }
 
 impl Metrics {
+    /// Counts a WebSocket stream opened; it counts as open until the guard drops.
+    pub fn web_socket_opened(&self) -> OpenWebSocket {
+        self.web_sockets.inc();
+        self.web_sockets_open.inc();
+        OpenWebSocket(self.web_sockets_open.clone())
+    }
+
     /// Counts a request refused by flow control.
     pub fn count_throttled(&self, level: ThrottleLevel) {
         self.throttled[level as usize].inc();

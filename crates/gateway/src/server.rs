@@ -284,7 +284,7 @@ fn serve(
                 let svc = svc(ConnInfo::new(peer, false));
                 let io = Rewrite::new(stream).counted_in(counted());
                 let _ = watcher
-                    .watch(builder.serve_connection(TokioIo::new(io), svc))
+                    .watch(builder.serve_connection_with_upgrades(TokioIo::new(io), svc))
                     .await;
             }
             Some(acceptor) => {
@@ -295,7 +295,7 @@ fn serve(
                     let svc = svc(ConnInfo::tls(peer, name));
                     let io = Rewrite::new(stream).counted_in(counted());
                     let _ = watcher
-                        .watch(builder.serve_connection(TokioIo::new(io), svc))
+                        .watch(builder.serve_connection_with_upgrades(TokioIo::new(io), svc))
                         .await;
                 }
             }

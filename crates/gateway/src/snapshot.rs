@@ -35,6 +35,8 @@ pub struct HostEntry {
     pub bind_stage: Option<Stage>,
     /// The group's default sub-domain (daily quota, `T429ID`).
     pub default_domain: bool,
+    /// WebSocket upgrades taken on this host (always on a default sub-domain).
+    pub web_socket: apigw_model::WebSocketStatus,
 }
 
 pub struct GroupRoutes {
@@ -64,6 +66,8 @@ pub struct CompiledApi {
     pub version: Box<str>,
     pub allow_http: bool,
     pub allow_https: bool,
+    /// WebSocket upgrades taken: (plain, TLS), from `RequestProtocol`.
+    pub allow_ws: (bool, bool),
     pub auth: AuthPolicy,
     /// A bound plugin whose document cannot run: the API answers this error instead of
     /// running without it (fail closed).
@@ -296,6 +300,7 @@ impl Snapshot {
                 group: snap.groups.len(),
                 bind_stage: None,
                 default_domain: true,
+                web_socket: apigw_model::WebSocketStatus::OPEN,
             };
             snap.hosts.insert(
                 g.sub_domain(&config.base_domain)
@@ -320,6 +325,7 @@ impl Snapshot {
                 group,
                 bind_stage: d.bind_stage_name,
                 default_domain: false,
+                web_socket: d.web_socket,
             };
             match d.domain_name.strip_prefix("*.") {
                 Some(parent) => snap.wildcards.insert(parent.into(), entry),
@@ -787,6 +793,7 @@ fn compile_api(
         version: dep.history_version.as_str().into(),
         allow_http,
         allow_https,
+        allow_ws: def.web_socket(),
         auth: auth_policy(dep, inputs),
         plugin_fault,
         access_control: bound.access_control.clone(),

@@ -155,6 +155,27 @@ impl ApiDefinition {
         (http, https)
     }
 
+    /// Transports a WebSocket upgrade is taken on: (plain, TLS). `WS` and `WSS` name one each;
+    /// `WebSocket` (the SDK's spelling) follows the API's `HTTP`/`HTTPS`, or both when it lists
+    /// neither.
+    pub fn web_socket(&self) -> (bool, bool) {
+        let (http, https) = self.protocols();
+        let (mut plain, mut tls) = (false, false);
+        for p in self.request_config.request_protocol.split(',') {
+            match p.trim().to_ascii_uppercase().as_str() {
+                "WS" => plain = true,
+                "WSS" => tls = true,
+                "WEBSOCKET" => {
+                    let either = !http && !https;
+                    plain |= http || either;
+                    tls |= https || either;
+                }
+                _ => {}
+            }
+        }
+        (plain, tls)
+    }
+
     /// The request method, upper-cased, with the reference's `HEADER` spelling read as `HEAD`.
     pub fn method(&self) -> String {
         normalize_method(&self.request_config.request_http_method)
@@ -278,6 +299,37 @@ mod tests {
         assert_eq!(back["ServiceConfig"]["Mock"], "FALSE");
         let again: ApiDefinition = serde_json::from_value(back).unwrap();
         assert_eq!(again, api);
+    }
+
+    #[test]
+    fn web_socket_follows_the_protocol_list() {
+        let with = |protocols: &str| {
+            let json = format!(
+                r#"{{"ApiName": "socket", "AuthType": "ANONYMOUS",
+                    "RequestConfig": {{"RequestProtocol": "{protocols}", "RequestHttpMethod": "GET",
+                                      "RequestPath": "/ws"}},
+                    "ServiceConfig": {{"ServiceAddress": "http://10.0.0.5", "ServiceTimeout": 3000}}}}"#
+            );
+            serde_json::from_str::<ApiDefinition>(&json).unwrap()
+        };
+        assert_eq!(with("HTTP,HTTPS").web_socket(), (false, false));
+        assert_eq!(with("HTTP,WebSocket").web_socket(), (true, false));
+        assert_eq!(with("HTTPS,websocket").web_socket(), (false, true));
+        assert_eq!(with("WEBSOCKET").web_socket(), (true, true));
+        assert_eq!(with("HTTP,WSS").web_socket(), (false, true));
+        let only = crate::validate::validate_api(&with("WebSocket"));
+        assert!(only.is_ok(), "{only:?}");
+        assert!(crate::validate::validate_api(&with("HTTP,GRPC")).is_err());
+        let mut device = with("HTTP,WebSocket");
+        device
+            .extra
+            .insert("WebSocketApiType".into(), "REGISTER".into());
+        let refused = crate::validate::validate_api(&device).unwrap_err();
+        assert_eq!(refused.code, "InvalidWebSocketApiType");
+        device
+            .extra
+            .insert("WebSocketApiType".into(), "COMMON".into());
+        assert!(crate::validate::validate_api(&device).is_ok());
     }
 
     #[test]

@@ -94,6 +94,48 @@ pub struct Domain {
     pub bind_stage_name: Option<Stage>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate: Option<DomainCertificate>,
+    /// Whether WebSocket upgrades are taken on this domain (`SetDomainWebSocketStatus`).
+    #[serde(default, skip_serializing_if = "WebSocketStatus::is_closed")]
+    pub web_socket: WebSocketStatus,
+}
+
+/// A custom domain's WebSocket channel (`DomainWebSocketStatus`): closed until
+/// `SetDomainWebSocketStatus ActionValue=ON` opens it, as CloudAPI has it. The group's default
+/// sub-domain always takes upgrades (the API's `RequestProtocol` still decides).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct WebSocketStatus {
+    /// Upgrades over plain HTTP (`ws://`).
+    #[serde(default)]
+    pub enabled: bool,
+    /// Upgrades over TLS (`wss://`) too; `WSSEnable=false` turns them off.
+    #[serde(default)]
+    pub wss: bool,
+}
+
+impl WebSocketStatus {
+    pub const OPEN: WebSocketStatus = WebSocketStatus {
+        enabled: true,
+        wss: true,
+    };
+
+    pub fn is_closed(&self) -> bool {
+        !self.enabled
+    }
+
+    /// Whether an upgrade over this transport is taken.
+    pub fn allows(&self, tls: bool) -> bool {
+        self.enabled && (!tls || self.wss)
+    }
+
+    /// `DomainWebSocketStatus` as CloudAPI reports it.
+    pub fn describe(&self) -> &'static str {
+        if self.enabled {
+            "NORMAL"
+        } else {
+            "CLOSE"
+        }
+    }
 }
 
 /// PEM certificate chain and private key served (by SNI) for a domain.

@@ -24,7 +24,7 @@ pub use account::AccessKey;
 pub use api::{ApiDefinition, AuthType, Deployment, MockHeader, RequestConfig, ServiceConfig};
 pub use app::{App, AppKeyPair, Authorization};
 pub use error::ModelError;
-pub use group::{Domain, DomainCertificate, Group};
+pub use group::{Domain, DomainCertificate, Group, WebSocketStatus};
 pub use path::{PathPattern, Segment};
 pub use plugin::{Plugin, PluginBinding};
 pub use stage::Stage;

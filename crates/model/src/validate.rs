@@ -10,24 +10,39 @@ pub fn validate_api(api: &ApiDefinition) -> Result<PathPattern, ModelError> {
     crate::group::validate_name("ApiName", &api.api_name)?;
     let rc = &api.request_config;
     let (http, https) = api.protocols();
+    let (ws, wss) = api.web_socket();
     let known = rc.request_protocol.split(',').all(|p| {
         matches!(
             p.trim().to_ascii_uppercase().as_str(),
-            "HTTP" | "HTTPS" | "WS" | "WSS"
+            "HTTP" | "HTTPS" | "WS" | "WSS" | "WEBSOCKET"
         )
     });
-    if !(http || https) || !known {
+    if !(http || https || ws || wss) || !known {
         return Err(ModelError::invalid(
             "RequestProtocol",
-            "a comma list of HTTP and HTTPS",
+            "a comma list of HTTP, HTTPS and WebSocket (or WS, WSS)",
         ));
     }
+    check_web_socket_type(api)?;
     check_method("RequestHttpMethod", &rc.request_http_method)?;
     let path = parse_field("RequestPath", &rc.request_path, rc.escape_path_param)?;
     let params = Parameters::of(api, &path)?;
     validate_service(api, &path, &params)?;
     crate::openid::validate(api)?;
     Ok(path)
+}
+
+/// Only `COMMON` WebSocket APIs are run; the device channel's roles are refused rather than
+/// stored and served as something else.
+fn check_web_socket_type(api: &ApiDefinition) -> Result<(), ModelError> {
+    match api.extra.get("WebSocketApiType").and_then(|v| v.as_str()) {
+        None => Ok(()),
+        Some(t) if t.is_empty() || t.eq_ignore_ascii_case("COMMON") => Ok(()),
+        Some(t) => Err(ModelError::invalid(
+            "WebSocketApiType",
+            format!("`{t}` is not run by this gateway: only COMMON (device channels with REGISTER, UNREGISTER and NOTIFY are not supported)"),
+        )),
+    }
 }
 
 fn check_method(field: &str, m: &str) -> Result<(), ModelError> {

@@ -30,6 +30,7 @@ async fn round_trips_and_survives_reopen(backend: Backend) {
             group_id: "g1".into(),
             bind_stage_name: None,
             certificate: None,
+            web_socket: Default::default(),
         };
         store.put_domain(&d).await.unwrap();
         store.put_api(&api("a1", "g1", "/x")).await.unwrap();

@@ -73,6 +73,7 @@ fn domain() -> Domain {
                 .into(),
             certificate_private_key: PRIVATE_KEY.into(),
         }),
+        web_socket: Default::default(),
     }
 }
 

@@ -51,6 +51,7 @@ pub async fn describe(c: &Control, p: &Params) -> Out {
                 "CertificateName": d.certificate.as_ref().map(|c| c.certificate_name.clone()),
                 "DomainBindingStatus": "BINDING", "DomainCNAMEStatus": "RESOLVED",
                 "DomainLegalStatus": "NORMAL", "CustomDomainType": if d.domain_name.starts_with("*.") { "WILDCARD" } else { "NORMAL" },
+                "DomainWebSocketStatus": d.web_socket.describe(),
             })
         })
         .collect();
@@ -131,17 +132,22 @@ pub async fn set_domain(c: &Control, p: &Params) -> Out {
         .await?
         .into_iter()
         .find(|d| d.domain_name == name);
+    let (certificate, web_socket) = match existing {
+        Some(d) => (d.certificate, d.web_socket),
+        None => (None, Default::default()),
+    };
     let domain = Domain {
         domain_name: name,
         group_id: group_id.to_string(),
         bind_stage_name: p.opt_stage("BindStageName")?,
-        certificate: existing.and_then(|d| d.certificate),
+        certificate,
+        web_socket,
     };
     let d = c.set_domain(domain).await?;
     Ok(obj(json!({
         "GroupId": d.group_id, "DomainName": d.domain_name, "SubDomain": "",
         "DomainBindingStatus": "BINDING", "DomainLegalStatus": "NORMAL",
-        "DomainWebSocketStatus": "CLOSE", "DomainRemark": "",
+        "DomainWebSocketStatus": d.web_socket.describe(), "DomainRemark": "",
     })))
 }
 
@@ -164,7 +170,8 @@ pub async fn describe_domain(c: &Control, p: &Params) -> Out {
     let mut out = obj(json!({
         "GroupId": g.group_id, "DomainName": d.domain_name, "SubDomain": sub_domain(&g),
         "DomainBindingStatus": "BINDING", "DomainCNAMEStatus": "RESOLVED",
-        "DomainLegalStatus": "NORMAL", "DomainWebSocketStatus": "CLOSE", "DomainRemark": "",
+        "DomainLegalStatus": "NORMAL", "DomainWebSocketStatus": d.web_socket.describe(),
+        "DomainRemark": "",
     }));
     if let Some(cert) = &d.certificate {
         out.insert("CertificateName".into(), json!(cert.certificate_name));
@@ -177,6 +184,31 @@ pub async fn describe_domain(c: &Control, p: &Params) -> Out {
         }
     }
     Ok(out)
+}
+
+/// SetDomainWebSocketStatus: `ActionValue` `ON` opens the domain to WebSocket upgrades, `OFF`
+/// closes it; `WSSEnable=false` keeps upgrades over TLS closed while plain ones are taken.
+pub async fn set_domain_web_socket_status(c: &Control, p: &Params) -> Out {
+    let group_id = p.required("GroupId")?;
+    let name = domain_name(p)?;
+    let action = p.required("ActionValue")?.trim().to_ascii_uppercase();
+    let enabled = match action.as_str() {
+        "ON" | "OPEN" => true,
+        "OFF" | "CLOSE" => false,
+        _ => return Err(ApiError::invalid("ActionValue", "ON or OFF")),
+    };
+    let wss = match p.opt("WSSEnable").map(|v| v.trim().to_ascii_lowercase()) {
+        None => true,
+        Some(v) if v == "true" => true,
+        Some(v) if v == "false" => false,
+        Some(_) => return Err(ApiError::invalid("WSSEnable", "true or false")),
+    };
+    let status = apigw_model::WebSocketStatus {
+        enabled,
+        wss: enabled && wss,
+    };
+    c.set_domain_web_socket(group_id, &name, status).await?;
+    Ok(Default::default())
 }
 
 /// SetDomainCertificate: the certificate the HTTPS listener serves for the domain (by SNI).
