@@ -96,10 +96,36 @@ impl tower_service::Service<Name> for Resolver {
     }
 }
 
+/// One worker's backend clients for the APIs of the root account or of other accounts: HTTP/1.1
+/// or HTTP/2 as TLS negotiates it (ALPN) for `http://` and `https://` backends, and HTTP/2 with
+/// prior knowledge for `h2c://` ones (gRPC without TLS).
+pub struct Pool {
+    pub http: Client,
+    pub h2c: Client,
+}
+
+impl Pool {
+    pub fn new(policy: Arc<BackendPolicy>, root: bool) -> Pool {
+        Pool {
+            http: new_client(policy.clone(), root, false),
+            h2c: new_client(policy, root, true),
+        }
+    }
+
+    /// The client that speaks to `backend`.
+    pub fn for_backend(&self, backend: &HttpBackend) -> &Client {
+        if backend.h2c {
+            &self.h2c
+        } else {
+            &self.http
+        }
+    }
+}
+
 /// A client for one worker, for the APIs of the root account (`root`) or of other accounts:
 /// each checks the addresses a backend host name resolves to against `policy`. Connections
-/// are pooled per backend origin and kept alive.
-pub fn new_client(policy: Arc<BackendPolicy>, root: bool) -> Client {
+/// are pooled per backend origin and kept alive. `h2c`: HTTP/2 only, with prior knowledge.
+pub fn new_client(policy: Arc<BackendPolicy>, root: bool, h2c: bool) -> Client {
     let mut http = HttpConnector::new_with_resolver(Resolver {
         gai: GaiResolver::new(),
         policy,
@@ -120,12 +146,13 @@ pub fn new_client(policy: Arc<BackendPolicy>, root: bool) -> Client {
     let https = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(tls)
         .https_or_http()
-        .enable_http1()
+        .enable_all_versions()
         .wrap_connector(http);
     hyper_util::client::legacy::Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(60))
         .pool_timer(TokioTimer::new())
         .timer(TokioTimer::new())
+        .http2_only(h2c)
         .build(https)
 }
 

@@ -3,11 +3,12 @@
 //! response contract (request id, debug info, gzip, access log).
 
 use crate::auth::{self, Credentials};
-use crate::backend::{self, Client};
+use crate::backend;
 use crate::body::{ClientBodyError, GwBody, Upload, UploadProgress};
 use crate::breaker::{Admit, Breaker, Outcome};
 use crate::compress;
 use crate::cors::Cors;
+use crate::grpc;
 use crate::metrics::ThrottleLevel;
 use crate::params::{Mapped, ParamPlan, PathValue, RequestView, SystemValues};
 use crate::path_guard;
@@ -115,11 +116,11 @@ struct Trace {
 /// One worker's request handler: the shared snapshot plus this worker's backend pool.
 pub struct Worker {
     pub shared: Arc<Shared>,
-    /// The backend pool for the root account's APIs.
-    pub client: Client,
-    /// The backend pool for other accounts' APIs: their host names may not resolve to
+    /// The backend pools for the root account's APIs.
+    pub client: backend::Pool,
+    /// The backend pools for other accounts' APIs: their host names may not resolve to
     /// loopback or private addresses unless the operator allows them.
-    tenant_client: Client,
+    tenant_client: backend::Pool,
     /// This node's id as an `X-Ca-Via` value.
     node_via: HeaderValue,
     /// Requests in flight on this worker, and this worker's share of `max_in_flight`
@@ -136,8 +137,8 @@ impl Worker {
     pub fn new(shared: Arc<Shared>) -> Worker {
         let node_via =
             HeaderValue::from_str(&shared.node_id).expect("a hex id is a valid header value");
-        let client = backend::new_client(shared.config.backend_policy.clone(), true);
-        let tenant_client = backend::new_client(shared.config.backend_policy.clone(), false);
+        let client = backend::Pool::new(shared.config.backend_policy.clone(), true);
+        let tenant_client = backend::Pool::new(shared.config.backend_policy.clone(), false);
         let workers = shared.config.workers().max(1);
         let max_in_flight = shared.config.max_in_flight.div_ceil(workers);
         Worker {
@@ -162,6 +163,7 @@ impl Worker {
             .get(&X_CA_REQUEST_MODE)
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"debug"));
         let gzip_ok = compress::client_accepts_gzip(req.headers());
+        let grpc_call = grpc::is_call(req.version(), req.headers());
         let head_request = req.method() == Method::HEAD;
         // hyper takes the body's exact size from `Content-Length`.
         let request_bytes = http_body::Body::size_hint(req.body()).exact();
@@ -255,6 +257,11 @@ impl Worker {
                 error_code: trace.error.unwrap_or(""),
                 tls: conn.tls,
             });
+        }
+        if grpc_call && is_refusal(&resp) {
+            // Counted and logged with its HTTP status; the gRPC client reads `grpc-status`.
+            let message = resp.headers().get(&X_CA_ERROR_MESSAGE).cloned();
+            resp = grpc::refusal(resp, message.as_ref());
         }
         resp
     }
@@ -1179,8 +1186,13 @@ impl Worker {
         let uri =
             Uri::from_parts(uri).map_err(|e| Reject::new(&codes::I400RU, &[&e.to_string()]))?;
 
+        let te_trailers = asks_for_trailers(&headers);
         strip_hop_headers(&mut headers);
-        if let Some(upgrade) = &ctx.upgrade {
+        if te_trailers {
+            // gRPC's `te: trailers` (the one TE value HTTP/2 carries) goes on to the backend.
+            headers.insert(header::TE, HeaderValue::from_static("trailers"));
+        }
+        if let Some(upgrade) = ctx.upgrade.as_ref().filter(|_| !backend.h2c) {
             upgrade.forward(&mut headers);
         }
         headers.insert(header::HOST, backend.host.clone());
@@ -1195,10 +1207,14 @@ impl Worker {
         let mut out = Request::new(body);
         *out.method_mut() = method;
         *out.uri_mut() = uri;
-        *out.version_mut() = Version::HTTP_11;
+        *out.version_mut() = if backend.h2c {
+            Version::HTTP_2
+        } else {
+            Version::HTTP_11
+        };
         *out.headers_mut() = headers;
 
-        let resp = match self.exchange(out, backend.timeout, upload, api.root).await {
+        let resp = match self.exchange(out, backend, upload, api.root).await {
             Err(reject) => return Err(reject),
             Ok(Err(e)) => return Err(backend::classify(&e, backend)),
             Ok(Ok(resp)) => resp,
@@ -1240,15 +1256,17 @@ impl Worker {
     async fn exchange(
         &self,
         out: Request<GwBody>,
-        timeout: Duration,
+        backend: &HttpBackend,
         upload: Option<Arc<UploadProgress>>,
         root: bool,
     ) -> Result<Result<Response<Incoming>, hyper_util::client::legacy::Error>, Reject> {
-        let client = if root {
+        let timeout = backend.timeout;
+        let pool = if root {
             &self.client
         } else {
             &self.tenant_client
         };
+        let client = pool.for_backend(backend);
         let timed_out =
             || Reject::new(&codes::D504TO, &[]).because(Cause::Backend(BackendFailure::Timeout));
         let Some(upload) = upload else {
@@ -1866,6 +1884,19 @@ fn is_hop_header(name: &HeaderName) -> bool {
         || name == PROXY_CONNECTION
 }
 
+/// A gateway-made answer (its error code set) that is no gRPC answer yet.
+fn is_refusal(resp: &Response<GwBody>) -> bool {
+    let h = resp.headers();
+    h.contains_key(&X_CA_ERROR_CODE) && !h.contains_key("grpc-status")
+}
+
+/// Whether the client's `TE` names `trailers` (gRPC sends `te: trailers`).
+fn asks_for_trailers(h: &HeaderMap) -> bool {
+    h.get_all(header::TE)
+        .iter()
+        .any(|v| contains_token(v.as_bytes(), b"trailers"))
+}
+
 fn strip_hop_headers(h: &mut HeaderMap) {
     // One cheap pass; the removals (which hash every name) only when there is something to do.
     if !h.keys().any(is_hop_header) {
@@ -2016,6 +2047,7 @@ mod tests {
             scheme: http::uri::Scheme::HTTP,
             authority: http::uri::Authority::from_static("127.0.0.1:9"),
             host: HeaderValue::from_static("127.0.0.1:9"),
+            h2c: false,
             path: BackendPath::Template { parts, append_rest },
             method: None,
             timeout: Duration::from_secs(1),

@@ -22,6 +22,7 @@ pub mod cache;
 pub mod canned;
 pub mod compress;
 pub mod cors;
+pub mod grpc;
 pub mod handler;
 pub mod ipcontrol;
 pub mod metrics;

@@ -153,6 +153,8 @@ pub struct HttpBackend {
     pub authority: Authority,
     /// The `Host` header sent to the backend.
     pub host: HeaderValue,
+    /// `h2c://`: HTTP/2 with prior knowledge over plain TCP (the scheme is then `http`).
+    pub h2c: bool,
     pub path: BackendPath,
     pub method: Option<Method>,
     pub timeout: Duration,
@@ -876,13 +878,8 @@ fn compile_routing(
                 timeout_ms,
                 method,
             } => {
-                let uri: http::Uri = address
-                    .trim_end_matches('/')
-                    .parse()
+                let origin = Origin::parse(address)
                     .map_err(|e| format!("route `{}`: address: {e}", r.name))?;
-                let scheme = uri.scheme().cloned().ok_or("address has no scheme")?;
-                let authority = uri.authority().cloned().ok_or("address has no host")?;
-                let host = HeaderValue::from_str(authority.as_str()).map_err(|e| e.to_string())?;
                 let main = match own {
                     Backend::Http(b) => Some(b),
                     _ => None,
@@ -901,9 +898,10 @@ fn compile_routing(
                     },
                 };
                 let http = Backend::Http(HttpBackend {
-                    scheme,
-                    authority,
-                    host,
+                    scheme: origin.scheme,
+                    authority: origin.authority,
+                    host: origin.host,
+                    h2c: origin.h2c,
                     path,
                     method: method
                         .clone()
@@ -980,19 +978,7 @@ fn compile_backend(
         return compile_mock(sc);
     }
     let address = sc.service_address.as_deref().ok_or("no ServiceAddress")?;
-    let uri: http::Uri = address
-        .trim_end_matches('/')
-        .parse()
-        .map_err(|e| format!("ServiceAddress: {e}"))?;
-    let scheme = uri
-        .scheme()
-        .cloned()
-        .ok_or("ServiceAddress has no scheme")?;
-    let authority = uri
-        .authority()
-        .cloned()
-        .ok_or("ServiceAddress has no host")?;
-    let host = HeaderValue::from_str(authority.as_str()).map_err(|e| e.to_string())?;
+    let origin = Origin::parse(address).map_err(|e| format!("ServiceAddress: {e}"))?;
     let method = match &sc.service_http_method {
         Some(m) if !m.is_empty() => Some(
             Method::from_bytes(apigw_model::api::normalize_method(m).as_bytes())
@@ -1015,14 +1001,46 @@ fn compile_backend(
         _ => ContentTypePolicy::Client,
     };
     Ok(Backend::Http(HttpBackend {
-        scheme,
-        authority,
-        host,
+        scheme: origin.scheme,
+        authority: origin.authority,
+        host: origin.host,
+        h2c: origin.h2c,
         path,
         method,
         timeout: Duration::from_millis(u64::from(sc.service_timeout.clamp(1, 30_000))),
         content_type,
     }))
+}
+
+/// Where a backend is: `http://`, `https://` or `h2c://` (HTTP/2 without TLS) and
+/// `host[:port]`.
+struct Origin {
+    scheme: Scheme,
+    authority: Authority,
+    host: HeaderValue,
+    h2c: bool,
+}
+
+impl Origin {
+    fn parse(address: &str) -> Result<Origin, String> {
+        let address = address.trim_end_matches('/');
+        let (address, h2c) = match address.get(..6) {
+            Some(s) if s.eq_ignore_ascii_case("h2c://") => {
+                (format!("http://{}", &address[6..]), true)
+            }
+            _ => (address.to_string(), false),
+        };
+        let uri: http::Uri = address.parse().map_err(|e| format!("{e}"))?;
+        let scheme = uri.scheme().cloned().ok_or("no scheme")?;
+        let authority = uri.authority().cloned().ok_or("no host")?;
+        let host = HeaderValue::from_str(authority.as_str()).map_err(|e| e.to_string())?;
+        Ok(Origin {
+            scheme,
+            authority,
+            host,
+            h2c,
+        })
+    }
 }
 
 /// A circuit breaker's HTTP downgrade: another address, the main backend's method and
@@ -1032,27 +1050,16 @@ fn downgrade_backend(
     timeout_ms: u32,
     main: &HttpBackend,
 ) -> Result<HttpBackend, String> {
-    let uri: http::Uri = address
-        .trim_end_matches('/')
-        .parse()
-        .map_err(|e| format!("downgrade address: {e}"))?;
-    let scheme = uri
-        .scheme()
-        .cloned()
-        .ok_or("downgrade address has no scheme")?;
-    let authority = uri
-        .authority()
-        .cloned()
-        .ok_or("downgrade address has no host")?;
-    let host = HeaderValue::from_str(authority.as_str()).map_err(|e| e.to_string())?;
+    let origin = Origin::parse(address).map_err(|e| format!("downgrade address: {e}"))?;
     let content_type = match &main.content_type {
         ContentTypePolicy::Client => ContentTypePolicy::Client,
         ContentTypePolicy::Custom(v) => ContentTypePolicy::Custom(v.clone()),
     };
     Ok(HttpBackend {
-        scheme,
-        authority,
-        host,
+        scheme: origin.scheme,
+        authority: origin.authority,
+        host: origin.host,
+        h2c: origin.h2c,
         path: BackendPath::SameAsRequest,
         method: main.method.clone(),
         timeout: Duration::from_millis(u64::from(timeout_ms.clamp(1, 30_000))),

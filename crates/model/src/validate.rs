@@ -124,13 +124,15 @@ fn validate_service(
     Ok(())
 }
 
-/// `http(s)://host[:port]`, no path, query or credentials.
+/// `http(s)://host[:port]` (or `h2c://` for HTTP/2 without TLS, as gRPC backends speak),
+/// no path, query or credentials.
 pub fn validate_service_address(address: &str) -> Result<(), ModelError> {
     let bad = |why: &str| ModelError::invalid("ServiceAddress", format!("`{address}`: {why}"));
     let rest = address
         .strip_prefix("http://")
         .or_else(|| address.strip_prefix("https://"))
-        .ok_or_else(|| bad("must start with http:// or https://"))?;
+        .or_else(|| address.strip_prefix("h2c://"))
+        .ok_or_else(|| bad("must start with http://, https:// or h2c://"))?;
     let authority = rest.strip_suffix('/').unwrap_or(rest);
     if authority.is_empty() {
         return Err(bad("has no host"));
