@@ -25,6 +25,7 @@ pub mod cors;
 pub mod handler;
 pub mod ipcontrol;
 pub mod metrics;
+pub mod minutes;
 pub mod openid;
 pub mod params;
 pub mod path_guard;
