@@ -9,6 +9,7 @@ mod demo;
 mod local;
 mod location;
 mod migrate;
+mod monitor;
 mod serve;
 mod serve_config;
 mod serving;

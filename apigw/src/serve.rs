@@ -104,6 +104,10 @@ pub struct ServeArgs {
     /// (the request path then skips that recording; the other metrics stay).
     #[arg(long, env = "APIGW_METRICS", default_value = "on", value_parser = ["on", "off"])]
     metrics: String,
+    /// How often (ms) this node writes its per-minute monitoring counts to the store, where
+    /// the other nodes of a cluster read them (and a restart finds them).
+    #[arg(long, env = "APIGW_MONITOR_WRITE_MS", default_value_t = 10_000)]
+    monitor_write_ms: u64,
     /// Redis for state shared by the nodes of a cluster: nonces and JWT `jti`s, flow-control
     /// counters (`redis://[user:pass@]host:port[/db]`); without it each node keeps its own.
     #[arg(long = "redis", env = "APIGW_REDIS_URL")]
@@ -307,10 +311,20 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         }
         // From now on a write returns once this node serves it.
         let control = control.with_live(shared.live_generation());
-        let mgmt = Arc::new(apigw_mgmt::Management::new(
-            control.clone(),
-            local(&admin_listener),
+        let monitor = Arc::new(crate::monitor::NodeMonitor {
+            shared: shared.clone(),
+            store: store.clone(),
+            node: format!("{:016x}", fastrand::u64(..)),
+        });
+        tokio::spawn(crate::monitor::write_minutes(
+            monitor.clone(),
+            Duration::from_millis(args.monitor_write_ms.max(10)),
+            stop_rx.clone(),
         ));
+        let mgmt = Arc::new(
+            apigw_mgmt::Management::new(control.clone(), local(&admin_listener))
+                .with_monitor(monitor),
+        );
         let root = root_key_from_env()?;
         let generated = mgmt.ensure_root_key(root).await.map_err(|e| format!("{}: {}", e.code, e.message))?;
         let readiness = Arc::new(admin::Readiness {

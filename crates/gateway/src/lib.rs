@@ -26,6 +26,7 @@ pub mod grpc;
 pub mod handler;
 pub mod ipcontrol;
 pub mod metrics;
+pub mod minutes;
 pub mod openid;
 pub mod params;
 pub mod path_guard;

@@ -9,6 +9,7 @@
 //! ([`LiveCollector`], which also reads the breakers, the response cache, the replay guard and
 //! the generation of the live snapshot).
 
+use crate::minutes::{current_minute, MinuteRing, MinuteSample};
 use crate::snapshot::CompiledApi;
 use crate::Shared;
 use prometheus_client::collector::Collector;
@@ -122,10 +123,12 @@ pub struct RequestSeries {
     pub backend: DurationHistogram,
     request_bytes: AtomicU64,
     response_bytes: AtomicU64,
+    /// The last 24 hours a minute at a time (an API's series; not the unmatched one).
+    minutes: Option<MinuteRing>,
 }
 
 impl RequestSeries {
-    fn new(code_slots: usize) -> RequestSeries {
+    fn new(code_slots: usize, minutes: bool) -> RequestSeries {
         RequestSeries {
             by_class: Default::default(),
             codes: (0..code_slots).map(|_| CodeSlot::default()).collect(),
@@ -134,12 +137,13 @@ impl RequestSeries {
             backend: DurationHistogram::default(),
             request_bytes: AtomicU64::new(0),
             response_bytes: AtomicU64::new(0),
+            minutes: minutes.then(MinuteRing::default),
         }
     }
 
     /// The series of requests that matched no API.
     pub fn unmatched() -> RequestSeries {
-        RequestSeries::new(UNMATCHED_CODE_SLOTS)
+        RequestSeries::new(UNMATCHED_CODE_SLOTS, false)
     }
 
     /// Counts one answered request.
@@ -155,6 +159,20 @@ impl RequestSeries {
         if let Some(n) = o.response_bytes.filter(|n| *n > 0) {
             self.response_bytes.fetch_add(n, Relaxed);
         }
+        if let Some(ring) = &self.minutes {
+            let sample = MinuteSample {
+                status: o.status,
+                latency_us: u64::try_from(o.total.as_micros()).unwrap_or(u64::MAX),
+                request_bytes: o.request_bytes.unwrap_or(0),
+                response_bytes: o.response_bytes.unwrap_or(0),
+            };
+            ring.record(current_minute(), &sample);
+        }
+    }
+
+    /// The per-minute series of the monitoring actions (an API's series only).
+    pub fn minutes(&self) -> Option<&MinuteRing> {
+        self.minutes.as_ref()
     }
 
     /// Counts an answer in `apigw_requests_total` only (hyper's own parse-error answers,
@@ -276,7 +294,7 @@ impl ApiMetrics {
     /// The series to count a request in (allocated by the first request).
     pub fn series(&self) -> &RequestSeries {
         self.series
-            .get_or_init(|| Box::new(RequestSeries::new(API_CODE_SLOTS)))
+            .get_or_init(|| Box::new(RequestSeries::new(API_CODE_SLOTS, true)))
     }
 
     /// The series, if the API served a request since the process started.
@@ -459,7 +477,7 @@ mod tests {
 
     #[test]
     fn requests_are_counted_per_class_and_code_past_the_slots() {
-        let s = RequestSeries::new(2);
+        let s = RequestSeries::new(2, false);
         let o = |status, code| Observed {
             status,
             code,

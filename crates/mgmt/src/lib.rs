@@ -9,6 +9,7 @@
 
 mod actions;
 pub mod error;
+pub mod monitor;
 mod nonce;
 pub mod params;
 
@@ -33,6 +34,7 @@ pub struct Management {
     control: Control,
     nonces: nonce::NonceCache,
     host_id: String,
+    monitor: Option<std::sync::Arc<dyn monitor::MonitorSource>>,
 }
 
 /// A response: HTTP status and JSON body.
@@ -47,7 +49,18 @@ impl Management {
             control,
             nonces: nonce::NonceCache::new(100_000),
             host_id: host_id.into(),
+            monitor: None,
         }
+    }
+
+    /// Where the monitoring actions read their series (without one they answer empty
+    /// series).
+    pub fn with_monitor(
+        mut self,
+        source: std::sync::Arc<dyn monitor::MonitorSource>,
+    ) -> Management {
+        self.monitor = Some(source);
+        self
     }
 
     /// Makes sure a root AccessKey exists: the one given (from `APIGW_ROOT_ACCESS_KEY_ID` /
@@ -208,7 +221,7 @@ impl Management {
         }
         let params = Params::new(parsed.params.clone());
         let control = self.control.as_account(key.account_id);
-        actions::dispatch(&control, &parsed.action, &params).await
+        actions::dispatch(&control, self.monitor.as_deref(), &parsed.action, &params).await
     }
 }
 

@@ -13,6 +13,7 @@ pub mod backend_address;
 pub mod codes;
 pub mod error;
 pub mod group;
+pub mod monitor;
 pub mod openid;
 pub mod params;
 pub mod path;

@@ -3,9 +3,11 @@
 //! SQL of `sql.rs`, load the live configuration consistently. Documents with secret fields are
 //! opened here with the store's master keys ([`Backend::secrets`]).
 
+use crate::minutes;
 use crate::secrets::{SecretBox, SecretFields};
 use crate::sql::{self, Arg};
 use crate::{LiveConfig, Result, Store, StoredConfig, Write, WriteLock};
+use apigw_model::monitor::{ApiMinute, MinuteTotals};
 use apigw_model::{
     AccessKey, ApiDefinition, App, Authorization, Deployment, Domain, Group, Plugin, PluginBinding,
     Stage,
@@ -33,6 +35,16 @@ pub(crate) trait Backend: Send + Sync + 'static {
     async fn text(&self, sql: &'static str, args: Vec<Arg>) -> Result<Option<String>>;
     /// The master keys documents are sealed and opened with.
     fn secrets(&self) -> &SecretBox;
+    /// Runs `steps` in one transaction that leaves the generation alone (data that is not
+    /// configuration: the per-minute totals); the rows they changed.
+    async fn execute(&self, steps: Vec<sql::Step>) -> Result<u64>;
+    /// Every row of `sql`, its first `columns` columns read as integers.
+    async fn int_rows(
+        &self,
+        sql: &'static str,
+        args: Vec<Arg>,
+        columns: usize,
+    ) -> Result<Vec<Vec<i64>>>;
     /// See [`Store::lock_writes`].
     async fn lock_writes(&self) -> Result<WriteLock> {
         Ok(WriteLock::none())
@@ -260,5 +272,35 @@ impl<B: Backend> Store for B {
 
     async fn list_access_keys(&self) -> Result<Vec<AccessKey>> {
         list_sealed(self, sql::ACCESS_KEYS, vec![]).await
+    }
+
+    async fn put_minutes(&self, node: &str, rows: &[ApiMinute]) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        self.execute(minutes::puts(node, rows)).await.map(|_| ())
+    }
+
+    async fn api_minutes(
+        &self,
+        api_id: &str,
+        stage: Option<Stage>,
+        from: i64,
+        to: i64,
+        except_node: &str,
+    ) -> Result<Vec<(i64, MinuteTotals)>> {
+        let args = minutes::sums_args(api_id, stage, from, to, except_node);
+        let rows = self
+            .int_rows(minutes::SUMS, args, minutes::SUMS_COLUMNS)
+            .await?;
+        Ok(rows.iter().map(|r| minutes::from_sums(r)).collect())
+    }
+
+    async fn prune_minutes(&self, before: i64) -> Result<u64> {
+        let step = sql::Step {
+            sql: minutes::PRUNE,
+            args: vec![Arg::Int(before)],
+        };
+        self.execute(vec![step]).await
     }
 }

@@ -4,9 +4,10 @@
 //! - Only the control plane calls the store; the data plane reads an immutable snapshot built
 //!   from [`Store::load_live`] and never awaits the store on the request path.
 //! - Every successful write is durable when the call returns.
-//! - Every write bumps [`Store::generation`], so a gateway notices changes made by another
-//!   process (e.g. `apigw apply`) or, in a cluster, by another node. A batch ([`Store::commit`])
-//!   is one write: all of it or nothing, one bump.
+//! - Every write of configuration bumps [`Store::generation`], so a gateway notices changes
+//!   made by another process (e.g. `apigw apply`) or, in a cluster, by another node. A batch
+//!   ([`Store::commit`]) is one write: all of it or nothing, one bump. The monitoring actions'
+//!   per-minute totals ([`Store::put_minutes`]) are not configuration and bump nothing.
 //! - Schemas are versioned and only move forward (`migrate.rs`): opening a store upgrades an
 //!   older schema in place and refuses a newer one.
 //! - Secrets (AccessKey secrets, app secrets and AppCodes, certificates' private keys, plugin
@@ -25,6 +26,7 @@
 mod backend;
 mod copy;
 mod migrate;
+mod minutes;
 mod online;
 mod postgres;
 mod secrets;
@@ -32,6 +34,7 @@ mod sql;
 mod sqlite;
 mod testdb;
 
+use apigw_model::monitor::{ApiMinute, MinuteTotals};
 use apigw_model::{
     AccessKey, ApiDefinition, App, Authorization, Deployment, Domain, Group, Plugin, PluginBinding,
     Stage,
@@ -249,4 +252,21 @@ pub trait Store: Send + Sync + 'static {
     /// Management AccessKeys (not part of [`LiveConfig`]: the data plane never sees them).
     async fn put_access_key(&self, key: &AccessKey) -> Result<()>;
     async fn list_access_keys(&self) -> Result<Vec<AccessKey>>;
+
+    /// Writes the per-minute totals `node` holds, replacing what `node` wrote before for the
+    /// same API, stage and minute. Not configuration: the generation does not move.
+    async fn put_minutes(&self, node: &str, rows: &[ApiMinute]) -> Result<()>;
+    /// The totals of `api_id` (in `stage`, or all stages added) per minute from `from` up to
+    /// (not including) `to`, added up over every node but `except_node`; minutes without a
+    /// row are left out.
+    async fn api_minutes(
+        &self,
+        api_id: &str,
+        stage: Option<Stage>,
+        from: i64,
+        to: i64,
+        except_node: &str,
+    ) -> Result<Vec<(i64, MinuteTotals)>>;
+    /// Deletes the per-minute totals of minutes before `before`; how many rows went.
+    async fn prune_minutes(&self, before: i64) -> Result<u64>;
 }

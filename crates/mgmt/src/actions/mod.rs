@@ -8,11 +8,13 @@ mod groups;
 mod import;
 mod ipcontrol;
 mod legacy;
+mod monitor;
 mod plugins;
 mod signatures;
 mod traffic;
 
 use crate::error::ApiError;
+use crate::monitor::MonitorSource;
 use crate::params::Params;
 use apigw_control::Control;
 use serde_json::{Map, Value};
@@ -108,9 +110,18 @@ pub const ACTIONS: &[&str] = &[
     "RemoveSignatureApis",
     "DescribeSignaturesByApi",
     "DescribeSystemParameters",
+    "DescribeApiQpsData",
+    "DescribeApiLatencyData",
+    "DescribeApiTrafficData",
+    "DescribeApiErrorData",
 ];
 
-pub async fn dispatch(control: &Control, action: &str, p: &Params) -> Out {
+pub async fn dispatch(
+    control: &Control,
+    source: Option<&dyn MonitorSource>,
+    action: &str,
+    p: &Params,
+) -> Out {
     match action {
         "CreateApiGroup" => groups::create(control, p).await,
         "DescribeApiGroup" => groups::describe(control, p).await,
@@ -199,6 +210,10 @@ pub async fn dispatch(control: &Control, action: &str, p: &Params) -> Out {
         "RemoveSignatureApis" => signatures::remove_apis(control, p).await,
         "DescribeSignaturesByApi" => signatures::by_api(control, p).await,
         "DescribeSystemParameters" => signatures::system_parameters(control, p).await,
+        "DescribeApiQpsData" => monitor::describe(control, source, p, monitor::QPS).await,
+        "DescribeApiLatencyData" => monitor::describe(control, source, p, monitor::LATENCY).await,
+        "DescribeApiTrafficData" => monitor::describe(control, source, p, monitor::TRAFFIC).await,
+        "DescribeApiErrorData" => monitor::describe(control, source, p, monitor::ERRORS).await,
         other => Err(ApiError::new(
             404,
             "InvalidAction.NotFound",

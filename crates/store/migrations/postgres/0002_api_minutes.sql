@@ -1,0 +1,11 @@
+-- Version 2: the same table as SQLite's version 2: the monitoring actions' per-minute totals
+-- of each API and stage, one row a node and minute (docs/operations.md, "Monitoring data").
+-- Not configuration: writing them never bumps the generation nor notifies. Rows older than
+-- 24 hours are deleted by the nodes.
+CREATE TABLE IF NOT EXISTS api_minutes (
+    api_id TEXT COLLATE "C" NOT NULL, minute BIGINT NOT NULL, stage TEXT COLLATE "C" NOT NULL,
+    node TEXT COLLATE "C" NOT NULL,
+    successes BIGINT NOT NULL, client_errors BIGINT NOT NULL, server_errors BIGINT NOT NULL,
+    latency_us BIGINT NOT NULL, request_bytes BIGINT NOT NULL, response_bytes BIGINT NOT NULL,
+    PRIMARY KEY (api_id, minute, stage, node));
+CREATE INDEX IF NOT EXISTS api_minutes_minute ON api_minutes (minute);
