@@ -455,7 +455,7 @@ async fn serve_refuses_a_store_it_cannot_use() {
     let (ok, out) = serve_fails(&["--store", db.url()], &[]);
     assert!(!ok);
     assert!(
-        out.contains("version 999") && out.contains("version 1"),
+        out.contains("version 999") && out.contains("version 2"),
         "{out}"
     );
 
@@ -467,7 +467,7 @@ async fn serve_refuses_a_store_it_cannot_use() {
     let (ok, out) = serve_fails(&["--data-dir", dir.path().to_str().unwrap()], &[]);
     assert!(!ok);
     assert!(
-        out.contains("version 999") && out.contains("version 1"),
+        out.contains("version 999") && out.contains("version 2"),
         "{out}"
     );
 }
@@ -490,7 +490,7 @@ async fn serve_upgrades_an_unversioned_data_directory() {
     assert_eq!(version(Some(0)), 0);
     let gw = Gateway::start_in(dir);
     assert_eq!(answer(gw.http).await, "kept");
-    assert_eq!(version(None), 1);
+    assert_eq!(version(None), 2);
 }
 
 /// PostgreSQL stops (as in a crash) and starts again: the nodes keep serving the last

@@ -43,7 +43,10 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{AsyncMessage, IsolationLevel, NoTls};
 
 /// The migrations, oldest first: version `n` is `MIGRATIONS[n - 1]` (see `migrate.rs`).
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/postgres/0001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/postgres/0001_initial.sql"),
+    include_str!("../migrations/postgres/0002_backends.sql"),
+];
 
 /// The channel writes notify and nodes listen on.
 pub const CHANNEL: &str = "apigw_config";
@@ -459,9 +462,9 @@ impl Backend for PostgresStore {
                 Ok::<_, StoreError>(rows.iter().map(|r| r.get::<_, String>(0)).collect())
             }
         };
-        let [q0, q1, q2, q3, q4, q5] = sql::LIVE_DOCS;
+        let [q0, q1, q2, q3, q4, q5, q6, q7, q8] = sql::LIVE_DOCS;
         // Sent together (tokio-postgres pipelines the queries of one connection).
-        let (generation, keys, d0, d1, d2, d3, d4, d5) = tokio::try_join!(
+        let (generation, keys, d0, d1, d2, d3, d4, d5, d6, d7, d8) = tokio::try_join!(
             async {
                 let stmt = tx.prepare_cached(sql::GENERATION).await.map_err(pg)?;
                 let row = tx.query_one(&stmt, &[]).await.map_err(pg)?;
@@ -477,6 +480,9 @@ impl Backend for PostgresStore {
             docs(q3),
             docs(q4),
             docs(q5),
+            docs(q6),
+            docs(q7),
+            docs(q8),
         )?;
         let mut merge = Merge::new(std::mem::take(&mut *cache));
         for row in &keys {
@@ -512,7 +518,7 @@ impl Backend for PostgresStore {
         let deployments = merge.finish(fetched)?;
         let live = sql::live(
             generation,
-            [d0, d1, d2, d3, d4, d5],
+            [d0, d1, d2, d3, d4, d5, d6, d7, d8],
             deployments.clone(),
             &self.secrets,
         )?;
@@ -669,27 +675,24 @@ mod tests {
             .get(0)
     }
 
-    /// A database at version 1 gets a later migration once, in order; a failing one
-    /// changes nothing; the binary that knows only version 1 then refuses the database.
+    /// A database at the current version gets a later migration once, in order; a failing one
+    /// changes nothing; the binary that knows only the current version then refuses the database.
     #[tokio::test]
     async fn later_migrations_run_once_and_a_failing_one_changes_nothing() {
         let db = TestDatabase::create();
         let store = PostgresStore::connect(db.url()).await.unwrap();
-        assert_eq!(version(&store).await, 1);
+        let known = MIGRATIONS.len() as i64;
+        assert_eq!(i64::from(version(&store).await), known);
         let mut client = store.client().await.unwrap();
-        let bad = [
-            MIGRATIONS[0],
-            "CREATE TABLE extra (x TEXT); SELECT * FROM no_such_table;",
-        ];
+        let mut bad = MIGRATIONS.to_vec();
+        bad.push("CREATE TABLE extra (x TEXT); SELECT * FROM no_such_table;");
         assert!(migrate_schema(&mut client, &bad).await.is_err());
-        assert_eq!(version(&store).await, 1);
-        let two = [
-            MIGRATIONS[0],
-            "ALTER TABLE groups ADD COLUMN note TEXT NOT NULL DEFAULT 'two'",
-        ];
+        assert_eq!(i64::from(version(&store).await), known);
+        let mut two = MIGRATIONS.to_vec();
+        two.push("ALTER TABLE groups ADD COLUMN note TEXT NOT NULL DEFAULT 'two'");
         migrate_schema(&mut client, &two).await.unwrap();
         migrate_schema(&mut client, &two).await.unwrap();
-        assert_eq!(version(&store).await, 2);
+        assert_eq!(i64::from(version(&store).await), known + 1);
         let extra = client
             .query("SELECT 1 FROM pg_tables WHERE tablename = 'extra'", &[])
             .await
@@ -699,10 +702,7 @@ mod tests {
         let err = PostgresStore::connect(db.url()).await.unwrap_err();
         assert!(matches!(
             err,
-            StoreError::SchemaTooNew {
-                found: 2,
-                supported: 1
-            }
+            StoreError::SchemaTooNew { found, supported } if found == known + 1 && supported == known
         ));
     }
 }

@@ -17,7 +17,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 /// The migrations, oldest first: version `n` is `MIGRATIONS[n - 1]` (see `migrate.rs`).
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/sqlite/0001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/sqlite/0001_initial.sql"),
+    include_str!("../migrations/sqlite/0002_backends.sql"),
+];
 
 /// SQLite-backed [`Store`]. Cheap to clone; calls run on tokio's blocking pool.
 #[derive(Clone)]
@@ -356,10 +359,10 @@ fn read_all(
     all: bool,
 ) -> Result<StoredConfig> {
     let generation = read_generation(tx)?;
-    let [a, b, c, d, e, f] = sql::LIVE_DOCS.map(|q| docs(tx, q, &[]));
+    let [a, b, c, d, e, f, g, h, i] = sql::LIVE_DOCS.map(|q| docs(tx, q, &[]));
     let live = sql::live(
         generation,
-        [a?, b?, c?, d?, e?, f?],
+        [a?, b?, c?, d?, e?, f?, g?, h?, i?],
         online_deployments(tx, cache)?,
         secrets,
     )?;
@@ -448,7 +451,7 @@ impl Backend for SqliteStore {
 mod tests {
     use super::*;
 
-    /// A schema at version 1 gets a later migration once, and records its version.
+    /// A schema at the current version gets a later migration once, and records its version.
     #[test]
     fn later_migrations_run_once_in_order() {
         let dir = tempfile::tempdir().unwrap();
@@ -457,30 +460,26 @@ mod tests {
         migrate_schema(&mut conn, MIGRATIONS).unwrap();
         conn.execute("INSERT INTO groups (group_id, doc) VALUES ('g', '{}')", [])
             .unwrap();
-        let two = [
-            MIGRATIONS[0],
-            "ALTER TABLE groups ADD COLUMN note TEXT NOT NULL DEFAULT 'two'",
-        ];
+        let known = MIGRATIONS.len() as i64;
+        let mut two = MIGRATIONS.to_vec();
+        two.push("ALTER TABLE groups ADD COLUMN note TEXT NOT NULL DEFAULT 'two'");
         migrate_schema(&mut conn, &two).unwrap();
         migrate_schema(&mut conn, &two).unwrap();
         let version: i64 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
-        assert_eq!(version, 2);
+        assert_eq!(version, known + 1);
         let note: String = conn
             .query_row("SELECT note FROM groups WHERE group_id = 'g'", [], |r| {
                 r.get(0)
             })
             .unwrap();
         assert_eq!(note, "two");
-        // The binary that knows only version 1 refuses the file now, and leaves it alone.
+        // The binary that knows only the current version refuses the file now, and leaves it alone.
         let err = migrate_schema(&mut conn, MIGRATIONS).unwrap_err();
         assert!(matches!(
             err,
-            StoreError::SchemaTooNew {
-                found: 2,
-                supported: 1
-            }
+            StoreError::SchemaTooNew { found, supported } if found == known + 1 && supported == known
         ));
     }
 
@@ -490,15 +489,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut conn = Connection::open(dir.path().join("apigw.db")).unwrap();
         migrate_schema(&mut conn, MIGRATIONS).unwrap();
-        let bad = [
-            MIGRATIONS[0],
-            "CREATE TABLE extra (x TEXT); SELECT * FROM no_such_table;",
-        ];
+        let mut bad = MIGRATIONS.to_vec();
+        bad.push("CREATE TABLE extra (x TEXT); SELECT * FROM no_such_table;");
         assert!(migrate_schema(&mut conn, &bad).is_err());
         let version: i64 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
-        assert_eq!(version, 1);
+        assert_eq!(version, MIGRATIONS.len() as i64);
         let extra: i64 = conn
             .query_row(
                 "SELECT COUNT(*) FROM sqlite_master WHERE name = 'extra'",
