@@ -507,3 +507,87 @@ async fn import_swagger_maps_vpc_backends_and_shared_backends() {
     assert_eq!(port_of(&r), b1.port());
     assert_eq!(r.json()["path"], "/inside");
 }
+
+/// One declarative file with a VPC access, a backend service with per-stage models and stage
+/// variables; applied again with other values, the APIs follow; a deploy that lacks a
+/// variable refuses the whole file; `apigw export` gives a file that applies unchanged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_apply_file_uses_vpc_accesses_backends_and_stage_variables() {
+    let (b1, b2) = (support::backend().await, support::backend().await);
+    let file = |vpc: SocketAddr, release: SocketAddr, port: u16| {
+        format!(
+            r#"
+VpcAccesses:
+  - {{Name: orders, VpcId: vpc-1, InstanceId: 127.0.0.1, Port: {vpc_port}}}
+Backends:
+  - BackendName: users
+    BackendType: HTTP
+    Models:
+      - {{StageName: RELEASE, BackendConfig: {{Type: HTTP, ServiceAddress: "http://{release}"}}}}
+Groups:
+  - GroupName: file_group
+    Domains: [{{DomainName: file.localhost}}]
+    StageVariables:
+      - {{StageName: RELEASE, VariableName: port, VariableValue: "{port}"}}
+    Apis:
+      - ApiName: vpc_api
+        AuthType: ANONYMOUS
+        RequestConfig: {{RequestHttpMethod: GET, RequestPath: /vpc}}
+        ServiceConfig: {{ServiceVpcEnable: "TRUE", VpcConfig: {{Name: orders}}, ServiceTimeout: 3000}}
+        DeployTo: [RELEASE]
+      - ApiName: shared_api
+        AuthType: ANONYMOUS
+        BackendName: users
+        RequestConfig: {{RequestHttpMethod: GET, RequestPath: /shared}}
+        ServiceConfig: {{ServiceProtocol: UN_SPECIFIED, ServiceTimeout: 3000}}
+        DeployTo: [RELEASE]
+      - ApiName: vars_api
+        AuthType: ANONYMOUS
+        RequestConfig: {{RequestHttpMethod: GET, RequestPath: /vars}}
+        ServiceConfig: {{ServiceAddress: "http://127.0.0.1:#port#", ServiceTimeout: 3000}}
+        DeployTo: [RELEASE]
+"#,
+            vpc_port = vpc.port()
+        )
+    };
+    let gw = Gateway::start(&file(b1, b1, b1.port()));
+    let host = "file.localhost";
+    for path in ["/vpc", "/shared", "/vars"] {
+        assert_eq!(
+            port_of(&support::get(gw.http, host, path).await),
+            b1.port(),
+            "{path}"
+        );
+    }
+    gw.apply(&file(b2, b2, b2.port()));
+    for path in ["/vpc", "/shared", "/vars"] {
+        assert_eq!(
+            port_of(&support::get(gw.http, host, path).await),
+            b2.port(),
+            "{path}"
+        );
+    }
+    // Without the variable the deploy of vars_api is refused, and nothing changes.
+    let without = file(b1, b1, b1.port()).replace(
+        r#"      - {StageName: RELEASE, VariableName: port, VariableValue: "#,
+        r#"      - {StageName: TEST, VariableName: port, VariableValue: "#,
+    );
+    let e = support::apply(gw.dir.path(), &without).unwrap_err();
+    assert!(
+        e.contains("NotFoundStageVariable") && e.contains("vars_api"),
+        "{e}"
+    );
+    assert_eq!(
+        port_of(&support::get(gw.http, host, "/vpc").await),
+        b2.port()
+    );
+
+    let (ok, exported) = gw.cli(&["export"]);
+    assert!(ok, "{exported}");
+    assert!(exported.contains("BackendName: users"), "{exported}");
+    let again = support::apply(gw.dir.path(), &exported).unwrap();
+    assert!(
+        !again.contains("created") && !again.contains("updated"),
+        "{again}"
+    );
+}

@@ -5,6 +5,7 @@
 
 pub mod apply;
 mod apply_apps;
+mod apply_targets;
 mod apps;
 mod batch;
 mod certs;

@@ -35,7 +35,7 @@ impl Control {
     }
 
     /// A VPC access's target must be one the acting account may reach, like a ServiceAddress.
-    fn check_vpc_target(&self, a: &VpcAccess) -> Result<()> {
+    pub(crate) fn check_vpc_target(&self, a: &VpcAccess) -> Result<()> {
         a.validate()?;
         Ok(self.backend_policy.check(&a.address("http"), self.root())?)
     }
@@ -406,14 +406,26 @@ impl Control {
         stage: Stage,
         live: &LiveConfig,
     ) -> Result<()> {
+        let vars = &live.stage_variables;
+        self.check_target_in(api, stage, &live.vpc_accesses, &live.backends, vars)
+    }
+
+    /// [`Control::check_target`] against these VPC accesses, backends and variables.
+    pub(crate) fn check_target_in(
+        &self,
+        api: &ApiDefinition,
+        stage: Stage,
+        vpc_accesses: &[VpcAccess],
+        backends: &[BackendService],
+        stage_variables: &[StageVariable],
+    ) -> Result<()> {
         if !apigw_model::service::needs_resolving(api) {
             return Ok(());
         }
-        let variables =
-            apigw_model::service::variables_of(&live.stage_variables, &api.group_id, stage);
+        let variables = apigw_model::service::variables_of(stage_variables, &api.group_id, stage);
         let targets = Targets {
-            vpc_accesses: &live.vpc_accesses,
-            backends: &live.backends,
+            vpc_accesses,
+            backends,
             variables: &variables,
         };
         match resolve(api, self.account, stage, &targets) {
