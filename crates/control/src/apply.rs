@@ -29,6 +29,12 @@ pub struct GatewayFile {
     pub apps: Vec<AppFileSpec>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub plugins: Vec<PluginSpec>,
+    /// VPC accesses by `Name`: created or re-pointed; others left alone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vpc_accesses: Vec<crate::apply_targets::VpcAccessFileSpec>,
+    /// Backend services by `BackendName`; APIs name them with `BackendName`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub backends: Vec<crate::apply_targets::BackendFileSpec>,
 }
 
 /// An app, by `AppName`. `Keys`/`AppCodes` absent: generated on creation, left alone after;
@@ -97,6 +103,9 @@ pub struct GroupSpec {
     pub traffic_limit: Option<u32>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub domains: Vec<DomainSpec>,
+    /// The group's stage variables. Absent: left alone; present: exactly these.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage_variables: Option<Vec<crate::apply_targets::StageVariableSpec>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub apis: Vec<ApiSpec>,
 }
@@ -140,6 +149,10 @@ pub struct ApiSpec {
     /// Stages the API must be live in after apply. Absent: deployments are left alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deploy_to: Option<Vec<Stage>>,
+    /// A backend service of the file or the store, by name (sets `BackendEnable` and
+    /// `BackendId`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend_name: Option<String>,
     #[serde(flatten)]
     pub definition: ApiDefinition,
 }
@@ -221,6 +234,8 @@ impl GatewayFile {
                 .enumerate()
                 .map(|(i, a)| ApiDefinition {
                     api_id: format!("#{i}"),
+                    backend_enable: a.definition.backend_enable || a.backend_name.is_some(),
+                    backend_id: a.backend_name.clone().or(a.definition.backend_id.clone()),
                     ..a.definition.clone()
                 })
                 .collect();
@@ -355,6 +370,9 @@ pub(crate) struct Plan<'c> {
     pub(crate) grants: Vec<Authorization>,
     pub(crate) plugins: Vec<Plugin>,
     pub(crate) bindings: Vec<PluginBinding>,
+    pub(crate) vpc_accesses: Vec<apigw_model::VpcAccess>,
+    pub(crate) backends: Vec<apigw_model::BackendService>,
+    pub(crate) stage_variables: Vec<apigw_model::StageVariable>,
     pub(crate) writes: Vec<Write>,
     pub(crate) report: Vec<String>,
 }
@@ -400,9 +418,20 @@ impl<'c> Plan<'c> {
             grants: live.authorizations,
             plugins: live.plugins,
             bindings: live.plugin_bindings,
+            vpc_accesses: live.vpc_accesses,
+            backends: live.backends,
+            stage_variables: live.stage_variables,
             writes: Vec::new(),
             report: Vec::new(),
         };
+        for spec in &file.vpc_accesses {
+            plan.vpc_access(spec)
+                .map_err(|e| within(e, &format!("VPC access `{}`", spec.name)))?;
+        }
+        for spec in &file.backends {
+            plan.backend(spec)
+                .map_err(|e| within(e, &format!("backend `{}`", spec.backend_name)))?;
+        }
         for spec in &file.groups {
             plan.group(spec)?;
         }
@@ -470,6 +499,7 @@ impl<'c> Plan<'c> {
             }
         };
         self.group_domains(&group, spec).map_err(ctx)?;
+        self.group_variables(&group, spec).map_err(ctx)?;
         self.group_apis(&group, spec)
     }
 
@@ -541,6 +571,13 @@ impl<'c> Plan<'c> {
         for a in &spec.apis {
             let mut def = a.definition.clone();
             def.group_id = group.group_id.clone();
+            if let Some(n) = &a.backend_name {
+                def.backend_enable = true;
+                def.backend_id =
+                    Some(self.backend_id(n).map_err(|e| {
+                        within(e, &format!("group `{name}`, API `{}`", def.api_name))
+                    })?);
+            }
             let id = match by_name.get(&def.api_name) {
                 None => {
                     def.api_id = new_id();
@@ -576,6 +613,19 @@ impl<'c> Plan<'c> {
             }
         }
         self.check_drafts(group, &changed)?;
+        // What the group serves after the plan (new deployments, and the others against
+        // changed stage variables) must find its stage variables.
+        let mut live: Vec<_> = self
+            .online
+            .values()
+            .filter(|d| d.group_id == group.group_id)
+            .cloned()
+            .collect();
+        live.sort_by(|a, b| (&a.api_id, a.stage_name).cmp(&(&b.api_id, b.stage_name)));
+        for d in live {
+            self.check_target(&d.definition, d.stage_name)
+                .map_err(|e| within(e, &format!("group `{name}`")))?;
+        }
         self.check_live(group, &deployed)
     }
 
@@ -717,6 +767,7 @@ pub struct ExportNotes {
 pub async fn export(control: &Control) -> Result<(GatewayFile, ExportNotes)> {
     let mut notes = ExportNotes::default();
     let mut groups = Vec::new();
+    let backends = control.backends().await?;
     for g in control.groups().await? {
         let domains = control
             .domains(&g.group_id)
@@ -757,8 +808,10 @@ pub async fn export(control: &Control) -> Result<(GatewayFile, ExportNotes)> {
             api.group_id.clear();
             api.created_time.clear();
             api.modified_time.clear();
+            let backend_name = crate::apply_targets::backend_name_of(&mut api, &backends);
             apis.push(ApiSpec {
                 deploy_to: Some(live),
+                backend_name,
                 definition: api,
             });
         }
@@ -770,6 +823,7 @@ pub async fn export(control: &Control) -> Result<(GatewayFile, ExportNotes)> {
             base_path,
             traffic_limit: g.traffic_limit,
             domains,
+            stage_variables: crate::apply_targets::export_variables(control, &g.group_id).await?,
             apis,
         });
     }
@@ -782,6 +836,11 @@ pub async fn export(control: &Control) -> Result<(GatewayFile, ExportNotes)> {
             groups,
             apps,
             plugins,
+            vpc_accesses: crate::apply_targets::export_vpc_accesses(control).await?,
+            backends: backends
+                .iter()
+                .map(crate::apply_targets::export_backend)
+                .collect(),
         },
         notes,
     ))

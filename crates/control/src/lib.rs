@@ -5,12 +5,14 @@
 
 pub mod apply;
 mod apply_apps;
+mod apply_targets;
 mod apps;
 mod batch;
 mod certs;
 mod ops;
 mod paths;
 mod plugins;
+mod targets;
 pub mod traffic;
 
 pub use apps::{AppSpec, DEFAULT_SECRET_GRACE};
@@ -18,6 +20,7 @@ pub use batch::{BatchItem, BatchResult, BatchTask, TaskKind, MAX_BATCH, MAX_TASK
 pub use certs::{certificate_info, check_certificate, check_certificate_at, CertificateInfo};
 
 pub use ops::{Control, ControlError, WriteGuard, DEFAULT_MAX_GROUPS, LIVE_WAIT};
+pub use targets::VpcAccessSpec;
 
 /// A fresh 32-character lower-case hex identifier (the shape CloudAPI uses for ids).
 pub fn new_id() -> String {

@@ -597,6 +597,7 @@ impl Control {
             .filter(|d| d.group_id == api.group_id && d.stage_name == stage)
             .map(|d| &d.definition);
         check_conflicts(&api, &path, live_in_stage)?;
+        self.check_target(&api, stage, &live)?;
         let latest = self.store.latest_version(api_id, stage).await?;
         let deployment = new_deployment(api, stage, latest.as_deref(), description);
         self.store.deploy(&deployment).await?;
@@ -636,6 +637,7 @@ impl Control {
             .filter(|d| d.group_id == target.group_id && d.stage_name == stage)
             .map(|d| &d.definition);
         check_conflicts(&target.definition, &path, others)?;
+        self.check_target(&target.definition, stage, &live)?;
         self.store.switch_version(api_id, stage, version).await?;
         self.publish().await;
         Ok(())

@@ -720,6 +720,7 @@ impl Worker {
         let backend = match backend {
             Backend::Broken(_) => return Err(Reject::new(&codes::X500AM, &[])),
             Backend::Refused { host, ip } => return Err(Reject::new(&codes::D504IL, &[host, ip])),
+            Backend::Unavailable { code, reason } => return Err(Reject::new(code, &[reason])),
             Backend::Mock(mock) => return Ok(mock_response(mock)),
             Backend::Http(b) => b,
         };

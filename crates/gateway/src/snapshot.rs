@@ -17,6 +17,7 @@ use crate::GatewayConfig;
 use ahash::AHashMap;
 use apigw_model::backend_address::BackendPolicy;
 use apigw_model::params::Parameters;
+use apigw_model::service::{resolve, Resolved, Targets, Unresolved};
 use apigw_model::{Deployment, PathPattern, Plugin, Segment, Stage};
 use apigw_store::LiveConfig;
 use bytes::Bytes;
@@ -24,6 +25,7 @@ use http::header::{HeaderName, HeaderValue};
 use http::uri::{Authority, Scheme};
 use http::{HeaderMap, Method, StatusCode};
 use rustls::sign::CertifiedKey;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -144,6 +146,12 @@ pub enum Backend {
     Refused {
         host: Box<str>,
         ip: Box<str>,
+    },
+    /// The backend is a VPC access that does not exist (`X504VE`) or a backend service
+    /// without a model for the stage (`I404SR`, with the reason).
+    Unavailable {
+        code: &'static apigw_model::codes::ErrorCode,
+        reason: Box<str>,
     },
 }
 
@@ -363,6 +371,7 @@ impl Snapshot {
         for keys in snap.openid_keys.values() {
             snap.warnings.extend(keys.warnings.iter().cloned());
         }
+        let variables = stage_variables(live);
         let default_breaker = Arc::new(BreakerConfig::default_config());
         let no_grants = AHashMap::new();
         // Per group and stage: the entries to route, and whether any differs from before.
@@ -398,7 +407,9 @@ impl Snapshot {
                 Some(o) if o.inputs.deployment.group_id == dep.group_id => o.inputs.metrics.clone(),
                 _ => Arc::default(),
             };
+            let owner = live.groups[gi].owner_id;
             let inputs = ApiInputs {
+                target: resolve_target(live, &variables, dep, owner),
                 metrics,
                 deployment: dep.clone(),
                 base_path: base_paths[gi].clone(),
@@ -463,6 +474,9 @@ struct ApiInputs {
     openid: Option<Arc<OpenIdKeys>>,
     /// The API's group belongs to the root account.
     root: bool,
+    /// Where its backend resolves (VPC access, backend service, stage variables); `None` for
+    /// a literal `ServiceAddress`.
+    target: Option<Result<Resolved, Unresolved>>,
     /// The API's series on `/metrics`: carried over, never part of the comparison.
     metrics: Arc<ApiMetrics>,
 }
@@ -476,6 +490,7 @@ impl PartialEq for ApiInputs {
             && self.bound == other.bound
             && self.openid == other.openid
             && self.root == other.root
+            && self.target == other.target
     }
 }
 
@@ -742,17 +757,14 @@ fn compile_api(
         }
     };
     let (allow_http, allow_https) = def.protocols();
+    let target = inputs.target.as_ref();
+    let address = match target {
+        Some(Ok(r)) => Some(r.address.as_str()),
+        _ => def.service_config.service_address.as_deref(),
+    };
     let (params, mut backend) = match compile_parameters(dep, &pattern) {
-        Ok((plan, p)) => match compile_backend(dep, &pattern, &p) {
-            Ok(b) => (
-                plan,
-                refused(
-                    b,
-                    def.service_config.service_address.as_deref(),
-                    policy,
-                    inputs.root,
-                ),
-            ),
+        Ok((plan, p)) => match compile_backend(dep, &pattern, &p, target) {
+            Ok(b) => (plan, refused(b, address, policy, inputs.root)),
             Err(e) => (None, Backend::Broken(e)),
         },
         Err(e) => (None, Backend::Broken(e)),
@@ -968,17 +980,80 @@ fn compile_parameters(
     Ok((ParamPlan::compile(&p, pattern)?, p))
 }
 
+/// The stage variables of every group and stage.
+fn stage_variables(live: &LiveConfig) -> AHashMap<(&str, Stage), BTreeMap<String, String>> {
+    let mut out: AHashMap<(&str, Stage), BTreeMap<String, String>> = AHashMap::new();
+    for v in &live.stage_variables {
+        out.entry((v.group_id.as_str(), v.stage_name))
+            .or_default()
+            .insert(v.variable_name.clone(), v.variable_value.clone());
+    }
+    out
+}
+
+/// Where the backend of `dep` resolves now, for a definition whose backend is a VPC access,
+/// a backend service or holds stage variables (`None` otherwise): part of what the API is
+/// compiled from, so a change of the access, model or variable recompiles it.
+fn resolve_target(
+    live: &LiveConfig,
+    variables: &AHashMap<(&str, Stage), BTreeMap<String, String>>,
+    dep: &Deployment,
+    owner: i64,
+) -> Option<Result<Resolved, Unresolved>> {
+    if !apigw_model::service::needs_resolving(&dep.definition) {
+        return None;
+    }
+    let none = BTreeMap::new();
+    let targets = Targets {
+        vpc_accesses: &live.vpc_accesses,
+        backends: &live.backends,
+        variables: variables
+            .get(&(dep.group_id.as_str(), dep.stage_name))
+            .unwrap_or(&none),
+    };
+    Some(resolve(&dep.definition, owner, dep.stage_name, &targets))
+}
+
+/// The backend of an API whose target does not resolve.
+fn unresolved(e: &Unresolved) -> Backend {
+    use apigw_model::codes;
+    match e {
+        Unresolved::VpcUnmapped(name) => Backend::Unavailable {
+            code: &codes::X504VE,
+            reason: name.as_str().into(),
+        },
+        Unresolved::NoStageRoute(why) => Backend::Unavailable {
+            code: &codes::I404SR,
+            reason: why.as_str().into(),
+        },
+        Unresolved::MissingVariable(_) => Backend::Broken(e.to_string()),
+    }
+}
+
 fn compile_backend(
     dep: &Deployment,
     request: &PathPattern,
     params: &Parameters,
+    target: Option<&Result<Resolved, Unresolved>>,
 ) -> Result<Backend, String> {
     let sc = &dep.definition.service_config;
     if sc.mock {
         return compile_mock(sc);
     }
-    let address = sc.service_address.as_deref().ok_or("no ServiceAddress")?;
-    let origin = Origin::parse(address).map_err(|e| format!("ServiceAddress: {e}"))?;
+    let (address, service_path, host) = match target {
+        None => (
+            sc.service_address.as_deref().ok_or("no ServiceAddress")?,
+            sc.service_path.as_deref(),
+            None,
+        ),
+        Some(Err(e)) => return Ok(unresolved(e)),
+        Some(Ok(r)) => (r.address.as_str(), r.path.as_deref(), r.host.as_deref()),
+    };
+    let mut origin = Origin::parse(address).map_err(|e| format!("ServiceAddress: {e}"))?;
+    if let Some(host) = host {
+        // A VPC access's `VpcTargetHostName`.
+        origin.host = HeaderValue::from_str(host).map_err(|e| e.to_string())?;
+    }
     let method = match &sc.service_http_method {
         Some(m) if !m.is_empty() => Some(
             Method::from_bytes(apigw_model::api::normalize_method(m).as_bytes())
@@ -986,9 +1061,8 @@ fn compile_backend(
         ),
         _ => None,
     };
-    let path = match &sc.service_path {
-        None => BackendPath::SameAsRequest,
-        Some(p) if p.is_empty() => BackendPath::SameAsRequest,
+    let path = match service_path {
+        None | Some("") => BackendPath::SameAsRequest,
         Some(p) => compile_service_path(p, request, params)?,
     };
     let content_type = match sc.content_type_catagory.as_deref() {

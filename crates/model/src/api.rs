@@ -55,6 +55,15 @@ pub struct ApiDefinition {
     pub service_config: ServiceConfig,
     #[serde(default = "json")]
     pub result_type: String,
+    /// The backend is a shared backend service (`BackendId`), one address per stage.
+    #[serde(
+        default,
+        deserialize_with = "flex_bool",
+        skip_serializing_if = "is_false"
+    )]
+    pub backend_enable: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend_id: Option<String>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub created_time: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -125,8 +134,56 @@ pub struct ServiceConfig {
     pub mock_status_code: Option<u16>,
     #[serde(default, deserialize_with = "mock_headers")]
     pub mock_headers: Vec<MockHeader>,
+    /// The backend is the VPC access `VpcConfig` names.
+    #[serde(
+        default,
+        alias = "serviceVpcEnable",
+        deserialize_with = "flex_bool",
+        serialize_with = "upper_bool",
+        skip_serializing_if = "is_false"
+    )]
+    pub service_vpc_enable: bool,
+    #[serde(
+        default,
+        alias = "vpcConfig",
+        deserialize_with = "vpc_config",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub vpc_config: Option<VpcConfig>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+/// `VpcConfig`: the VPC access by `Name` (Terraform sends only `name`), or by `VpcId`,
+/// `InstanceId` and `Port`; `VpcScheme` `http` (default) or `https`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct VpcConfig {
+    #[serde(default, alias = "name")]
+    pub name: String,
+    #[serde(default, alias = "vpcId", skip_serializing_if = "Option::is_none")]
+    pub vpc_id: Option<String>,
+    #[serde(default, alias = "instanceId", skip_serializing_if = "Option::is_none")]
+    pub instance_id: Option<String>,
+    #[serde(
+        default,
+        alias = "port",
+        deserialize_with = "flex_opt_u16",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub port: Option<u16>,
+    #[serde(default, alias = "vpcScheme", skip_serializing_if = "Option::is_none")]
+    pub vpc_scheme: Option<String>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// An empty object (Terraform sends `"vpcConfig": {}` with every ServiceConfig) is no config.
+fn vpc_config<'de, D: Deserializer<'de>>(d: D) -> Result<Option<VpcConfig>, D::Error> {
+    let v: Option<VpcConfig> = Option::deserialize(d)?;
+    Ok(v.filter(|c| *c != VpcConfig::default()))
 }
 
 fn default_timeout() -> u32 {

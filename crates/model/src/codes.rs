@@ -141,7 +141,7 @@ table! {
     // apigw's 404s.
     I404NR 404 false "${Resource} not found";
     // Not emitted: per-stage backends (`UN_SPECIFIED` / `BackendId`) are not modelled.
-    I404SR 404 false "Stage route missing: ${Reason}";
+    I404SR 404 true "Stage route missing: ${Reason}";
     B403MO 403 false "Api Market Subscription overdue";
     B403MQ 403 false "Api Market Subscription quota exhausted";
     B403ME 403 false "Api Market Subscription expired";
@@ -152,7 +152,7 @@ table! {
     D504CS 504 true "Backend http ssl connect failed `${Reason}`";
     D504TO 504 true "Backend service request timeout";
     // Not emitted: no VPC access mappings.
-    X504VE 504 false "Backend service vpc mapped failed";
+    X504VE 504 true "Backend service vpc mapped failed";
     D503BB 503 true "Backend circuit breaker busy";
     D503CB 503 true "Backend circuit breaker open, ${Reason}";
     I508LD 508 true "Loop Detected";

@@ -18,14 +18,18 @@ pub mod openid;
 pub mod params;
 pub mod path;
 pub mod plugin;
+pub mod service;
 pub mod stage;
 pub mod validate;
 
 pub use account::AccessKey;
-pub use api::{ApiDefinition, AuthType, Deployment, MockHeader, RequestConfig, ServiceConfig};
+pub use api::{
+    ApiDefinition, AuthType, Deployment, MockHeader, RequestConfig, ServiceConfig, VpcConfig,
+};
 pub use app::{App, AppKeyPair, Authorization};
 pub use error::ModelError;
 pub use group::{Domain, DomainCertificate, Group, WebSocketStatus};
 pub use path::{PathPattern, Segment};
 pub use plugin::{Plugin, PluginBinding};
+pub use service::{BackendConfig, BackendModel, BackendService, StageVariable, VpcAccess};
 pub use stage::Stage;

@@ -92,22 +92,18 @@ fn validate_service(
         }
         return Ok(());
     }
-    if !sc.service_protocol.eq_ignore_ascii_case("HTTP")
-        && !sc.service_protocol.eq_ignore_ascii_case("HTTPS")
-    {
+    let protocol = sc.service_protocol.to_ascii_uppercase();
+    let shared = api.backend_enable && protocol == "UN_SPECIFIED";
+    if !shared && protocol != "HTTP" && protocol != "HTTPS" {
         return Err(ModelError::invalid(
             "ServiceProtocol",
             format!(
-                "`{}` backends are not supported; use HTTP or a mock",
+                "`{}` backends are not supported; use HTTP, a mock, or UN_SPECIFIED with BackendEnable",
                 sc.service_protocol
             ),
         ));
     }
-    let address = sc
-        .service_address
-        .as_deref()
-        .ok_or_else(|| ModelError::missing("ServiceAddress"))?;
-    validate_service_address(address)?;
+    validate_target(api)?;
     if let Some(m) = &sc.service_http_method {
         check_method("ServiceHttpMethod", m)?;
         if normalize_method(m) == "ANY" {
@@ -118,10 +114,40 @@ fn validate_service(
         }
     }
     if let Some(sp) = &sc.service_path {
-        let backend = parse_field("ServicePath", sp, false)?;
+        let backend = parse_field("ServicePath", &crate::service::unmarked(sp), false)?;
         check_service_path(&backend, request_path, params)?;
     }
     Ok(())
+}
+
+/// The backend's target: a backend service (`BackendEnable`, `BackendId`), a VPC access
+/// (`ServiceVpcEnable`, `VpcConfig`), or `ServiceAddress` (which may hold stage variables).
+fn validate_target(api: &ApiDefinition) -> Result<(), ModelError> {
+    let sc = &api.service_config;
+    if api.backend_enable {
+        return match api.backend_id.as_deref() {
+            Some(id) if !id.is_empty() => Ok(()),
+            _ => Err(ModelError::missing("BackendId")),
+        };
+    }
+    if sc.service_vpc_enable {
+        let Some(v) = &sc.vpc_config else {
+            return Err(ModelError::missing("VpcConfig"));
+        };
+        let by_target = v.vpc_id.is_some() && v.instance_id.is_some() && v.port.is_some();
+        if v.name.is_empty() && !by_target {
+            return Err(ModelError::invalid(
+                "VpcConfig",
+                "name a VPC access (`Name`), or give its `VpcId`, `InstanceId` and `Port`",
+            ));
+        }
+        return crate::service::check_scheme(Some(v));
+    }
+    let address = sc
+        .service_address
+        .as_deref()
+        .ok_or_else(|| ModelError::missing("ServiceAddress"))?;
+    crate::service::check_template_address(address)
 }
 
 /// `http(s)://host[:port]` (or `h2c://` for HTTP/2 without TLS, as gRPC backends speak),

@@ -9,8 +9,8 @@ use crate::sql::{self, Arg};
 use crate::{LiveConfig, Result, Store, StoredConfig, Write, WriteLock};
 use apigw_model::monitor::{ApiMinute, MinuteTotals};
 use apigw_model::{
-    AccessKey, ApiDefinition, App, Authorization, Deployment, Domain, Group, Plugin, PluginBinding,
-    Stage,
+    AccessKey, ApiDefinition, App, Authorization, BackendService, Deployment, Domain, Group,
+    Plugin, PluginBinding, Stage, StageVariable, VpcAccess,
 };
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -302,5 +302,54 @@ impl<B: Backend> Store for B {
             args: vec![Arg::Int(before)],
         };
         self.execute(vec![step]).await
+    }
+
+    async fn put_vpc_access(&self, access: &VpcAccess) -> Result<()> {
+        one(self, Write::PutVpcAccess(access.clone())).await?;
+        Ok(())
+    }
+
+    async fn delete_vpc_access(&self, vpc_access_id: &str) -> Result<bool> {
+        one(self, Write::DeleteVpcAccess(vpc_access_id.to_string())).await
+    }
+
+    async fn list_vpc_accesses(&self) -> Result<Vec<VpcAccess>> {
+        list(self, sql::VPC_ACCESSES, vec![]).await
+    }
+
+    async fn put_backend(&self, backend: &BackendService) -> Result<()> {
+        one(self, Write::PutBackend(backend.clone())).await?;
+        Ok(())
+    }
+
+    async fn delete_backend(&self, backend_id: &str) -> Result<bool> {
+        one(self, Write::DeleteBackend(backend_id.to_string())).await
+    }
+
+    async fn list_backends(&self) -> Result<Vec<BackendService>> {
+        list(self, sql::BACKENDS, vec![]).await
+    }
+
+    async fn put_stage_variable(&self, variable: &StageVariable) -> Result<()> {
+        one(self, Write::PutStageVariable(variable.clone())).await?;
+        Ok(())
+    }
+
+    async fn delete_stage_variable(
+        &self,
+        group_id: &str,
+        stage: Stage,
+        name: &str,
+    ) -> Result<bool> {
+        let w = Write::DeleteStageVariable {
+            group_id: group_id.to_string(),
+            stage,
+            name: name.to_string(),
+        };
+        one(self, w).await
+    }
+
+    async fn list_stage_variables(&self) -> Result<Vec<StageVariable>> {
+        list(self, sql::STAGE_VARIABLES, vec![]).await
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! Everything is copied: groups, domains (with certificates), API drafts, every deployment of
 //! the history with the one online in each stage, apps with their secrets and AppCodes, grants,
-//! plugins, bindings and management AccessKeys. It is read through the [`Store`] trait from the
+//! plugins, bindings, VPC accesses, backend services, stage variables and management
+//! AccessKeys. It is read through the [`Store`] trait from the
 //! source (secrets opened with the source's keys) and written to the target as one
 //! [`Store::commit`] (one transaction: all of it or nothing; secrets sealed with the target's
 //! key), so the target ends up as the source was, or unchanged.
@@ -33,6 +34,9 @@ pub struct CopyReport {
     pub authorizations: usize,
     pub plugins: usize,
     pub plugin_bindings: usize,
+    pub vpc_accesses: usize,
+    pub backends: usize,
+    pub stage_variables: usize,
     pub access_keys: usize,
     /// AccessKeys not copied because the target holds a key with the same id.
     pub access_keys_kept: Vec<String>,
@@ -52,6 +56,9 @@ impl fmt::Display for CopyReport {
         writeln!(f, "authorizations  {}", self.authorizations)?;
         writeln!(f, "plugins         {}", self.plugins)?;
         writeln!(f, "plugin bindings {}", self.plugin_bindings)?;
+        writeln!(f, "vpc accesses    {}", self.vpc_accesses)?;
+        writeln!(f, "backends        {}", self.backends)?;
+        writeln!(f, "stage variables {}", self.stage_variables)?;
         write!(f, "access keys     {}", self.access_keys)?;
         if !self.access_keys_kept.is_empty() {
             write!(
@@ -149,6 +156,16 @@ async fn plan(from: &dyn Store, kept: &HashSet<String>) -> Result<(Vec<Write>, C
         binding,
         replaces: Vec::new(),
     }));
+
+    let vpc_accesses = from.list_vpc_accesses().await?;
+    report.vpc_accesses = vpc_accesses.len();
+    batch.extend(vpc_accesses.into_iter().map(Write::PutVpcAccess));
+    let backends = from.list_backends().await?;
+    report.backends = backends.len();
+    batch.extend(backends.into_iter().map(Write::PutBackend));
+    let variables = from.list_stage_variables().await?;
+    report.stage_variables = variables.len();
+    batch.extend(variables.into_iter().map(Write::PutStageVariable));
 
     let (copied, left): (Vec<AccessKey>, Vec<AccessKey>) = from
         .list_access_keys()

@@ -36,8 +36,8 @@ mod testdb;
 
 use apigw_model::monitor::{ApiMinute, MinuteTotals};
 use apigw_model::{
-    AccessKey, ApiDefinition, App, Authorization, Deployment, Domain, Group, Plugin, PluginBinding,
-    Stage,
+    AccessKey, ApiDefinition, App, Authorization, BackendService, Deployment, Domain, Group,
+    Plugin, PluginBinding, Stage, StageVariable, VpcAccess,
 };
 use async_trait::async_trait;
 
@@ -85,6 +85,12 @@ pub struct LiveConfig {
     pub authorizations: Vec<Authorization>,
     pub plugins: Vec<Plugin>,
     pub plugin_bindings: Vec<PluginBinding>,
+    /// Named backend targets APIs reach through `VpcConfig`.
+    pub vpc_accesses: Vec<VpcAccess>,
+    /// Backend services with their per-stage models, for APIs with `BackendEnable`.
+    pub backends: Vec<BackendService>,
+    /// Every group's stage variables.
+    pub stage_variables: Vec<StageVariable>,
 }
 
 /// Everything the control plane checks a whole change against (the declarative file), read in
@@ -146,6 +152,17 @@ pub enum Write {
         stage: Stage,
     },
     PutAccessKey(AccessKey),
+    PutVpcAccess(VpcAccess),
+    DeleteVpcAccess(String),
+    /// A backend service with its models.
+    PutBackend(BackendService),
+    DeleteBackend(String),
+    PutStageVariable(StageVariable),
+    DeleteStageVariable {
+        group_id: String,
+        stage: Stage,
+        name: String,
+    },
 }
 
 /// Held while the control plane checks a change against what is stored and writes it (see
@@ -203,7 +220,7 @@ pub trait Store: Send + Sync + 'static {
     async fn put_group(&self, group: &Group) -> Result<()>;
     async fn get_group(&self, group_id: &str) -> Result<Option<Group>>;
     async fn list_groups(&self) -> Result<Vec<Group>>;
-    /// Deletes the group with its domains, APIs and deployment history.
+    /// Deletes the group with its domains, APIs, deployment history and stage variables.
     async fn delete_group(&self, group_id: &str) -> Result<bool>;
 
     async fn put_domain(&self, domain: &Domain) -> Result<()>;
@@ -269,4 +286,18 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<(i64, MinuteTotals)>>;
     /// Deletes the per-minute totals of minutes before `before`; how many rows went.
     async fn prune_minutes(&self, before: i64) -> Result<u64>;
+    async fn put_vpc_access(&self, access: &VpcAccess) -> Result<()>;
+    async fn delete_vpc_access(&self, vpc_access_id: &str) -> Result<bool>;
+    async fn list_vpc_accesses(&self) -> Result<Vec<VpcAccess>>;
+
+    /// Stores a backend service with its per-stage models.
+    async fn put_backend(&self, backend: &BackendService) -> Result<()>;
+    async fn delete_backend(&self, backend_id: &str) -> Result<bool>;
+    async fn list_backends(&self) -> Result<Vec<BackendService>>;
+
+    /// Sets (or changes the value of) a stage variable of a group.
+    async fn put_stage_variable(&self, variable: &StageVariable) -> Result<()>;
+    async fn delete_stage_variable(&self, group_id: &str, stage: Stage, name: &str)
+        -> Result<bool>;
+    async fn list_stage_variables(&self) -> Result<Vec<StageVariable>>;
 }

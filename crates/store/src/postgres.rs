@@ -46,6 +46,7 @@ use tokio_postgres::{AsyncMessage, IsolationLevel, NoTls};
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0001_initial.sql"),
     include_str!("../migrations/postgres/0002_api_minutes.sql"),
+    include_str!("../migrations/postgres/0003_backends.sql"),
 ];
 
 /// The channel writes notify and nodes listen on.
@@ -462,9 +463,9 @@ impl Backend for PostgresStore {
                 Ok::<_, StoreError>(rows.iter().map(|r| r.get::<_, String>(0)).collect())
             }
         };
-        let [q0, q1, q2, q3, q4, q5] = sql::LIVE_DOCS;
+        let [q0, q1, q2, q3, q4, q5, q6, q7, q8] = sql::LIVE_DOCS;
         // Sent together (tokio-postgres pipelines the queries of one connection).
-        let (generation, keys, d0, d1, d2, d3, d4, d5) = tokio::try_join!(
+        let (generation, keys, d0, d1, d2, d3, d4, d5, d6, d7, d8) = tokio::try_join!(
             async {
                 let stmt = tx.prepare_cached(sql::GENERATION).await.map_err(pg)?;
                 let row = tx.query_one(&stmt, &[]).await.map_err(pg)?;
@@ -480,6 +481,9 @@ impl Backend for PostgresStore {
             docs(q3),
             docs(q4),
             docs(q5),
+            docs(q6),
+            docs(q7),
+            docs(q8),
         )?;
         let mut merge = Merge::new(std::mem::take(&mut *cache));
         for row in &keys {
@@ -515,7 +519,7 @@ impl Backend for PostgresStore {
         let deployments = merge.finish(fetched)?;
         let live = sql::live(
             generation,
-            [d0, d1, d2, d3, d4, d5],
+            [d0, d1, d2, d3, d4, d5, d6, d7, d8],
             deployments.clone(),
             &self.secrets,
         )?;

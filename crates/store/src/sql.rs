@@ -79,6 +79,7 @@ pub(crate) fn plan(w: &Write, secrets: &SecretBox) -> Result<(Vec<Step>, Answer)
         ),
         Write::DeleteGroup(id) => (
             [
+                "DELETE FROM stage_variables WHERE group_id = $1",
                 "DELETE FROM authorizations WHERE group_id = $1",
                 "DELETE FROM plugin_bindings WHERE group_id = $1",
                 "DELETE FROM deployments WHERE group_id = $1",
@@ -274,6 +275,60 @@ pub(crate) fn plan(w: &Write, secrets: &SecretBox) -> Result<(Vec<Step>, Answer)
             )],
             Done,
         ),
+        Write::PutVpcAccess(a) => (
+            vec![step(
+                "INSERT INTO vpc_accesses (vpc_access_id, doc) VALUES ($1, $2)
+                 ON CONFLICT (vpc_access_id) DO UPDATE SET doc = $2",
+                vec![(&a.vpc_access_id).into(), to_doc(a)?.into()],
+            )],
+            Done,
+        ),
+        Write::DeleteVpcAccess(id) => (
+            vec![step(
+                "DELETE FROM vpc_accesses WHERE vpc_access_id = $1",
+                vec![id.into()],
+            )],
+            LastChanged,
+        ),
+        Write::PutBackend(b) => (
+            vec![step(
+                "INSERT INTO backends (backend_id, doc) VALUES ($1, $2)
+                 ON CONFLICT (backend_id) DO UPDATE SET doc = $2",
+                vec![(&b.backend_id).into(), to_doc(b)?.into()],
+            )],
+            Done,
+        ),
+        Write::DeleteBackend(id) => (
+            vec![step(
+                "DELETE FROM backends WHERE backend_id = $1",
+                vec![id.into()],
+            )],
+            LastChanged,
+        ),
+        Write::PutStageVariable(v) => (
+            vec![step(
+                "INSERT INTO stage_variables (group_id, stage, name, doc) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (group_id, stage, name) DO UPDATE SET doc = $4",
+                vec![
+                    (&v.group_id).into(),
+                    v.stage_name.as_str().into(),
+                    (&v.variable_name).into(),
+                    to_doc(v)?.into(),
+                ],
+            )],
+            Done,
+        ),
+        Write::DeleteStageVariable {
+            group_id,
+            stage,
+            name,
+        } => (
+            vec![step(
+                "DELETE FROM stage_variables WHERE group_id = $1 AND stage = $2 AND name = $3",
+                vec![group_id.into(), stage.as_str().into(), name.into()],
+            )],
+            LastChanged,
+        ),
     })
 }
 
@@ -308,13 +363,16 @@ pub(crate) const GENERATION: &str = "SELECT value FROM generation WHERE id = 1";
 pub(crate) const BUMP_GENERATION: &str = "UPDATE generation SET value = value + 1 WHERE id = 1";
 
 /// The documents of [`LiveConfig`] apart from deployments, in the order [`live`] takes them.
-pub(crate) const LIVE_DOCS: [&str; 6] = [
+pub(crate) const LIVE_DOCS: [&str; 9] = [
     "SELECT doc FROM groups ORDER BY group_id",
     "SELECT doc FROM domains ORDER BY domain_name",
     "SELECT doc FROM apps ORDER BY app_id",
     "SELECT doc FROM authorizations ORDER BY app_id, api_id, stage",
     "SELECT doc FROM plugins ORDER BY plugin_id",
     "SELECT doc FROM plugin_bindings ORDER BY api_id, stage, plugin_id",
+    "SELECT doc FROM vpc_accesses ORDER BY vpc_access_id",
+    "SELECT doc FROM backends ORDER BY backend_id",
+    "SELECT doc FROM stage_variables ORDER BY group_id, stage, name",
 ];
 pub(crate) const GROUPS: &str = LIVE_DOCS[0];
 pub(crate) const DOMAINS: &str = LIVE_DOCS[1];
@@ -322,6 +380,9 @@ pub(crate) const APPS: &str = LIVE_DOCS[2];
 pub(crate) const AUTHORIZATIONS: &str = LIVE_DOCS[3];
 pub(crate) const PLUGINS: &str = LIVE_DOCS[4];
 pub(crate) const PLUGIN_BINDINGS: &str = LIVE_DOCS[5];
+pub(crate) const VPC_ACCESSES: &str = LIVE_DOCS[6];
+pub(crate) const BACKENDS: &str = LIVE_DOCS[7];
+pub(crate) const STAGE_VARIABLES: &str = LIVE_DOCS[8];
 pub(crate) const ALL_APIS: &str = "SELECT doc FROM apis ORDER BY group_id, api_id";
 pub(crate) const GROUP: &str = "SELECT doc FROM groups WHERE group_id = $1";
 pub(crate) const API: &str = "SELECT doc FROM apis WHERE api_id = $1";
@@ -347,11 +408,12 @@ pub(crate) const DEPLOYMENT_DOC: &str =
 /// the previous load of this store did not (see [`Secrets`]).
 pub(crate) fn live(
     generation: u64,
-    docs: [Vec<String>; 6],
+    docs: [Vec<String>; 9],
     deployments: Vec<Arc<Deployment>>,
     secrets: &Secrets,
 ) -> Result<LiveConfig> {
-    let [groups, domains, apps, authorizations, plugins, plugin_bindings] = docs;
+    let [groups, domains, apps, authorizations, plugins, plugin_bindings, vpc_accesses, backends, stage_variables] =
+        docs;
     let mut opener = secrets.opener();
     let domains = opened_docs(&domains, &mut opener)?;
     let apps = opened_docs(&apps, &mut opener)?;
@@ -366,6 +428,9 @@ pub(crate) fn live(
         authorizations: from_docs(&authorizations)?,
         plugins,
         plugin_bindings: from_docs(&plugin_bindings)?,
+        vpc_accesses: from_docs(&vpc_accesses)?,
+        backends: from_docs(&backends)?,
+        stage_variables: from_docs(&stage_variables)?,
     })
 }
 

@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex};
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0001_initial.sql"),
     include_str!("../migrations/sqlite/0002_api_minutes.sql"),
+    include_str!("../migrations/sqlite/0003_backends.sql"),
 ];
 
 /// SQLite-backed [`Store`]. Cheap to clone; calls run on tokio's blocking pool.
@@ -359,10 +360,10 @@ fn read_all(
     all: bool,
 ) -> Result<StoredConfig> {
     let generation = read_generation(tx)?;
-    let [a, b, c, d, e, f] = sql::LIVE_DOCS.map(|q| docs(tx, q, &[]));
+    let [a, b, c, d, e, f, g, h, i] = sql::LIVE_DOCS.map(|q| docs(tx, q, &[]));
     let live = sql::live(
         generation,
-        [a?, b?, c?, d?, e?, f?],
+        [a?, b?, c?, d?, e?, f?, g?, h?, i?],
         online_deployments(tx, cache)?,
         secrets,
     )?;

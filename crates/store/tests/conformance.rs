@@ -19,6 +19,7 @@ on_both!(
     of_two_conditional_batches_from_two_handles_exactly_one_commits,
     unchanged_online_deployments_are_shared_between_loads,
     apps_grants_plugins_and_keys_round_trip_in_key_order,
+    vpc_accesses_backends_and_stage_variables_round_trip_and_go_with_their_group,
 );
 
 async fn round_trips_and_survives_reopen(backend: Backend) {
@@ -379,4 +380,72 @@ async fn apps_grants_plugins_and_keys_round_trip_in_key_order(backend: Backend) 
     .unwrap();
     store.put_access_key(&key).await.unwrap();
     assert_eq!(store.list_access_keys().await.unwrap(), vec![key]);
+}
+
+async fn vpc_accesses_backends_and_stage_variables_round_trip_and_go_with_their_group(
+    backend: Backend,
+) {
+    use apigw_model::{BackendService, StageVariable, VpcAccess};
+    let store = backend.open().await;
+    store.put_group(&group("g1")).await.unwrap();
+    let access: VpcAccess = serde_json::from_value(serde_json::json!({
+        "VpcAccessId": "v1", "Name": "orders", "VpcId": "vpc-1", "InstanceId": "10.0.0.7",
+        "Port": 8080, "OwnerId": 7
+    }))
+    .unwrap();
+    store.put_vpc_access(&access).await.unwrap();
+    let backend_service: BackendService = serde_json::from_value(serde_json::json!({
+        "BackendId": "b1", "BackendName": "users", "BackendType": "HTTP",
+        "Models": [{"BackendModelId": "m1", "StageName": "TEST",
+                    "BackendConfig": {"Type": "HTTP", "ServiceAddress": "http://10.0.0.8:80"}}]
+    }))
+    .unwrap();
+    store.put_backend(&backend_service).await.unwrap();
+    let variable = |stage: &str, name: &str, value: &str| -> StageVariable {
+        serde_json::from_value(serde_json::json!({
+            "GroupId": "g1", "StageName": stage, "VariableName": name, "VariableValue": value
+        }))
+        .unwrap()
+    };
+    store
+        .put_stage_variable(&variable("TEST", "host", "10.0.0.1"))
+        .await
+        .unwrap();
+    store
+        .put_stage_variable(&variable("TEST", "host", "10.0.0.2"))
+        .await
+        .unwrap();
+    store
+        .put_stage_variable(&variable("RELEASE", "host", "10.0.0.3"))
+        .await
+        .unwrap();
+
+    let live = store.load_live().await.unwrap();
+    assert_eq!(live.vpc_accesses, vec![access.clone()]);
+    assert_eq!(live.backends, vec![backend_service.clone()]);
+    assert_eq!(
+        live.stage_variables,
+        vec![
+            variable("RELEASE", "host", "10.0.0.3"),
+            variable("TEST", "host", "10.0.0.2")
+        ]
+    );
+    assert_eq!(store.list_vpc_accesses().await.unwrap(), vec![access]);
+    assert_eq!(store.list_backends().await.unwrap(), vec![backend_service]);
+
+    assert!(store
+        .delete_stage_variable("g1", Stage::Test, "host")
+        .await
+        .unwrap());
+    assert!(!store
+        .delete_stage_variable("g1", Stage::Test, "host")
+        .await
+        .unwrap());
+    assert!(store.delete_vpc_access("v1").await.unwrap());
+    assert!(!store.delete_vpc_access("v1").await.unwrap());
+    assert!(store.delete_backend("b1").await.unwrap());
+    assert!(store.list_backends().await.unwrap().is_empty());
+    // Deleting the group deletes its variables.
+    assert!(store.delete_group("g1").await.unwrap());
+    assert!(store.list_stage_variables().await.unwrap().is_empty());
 }

@@ -111,7 +111,7 @@ fn schema_version(rows: &[tokio_postgres::Row]) -> i32 {
     rows[0].get(0)
 }
 
-/// A new database gets the schema at version 1; a second node connecting finds it there.
+/// A new database gets the schema at the current version (2); a second node connecting finds it there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_database_gets_the_schema_once() {
     let db = TestDatabase::create();
@@ -128,7 +128,7 @@ async fn a_new_database_gets_the_schema_once() {
         .await
         .unwrap();
     assert_eq!(rows.len(), 1);
-    assert_eq!(schema_version(&rows), 1);
+    assert_eq!(schema_version(&rows), 2);
 }
 
 /// A database whose schema a newer apigw wrote (version 999) is refused, untouched, with
@@ -148,7 +148,7 @@ async fn a_newer_schema_is_refused_and_left_alone() {
             err,
             StoreError::SchemaTooNew {
                 found: 999,
-                supported: 1
+                supported: 2
             }
         ),
         "{err}"

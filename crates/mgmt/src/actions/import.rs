@@ -7,7 +7,8 @@
 //! (Swagger) or first server's path (OpenAPI 3) in front, path/query/header/form parameters as
 //! `RequestParameters` (PASSTHROUGH request mode, so undeclared input still reaches the
 //! backend). The backend comes from the operation's `x-aliyun-apigateway-backend`
-//! (`{type: HTTP, address, path, method, timeout}`), else from `GlobalCondition`'s; without
+//! (`{type: HTTP, address, path, method, timeout}`; `type: HTTP-VPC` with `vpcAccessName`; or
+//! `backendId`, a shared backend service), else from `GlobalCondition`'s; without
 //! one the API answers a mock (`{}`) until a backend is set. Auth type from
 //! `x-aliyun-apigateway-auth-type` (operation, else `GlobalCondition`), default `APP`.
 
@@ -317,13 +318,7 @@ fn definition(
         .get("x-aliyun-apigateway-backend")
         .or_else(|| global.get("x-aliyun-apigateway-backend"));
     let service = match backend {
-        Some(b) => json!({
-            "ServiceProtocol": b["type"].as_str().unwrap_or("HTTP").to_ascii_uppercase(),
-            "ServiceAddress": b["address"].as_str().ok_or("x-aliyun-apigateway-backend has no `address`")?,
-            "ServicePath": b["path"].as_str().map(|p| p.replace('{', "[").replace('}', "]")).unwrap_or_else(|| request_path.clone()),
-            "ServiceHttpMethod": b["method"].as_str().unwrap_or(method).to_ascii_uppercase(),
-            "ServiceTimeout": b["timeout"].as_u64().unwrap_or(10_000),
-        }),
+        Some(b) => backend_service(b, method, &request_path)?,
         None => json!({"Mock": "TRUE", "MockResult": "{}", "MockStatusCode": 200}),
     };
     let auth = op
@@ -335,6 +330,9 @@ fn definition(
         .as_str()
         .or(op["description"].as_str())
         .unwrap_or("");
+    let shared_backend = backend
+        .and_then(|b| b.get("backendId").or_else(|| b.get("backendID")))
+        .and_then(Value::as_str);
     let mut def = json!({
         "GroupId": group_id, "ApiName": api_name(op, method, path, names),
         "Description": description.chars().take(180).collect::<String>(), "AuthType": auth,
@@ -345,7 +343,41 @@ fn definition(
     if !params.is_empty() {
         def["RequestParameters"] = Value::Array(params);
     }
+    if let Some(id) = shared_backend {
+        def["BackendEnable"] = json!(true);
+        def["BackendId"] = json!(id);
+    }
     let def: ApiDefinition = serde_json::from_value(def).map_err(|e| e.to_string())?;
     validate_api(&def).map_err(|e| e.to_string())?;
     Ok(def)
+}
+
+/// The ServiceConfig of an `x-aliyun-apigateway-backend`: `type: HTTP` with `address`,
+/// `type: HTTP-VPC` with `vpcAccessName` (and `vpcScheme`), or a shared backend service
+/// (`backendId`, ServiceProtocol `UN_SPECIFIED`). `path` and `address` may hold stage
+/// variables (`#Name#`).
+fn backend_service(b: &Value, method: &str, request_path: &str) -> Result<Value, String> {
+    let kind = b["type"].as_str().unwrap_or("HTTP").to_ascii_uppercase();
+    let mut service = json!({
+        "ServicePath": b["path"].as_str().map(|p| p.replace('{', "[").replace('}', "]")).unwrap_or_else(|| request_path.to_string()),
+        "ServiceHttpMethod": b["method"].as_str().unwrap_or(method).to_ascii_uppercase(),
+        "ServiceTimeout": b["timeout"].as_u64().unwrap_or(10_000),
+    });
+    if b.get("backendId").or_else(|| b.get("backendID")).is_some() {
+        service["ServiceProtocol"] = json!("UN_SPECIFIED");
+    } else if kind == "HTTP-VPC" {
+        let name = b["vpcAccessName"]
+            .as_str()
+            .ok_or("x-aliyun-apigateway-backend of type HTTP-VPC has no `vpcAccessName`")?;
+        service["ServiceProtocol"] = json!("HTTP");
+        service["ServiceVpcEnable"] = json!("TRUE");
+        service["VpcConfig"] =
+            json!({"Name": name, "VpcScheme": b["vpcScheme"].as_str().unwrap_or("http")});
+    } else {
+        service["ServiceProtocol"] = json!(kind);
+        service["ServiceAddress"] = json!(b["address"]
+            .as_str()
+            .ok_or("x-aliyun-apigateway-backend has no `address`")?);
+    }
+    Ok(service)
 }

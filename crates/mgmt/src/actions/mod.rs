@@ -11,6 +11,7 @@ mod legacy;
 mod monitor;
 mod plugins;
 mod signatures;
+mod targets;
 mod traffic;
 
 use crate::error::ApiError;
@@ -114,6 +115,19 @@ pub const ACTIONS: &[&str] = &[
     "DescribeApiLatencyData",
     "DescribeApiTrafficData",
     "DescribeApiErrorData",
+    "SetVpcAccess",
+    "DescribeVpcAccesses",
+    "RemoveVpcAccess",
+    "ModifyVpcAccessAndUpdateApis",
+    "CreateBackend",
+    "DescribeBackendInfo",
+    "DescribeBackendList",
+    "DeleteBackend",
+    "CreateBackendModel",
+    "DeleteBackendModel",
+    "CreateApiStageVariable",
+    "DeleteApiStageVariable",
+    "DescribeApiStage",
 ];
 
 pub async fn dispatch(
@@ -214,6 +228,19 @@ pub async fn dispatch(
         "DescribeApiLatencyData" => monitor::describe(control, source, p, monitor::LATENCY).await,
         "DescribeApiTrafficData" => monitor::describe(control, source, p, monitor::TRAFFIC).await,
         "DescribeApiErrorData" => monitor::describe(control, source, p, monitor::ERRORS).await,
+        "SetVpcAccess" => targets::set_vpc_access(control, p).await,
+        "DescribeVpcAccesses" => targets::describe_vpc_accesses(control, p).await,
+        "RemoveVpcAccess" => targets::remove_vpc_access(control, p).await,
+        "ModifyVpcAccessAndUpdateApis" => targets::modify_vpc_access(control, p).await,
+        "CreateBackend" => targets::create_backend(control, p).await,
+        "DescribeBackendInfo" => targets::describe_backend_info(control, p).await,
+        "DescribeBackendList" => targets::describe_backend_list(control, p).await,
+        "DeleteBackend" => targets::delete_backend(control, p).await,
+        "CreateBackendModel" => targets::create_backend_model(control, p).await,
+        "DeleteBackendModel" => targets::delete_backend_model(control, p).await,
+        "CreateApiStageVariable" => targets::create_stage_variable(control, p).await,
+        "DeleteApiStageVariable" => targets::delete_stage_variable(control, p).await,
+        "DescribeApiStage" => targets::describe_api_stage(control, p).await,
         other => Err(ApiError::new(
             404,
             "InvalidAction.NotFound",
