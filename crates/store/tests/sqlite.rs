@@ -112,7 +112,7 @@ async fn a_newer_schema_is_refused_and_left_alone() {
     );
     let text = err.to_string();
     assert!(
-        text.contains("version 999") && text.contains("version 2"),
+        text.contains("version 999") && text.contains("version 3"),
         "{text}"
     );
     assert_eq!(user_version(dir.path()), 999);
