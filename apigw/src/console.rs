@@ -69,7 +69,10 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
 /// `GET|HEAD /console…`: the file, or 404 (405 for another method).
 pub fn asset(method: &Method, path: &str) -> Response<Full<Bytes>> {
     if method != Method::GET && method != Method::HEAD {
-        return plain(StatusCode::METHOD_NOT_ALLOWED, "the console's files take GET");
+        return plain(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "the console's files take GET",
+        );
     }
     let path = match path {
         "/console" | "/console/" => "/console/index.html",

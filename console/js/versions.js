@@ -67,7 +67,24 @@ export function diffRows(a, b) {
     else if (j < m && (i >= n || lcs[i][j + 1] >= lcs[i + 1][j])) rows.push([null, b[j++], 'add']);
     else rows.push([a[i++], null, 'del']);
   }
-  return rows;
+  return pairChanges(rows);
+}
+
+/** A run of removed and added lines between unchanged ones: shown side by side, row by row. */
+function pairChanges(rows) {
+  const out = [];
+  for (let k = 0; k < rows.length;) {
+    if (rows[k][2] === 'same') { out.push(rows[k++]); continue; }
+    const dels = [], adds = [];
+    for (; k < rows.length && rows[k][2] !== 'same'; k++) {
+      if (rows[k][2] === 'del') dels.push(rows[k][0]);
+      else adds.push(rows[k][1]);
+    }
+    for (let n = 0; n < Math.max(dels.length, adds.length); n++) {
+      out.push([dels[n] ?? null, adds[n] ?? null, 'change']);
+    }
+  }
+  return out;
 }
 
 /** Two columns; changed lines coloured, the missing side greyed. */
