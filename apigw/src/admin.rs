@@ -1,8 +1,8 @@
 //! The admin listener: `GET /healthz` (the process is alive), `GET /readyz` (the node can
 //! serve: its store answers, a configuration is loaded, Redis answers in a Redis cluster),
 //! `GET /metrics` (Prometheus text format; unsigned, like the health checks: the admin listener
-//! is the operator's, on loopback by default), and the management OpenAPI (CloudAPI
-//! 2016-07-14) at `/`.
+//! is the operator's, on loopback by default), the web console at `/console` with its debug
+//! relay (`console.rs`), and the management OpenAPI (CloudAPI 2016-07-14) at `/`.
 
 use apigw_gateway::server::Backoff;
 use apigw_gateway::Shared;
@@ -40,8 +40,10 @@ pub fn start(
     shared: Arc<Shared>,
     mgmt: Arc<Management>,
     readiness: Arc<Readiness>,
+    data: std::net::SocketAddr,
     mut stop: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
+    let relay_target = crate::console::relay_target(data);
     let listener = tokio::net::TcpListener::from_std(listener)?;
     tokio::spawn(async move {
         let mut backoff = Backoff::default();
@@ -72,7 +74,11 @@ pub fn start(
                 let svc = service_fn(move |req| {
                     let (shared, mgmt, readiness) =
                         (shared.clone(), mgmt.clone(), readiness.clone());
-                    async move { Ok::<_, Infallible>(handle(req, &shared, &mgmt, &readiness).await) }
+                    async move {
+                        Ok::<_, Infallible>(
+                            handle(req, &shared, &mgmt, &readiness, relay_target).await,
+                        )
+                    }
                 });
                 let _ = auto::Builder::new(TokioExecutor::new())
                     .serve_connection(TokioIo::new(stream), svc)
@@ -88,6 +94,7 @@ async fn handle(
     shared: &Shared,
     mgmt: &Management,
     readiness: &Readiness,
+    relay_target: std::net::SocketAddr,
 ) -> Response<Full<Bytes>> {
     if req.uri().path() == "/healthz" {
         // Alive: this process answers. (`Status`, `Generation`, `Apis`: the fields it had
@@ -113,6 +120,11 @@ async fn handle(
         );
         return resp;
     }
+    let path = req.uri().path();
+    let relay = path == crate::console::RELAY_PATH;
+    if !relay && (path == crate::console::PREFIX || path.starts_with("/console/")) {
+        return crate::console::asset(req.method(), path);
+    }
     let (parts, body) = req.into_parts();
     let body = match Limited::new(body, MAX_BODY).collect().await {
         Ok(b) => b.to_bytes(),
@@ -124,6 +136,14 @@ async fn handle(
             return json(StatusCode::BAD_REQUEST, body.to_string());
         }
     };
+    if relay {
+        let result = crate::console::relay(mgmt, relay_target, &parts, &body).await;
+        let reply = mgmt.reply(result);
+        return json(
+            StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            reply.body,
+        );
+    }
     let reply = mgmt
         .handle(
             parts.method.as_str(),

@@ -5,6 +5,7 @@
 mod admin;
 mod admin_cli;
 mod call;
+mod console;
 mod demo;
 mod local;
 mod location;

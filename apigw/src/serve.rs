@@ -282,6 +282,7 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
             .await
             .map_err(|e| e.to_string())?;
 
+        let data_addr = plain.local_addr().map_err(|e| e.to_string())?;
         let (http_addr, https_addr, admin_addr) = (
             local(&plain),
             tls.as_ref().map(local).unwrap_or_default(),
@@ -331,7 +332,7 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
             store: store.clone(),
             redis,
         });
-        admin::start(admin_listener, shared.clone(), mgmt, readiness, stop_rx)
+        admin::start(admin_listener, shared.clone(), mgmt, readiness, data_addr, stop_rx)
             .map_err(|e| e.to_string())?;
         // Before the line saying it serves: whoever waits for that line finds the file.
         if let Some(key) = generated {

@@ -131,8 +131,14 @@ impl Management {
         headers: &HeaderMap,
         body: &[u8],
     ) -> Reply {
-        let request_id = request_id();
         let result = self.call(method, path, query, headers, body).await;
+        self.reply(result)
+    }
+
+    /// A JSON reply: the document with `RequestId`, or the error as
+    /// `{RequestId, HostId, Code, Message}` with its status.
+    pub fn reply(&self, result: Result<Map<String, Value>, ApiError>) -> Reply {
+        let request_id = request_id();
         let (status, mut doc) = match result {
             Ok(doc) => (200, doc),
             Err(e) => {
@@ -158,6 +164,25 @@ impl Management {
         headers: &HeaderMap,
         body: &[u8],
     ) -> Result<Map<String, Value>, ApiError> {
+        let signed = self
+            .authenticate(method, path, query, headers, body)
+            .await?;
+        let params = Params::new(signed.parsed.params.clone());
+        let control = self.control.as_account(signed.account_id);
+        actions::dispatch(&control, self.monitor.as_deref(), &signed.parsed.action, &params).await
+    }
+
+    /// Checks a signed request as every call is checked (signature, AccessKey, timestamp
+    /// window, nonce, version) without running an action: for endpoints beside the actions
+    /// that take the same credentials (the console's relay).
+    pub async fn authenticate(
+        &self,
+        method: &str,
+        path: &str,
+        query: Option<&str>,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<Signed, ApiError> {
         let req = MgmtRequest {
             method,
             path,
@@ -219,10 +244,19 @@ impl Management {
                 ),
             ));
         }
-        let params = Params::new(parsed.params.clone());
-        let control = self.control.as_account(key.account_id);
-        actions::dispatch(&control, self.monitor.as_deref(), &parsed.action, &params).await
+        Ok(Signed {
+            account_id: key.account_id,
+            parsed,
+        })
     }
+}
+
+/// A request whose signature, AccessKey, timestamp, nonce and version checked out.
+pub struct Signed {
+    /// The account of the AccessKey.
+    pub account_id: i64,
+    /// What the request carried (scheme, action, parameters).
+    pub parsed: mgmt::Parsed,
 }
 
 fn sig_error(e: mgmt::MgmtError) -> ApiError {
