@@ -305,6 +305,16 @@ async fn each_request_is_a_span_in_the_callers_trace_and_the_backends_parent() {
     assert_eq!(hex(&s.span.span_id), parent_id);
     assert_ne!(trace_id, "0".repeat(32));
 
+    // A caller that does not sample: no span is exported, and the backend still gets the
+    // trace (the caller's trace id, not sampled, a parent of the gateway's).
+    let unsampled = format!("00-{CALLER_TRACE}-{CALLER_SPAN}-00");
+    let r = get_with(&gw, "/echo", &[("traceparent", &unsampled)]).await;
+    let (to_backend, _) = backend_trace_headers(&r);
+    let (trace_id, parent_id, flags) = parse_traceparent(&to_backend);
+    assert_eq!((trace_id.as_str(), flags.as_str()), (CALLER_TRACE, "00"));
+    assert_ne!(parent_id, CALLER_SPAN);
+    let not_exported = request_id(&r);
+
     // A backend's 5xx: status error.
     let r = get_with(&gw, "/status/503", &[]).await;
     assert_eq!(r.status, 503);
@@ -328,6 +338,16 @@ async fn each_request_is_a_span_in_the_callers_trace_and_the_backends_parent() {
         StatusCode::Unset as i32
     );
 
+    // Spans leave in the order they end: the one not sampled would be there by now.
+    assert!(
+        !collector
+            .spans
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|s| s.attr("apigw.request_id").as_deref() == Some(not_exported.as_str())),
+        "a span the caller did not sample was exported"
+    );
     let posts = collector.posts.lock().unwrap().clone();
     assert!(posts.iter().all(|p| p == "POST /v1/traces"), "{posts:?}");
 }
