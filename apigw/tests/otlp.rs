@@ -500,3 +500,26 @@ async fn a_collector_down_or_silent_never_slows_a_request_and_its_spans_are_coun
         "dropped {dropped} of {sent}"
     );
 }
+
+#[test]
+fn an_endpoint_that_is_not_an_http_url_stops_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = support::serve_command(dir.path())
+        .args(["--otlp-endpoint", "collector:4318"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("the OTLP endpoint `collector:4318` must be an http:// or https:// URL"),
+        "{stderr}"
+    );
+}

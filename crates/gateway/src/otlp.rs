@@ -91,7 +91,8 @@ pub struct Tracing {
 }
 
 impl Tracing {
-    /// Builds the exporter and starts its thread. An endpoint that is not a URL is an error.
+    /// Builds the exporter and starts its thread. An endpoint that is not an `http://` or
+    /// `https://` URL is an error.
     pub fn start(settings: &Settings, counters: Counters) -> Result<Tracing, String> {
         let resource = resource(settings);
         let mut exporter = exporter(settings)?;
@@ -226,19 +227,28 @@ fn exporter(settings: &Settings) -> Result<SpanExporter, String> {
         .with_timeout(settings.timeout)
         .with_http_client(HyperClient::new(connector, settings.timeout, None));
     if let Some(endpoint) = &settings.endpoint {
-        builder = builder.with_endpoint(traces_url(endpoint));
+        builder = builder.with_endpoint(traces_url(endpoint)?);
     }
     builder.build().map_err(|e| format!("OTLP exporter: {e}"))
 }
 
 /// The collector's base URL made the traces URL.
-pub fn traces_url(endpoint: &str) -> String {
-    let base = endpoint.trim_end_matches('/');
-    if base.ends_with("/v1/traces") {
+pub fn traces_url(endpoint: &str) -> Result<String, String> {
+    let uri: http::Uri = endpoint
+        .trim()
+        .parse()
+        .map_err(|e| format!("the OTLP endpoint `{endpoint}` is not a URL: {e}"))?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.authority().is_none() {
+        return Err(format!(
+            "the OTLP endpoint `{endpoint}` must be an http:// or https:// URL (http://collector:4318)"
+        ));
+    }
+    let base = endpoint.trim().trim_end_matches('/');
+    Ok(if base.ends_with("/v1/traces") {
         base.to_string()
     } else {
         format!("{base}/v1/traces")
-    }
+    })
 }
 
 /// One request's span while it is served.
@@ -432,12 +442,14 @@ mod tests {
 
     #[test]
     fn the_endpoint_is_the_collectors_base_url() {
-        assert_eq!(traces_url("http://c:4318"), "http://c:4318/v1/traces");
-        assert_eq!(traces_url("http://c:4318/"), "http://c:4318/v1/traces");
-        assert_eq!(
-            traces_url("http://c:4318/v1/traces"),
-            "http://c:4318/v1/traces"
-        );
-        assert_eq!(traces_url("https://c/otlp"), "https://c/otlp/v1/traces");
+        let url = |e: &str| traces_url(e).unwrap();
+        assert_eq!(url("http://c:4318"), "http://c:4318/v1/traces");
+        assert_eq!(url("http://c:4318/"), "http://c:4318/v1/traces");
+        assert_eq!(url("http://c:4318/v1/traces"), "http://c:4318/v1/traces");
+        assert_eq!(url("https://c/otlp"), "https://c/otlp/v1/traces");
+        for bad in ["collector:4318", "grpc://c:4317", "/v1/traces", "not a url"] {
+            let e = traces_url(bad).unwrap_err();
+            assert!(e.contains(bad), "{e}");
+        }
     }
 }
