@@ -13,8 +13,9 @@
 //! both are counted (`apigw_otlp_spans_dropped_total{reason}`), a request never waits for the
 //! collector.
 //!
-//! Off, the request path tests one `Option` when a request starts and the same (local, `None`)
-//! value at each phase mark: no clock is read, nothing is allocated or parsed.
+//! Off, the request path loads the empty tracer slot once when a request starts, then tests the
+//! request's own empty span slot (a local `None`) at each mark: no clock is read, nothing is
+//! allocated or parsed.
 
 use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::trace::{
