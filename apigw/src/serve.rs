@@ -108,6 +108,19 @@ pub struct ServeArgs {
     /// the other nodes of a cluster read them (and a restart finds them).
     #[arg(long, env = "APIGW_MONITOR_WRITE_MS", default_value_t = 10_000)]
     monitor_write_ms: u64,
+    /// Export a span of each request over OTLP/HTTP to this collector (its base URL,
+    /// `http://collector:4318`; spans go to `<URL>/v1/traces`). Unset: traces are on only when
+    /// the standard `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` or `OTEL_EXPORTER_OTLP_ENDPOINT` is
+    /// set; `off`: off whatever they say.
+    #[arg(long, env = "APIGW_OTLP_ENDPOINT")]
+    otlp_endpoint: Option<String>,
+    /// The `service.name` of the exported spans.
+    #[arg(long, env = "OTEL_SERVICE_NAME", default_value = "apigw")]
+    otlp_service_name: String,
+    /// Longest time (ms) one export to the OTLP collector may take; past it, the batch's spans
+    /// are dropped and counted.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_TIMEOUT", default_value_t = 10_000)]
+    otlp_timeout_ms: u64,
     /// Redis for state shared by the nodes of a cluster: nonces and JWT `jti`s, flow-control
     /// counters (`redis://[user:pass@]host:port[/db]`); without it each node keeps its own.
     #[arg(long = "redis", env = "APIGW_REDIS_URL")]
@@ -258,6 +271,15 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
                 None => format!("access log: {e}"),
             })?;
     }
+    if let Some(settings) = otlp_settings(&args, &shared.node_id) {
+        shared.start_tracing(&settings)?;
+        tracing::info!(
+            target: "apigw::config",
+            endpoint = settings.endpoint.as_deref().map_or("from OTEL_EXPORTER_OTLP_*", |e| e),
+            service = %args.otlp_service_name,
+            "traces exported over OTLP"
+        );
+    }
     let control = Control::new(store.clone())
         .with_secret_grace(crate::local::secret_grace()?)
         .with_group_limit(crate::local::group_limit()?)
@@ -371,11 +393,43 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
             if let Some(log) = drained.access_log.get() {
                 log.flush(Duration::from_secs(5));
             }
+            // The spans of the last requests.
+            if let Some(traces) = drained.tracing.get() {
+                traces.flush(Duration::from_secs(5));
+            }
         })
         .await
         .map_err(|e| e.to_string())?;
         tracing::info!("stopped");
         Ok::<(), String>(())
+    })
+}
+
+/// Where spans go, or `None` when traces are off: `--otlp-endpoint`, else the standard
+/// OpenTelemetry variables (the exporter reads them).
+fn otlp_settings(args: &ServeArgs, node_id: &str) -> Option<apigw_gateway::otlp::Settings> {
+    let endpoint = match args.otlp_endpoint.as_deref().map(str::trim) {
+        Some("off") => return None,
+        Some(url) if !url.is_empty() => Some(url.to_string()),
+        _ => {
+            let standard = [
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+            ];
+            if !standard
+                .iter()
+                .any(|v| std::env::var(v).is_ok_and(|s| !s.trim().is_empty()))
+            {
+                return None;
+            }
+            None
+        }
+    };
+    Some(apigw_gateway::otlp::Settings {
+        endpoint,
+        service_name: args.otlp_service_name.clone(),
+        timeout: Duration::from_millis(args.otlp_timeout_ms.max(1)),
+        node_id: node_id.to_string(),
     })
 }
 

@@ -10,6 +10,7 @@ use crate::compress;
 use crate::cors::Cors;
 use crate::grpc;
 use crate::metrics::ThrottleLevel;
+use crate::otlp::phase as otlp_phase;
 use crate::params::{Mapped, ParamPlan, PathValue, RequestView, SystemValues};
 use crate::path_guard;
 use crate::plugin_phase::{self, RequestVars, ResponseVars, SystemVars};
@@ -54,6 +55,7 @@ static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-prot
 static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
 static CONTENT_MD5: HeaderName = HeaderName::from_static("content-md5");
+static TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
 
 /// Methods CloudAPI APIs can declare; anything else is `I405UM`.
 const METHODS: [Method; 9] = [
@@ -111,6 +113,17 @@ struct Trace {
     app_id: Option<i64>,
     error: Option<&'static str>,
     service_latency: Option<Duration>,
+    /// The request's span, when traces are exported (`otlp.rs`).
+    span: Option<Box<crate::otlp::RequestSpan>>,
+}
+
+impl Trace {
+    /// Marks the end of a phase on the span (nothing when traces are off).
+    fn phase(&mut self, name: &'static str) {
+        if let Some(span) = &mut self.span {
+            span.phase(name);
+        }
+    }
 }
 
 /// One worker's request handler: the shared snapshot plus this worker's backend pool.
@@ -182,6 +195,9 @@ impl Worker {
             .get()
             .map(|log| (log, req.method().clone(), req.uri().path().to_string()));
         let mut trace = Trace::default();
+        if let Some(tracing) = self.shared.tracing.get() {
+            trace.span = Some(Box::new(tracing.request(&req, conn.tls, conn.peer.ip())));
+        }
 
         let mut shutting_down = false;
         let served = match self.admit() {
@@ -227,18 +243,12 @@ impl Worker {
         if self.shared.config.metrics {
             self.record(&trace, &resp, total, request_bytes, head_request);
         }
+        if let Some(span) = trace.span.take() {
+            end_span(*span, &mut trace, &resp, &request_id);
+        }
         if let Some((log, method, path)) = log_target {
             if trace.error.is_none() {
-                // An answer the response phase rewrote keeps the gateway's code.
-                trace.error = resp
-                    .headers()
-                    .get(&X_CA_ERROR_CODE)
-                    .and_then(|v| {
-                        codes::ALL
-                            .iter()
-                            .find(|c| c.code.as_bytes() == v.as_bytes())
-                    })
-                    .map(|c| c.code);
+                trace.error = answered_code(&resp);
             }
             // Handed to the writer thread; formatted and written there.
             log.log(crate::access_log::Entry {
@@ -344,6 +354,7 @@ impl Worker {
             Routed::Answered(resp) => return Ok(resp),
             Routed::Api(ctx) => *ctx,
         };
+        trace.phase(otlp_phase::ROUTE);
         let deadline = tokio::time::Instant::now() + self.shared.config.gateway_timeout;
         let before_backend =
             tokio::time::timeout_at(deadline, self.request_phases(&mut ctx, trace));
@@ -352,7 +363,11 @@ impl Worker {
             Ok(Err(stop)) => Err(stop),
             Ok(Ok(Some(answer))) => Ok(answer),
             // 10-11. Circuit breaker, request transformer, backend signature, the backend.
-            Ok(Ok(None)) => self.call_upstream(&mut ctx, trace).await,
+            Ok(Ok(None)) => {
+                let answer = self.call_upstream(&mut ctx, trace).await;
+                trace.phase(otlp_phase::CALL_UPSTREAM);
+                answer
+            }
         };
         // The gateway's code stays the request's code whatever errorMapping answers instead.
         if let Err(reject) = &result {
@@ -376,7 +391,9 @@ impl Worker {
         self.access_checks(ctx).await?; // 1. protocol, loop, default-domain/group/instance limits
         self.ip_control(ctx, None)?; // 3. ipControl, app-less items
         self.authenticate(ctx, trace).await?; // 4. APP / AppCode / jwtAuth, grants, app IP items
+        trace.phase(otlp_phase::AUTHENTICATE);
         self.parameters(ctx).await?; // 5. declared parameters, validated and mapped
+        trace.phase(otlp_phase::PARAMETERS);
         if let Some(denied) = self.access_control(ctx) {
             trace.error = Some(codes::A403AC.code);
             return Ok(Some(denied)); // 6. accessControl
@@ -476,6 +493,7 @@ impl Worker {
             cache_key: None,
             route: None,
             upgrade,
+            trace_headers: trace.span.as_ref().map(|s| Box::new(s.outgoing().clone())),
         })))
     }
 
@@ -1188,6 +1206,9 @@ impl Worker {
             Uri::from_parts(uri).map_err(|e| Reject::new(&codes::I400RU, &[&e.to_string()]))?;
 
         let te_trailers = asks_for_trailers(&headers);
+        if let Some(trace_headers) = &ctx.trace_headers {
+            propagate(&mut headers, trace_headers);
+        }
         strip_hop_headers(&mut headers);
         if te_trailers {
             // gRPC's `te: trailers` (the one TE value HTTP/2 carries) goes on to the backend.
@@ -1297,6 +1318,38 @@ impl Worker {
     }
 }
 
+/// The gateway's code of an answer the response phase rewrote (errorMapping keeps it in
+/// `X-Ca-Error-Code`).
+fn answered_code(resp: &Response<GwBody>) -> Option<&'static str> {
+    let v = resp.headers().get(&X_CA_ERROR_CODE)?;
+    codes::ALL
+        .iter()
+        .find(|c| c.code.as_bytes() == v.as_bytes())
+        .map(|c| c.code)
+}
+
+/// Records what the request became on its span and hands the span to the exporter.
+fn end_span(
+    mut span: crate::otlp::RequestSpan,
+    trace: &mut Trace,
+    resp: &Response<GwBody>,
+    request_id: &HeaderValue,
+) {
+    span.phase(crate::otlp::phase::RESPONSE);
+    if trace.error.is_none() {
+        trace.error = answered_code(resp);
+    }
+    span.end(crate::otlp::Finished {
+        request_id,
+        status: resp.status().as_u16(),
+        error_code: trace.error,
+        group_id: trace.group.as_deref(),
+        api: trace.api.as_deref(),
+        stage: trace.stage.map(|s| s.as_str()),
+        app_id: trace.app_id,
+    });
+}
+
 /// An open (or busy half-open) breaker: the downgrade backend's answer, or `D503CB`/`D503BB`.
 fn breaker_refusal(
     breaker: &Breaker,
@@ -1402,6 +1455,9 @@ struct Ctx<'r> {
     route: Option<usize>,
     /// A WebSocket upgrade the client asked for, granted if the backend switches protocols.
     upgrade: Option<websocket::ClientUpgrade>,
+    /// `traceparent`/`tracestate` naming the request's span as the backend's parent (traces
+    /// on).
+    trace_headers: Option<Box<HeaderMap>>,
 }
 
 impl Ctx<'_> {
@@ -1922,6 +1978,15 @@ fn strip_hop_headers(h: &mut HeaderMap) {
         &header::UPGRADE,
     ] {
         h.remove(name);
+    }
+}
+
+/// The request's span becomes the backend's parent: the caller's `traceparent` and
+/// `tracestate` are replaced.
+fn propagate(headers: &mut HeaderMap, trace_headers: &HeaderMap) {
+    headers.remove(&TRACESTATE);
+    for (name, value) in trace_headers {
+        headers.insert(name.clone(), value.clone());
     }
 }
 

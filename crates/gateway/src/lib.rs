@@ -28,6 +28,7 @@ pub mod ipcontrol;
 pub mod metrics;
 pub mod minutes;
 pub mod openid;
+pub mod otlp;
 pub mod params;
 pub mod path_guard;
 pub mod plugin_phase;
@@ -153,6 +154,8 @@ pub struct Shared {
     /// The access log, once started ([`Shared::start_access_log`]); none: requests are not
     /// logged.
     pub access_log: std::sync::OnceLock<access_log::AccessLog>,
+    /// Traces over OTLP, once started ([`Shared::start_tracing`]); none: no span is made.
+    pub tracing: std::sync::OnceLock<otlp::Tracing>,
     /// The generation of the snapshot being served, for writers that wait until their change
     /// is live ([`Shared::live_generation`]).
     live: tokio::sync::watch::Sender<u64>,
@@ -193,6 +196,7 @@ impl Shared {
                 cache: cache::ResponseCache::new(config.cache_capacity_bytes),
                 metrics,
                 access_log: std::sync::OnceLock::new(),
+                tracing: std::sync::OnceLock::new(),
                 config,
                 snapshot: ArcSwap::from_pointee(Snapshot::empty()),
                 node_id: format!("{:016x}", fastrand::u64(..)).into(),
@@ -221,6 +225,15 @@ impl Shared {
     pub fn start_access_log(&self, sink: access_log::Sink) -> std::io::Result<()> {
         let log = access_log::AccessLog::start(sink, self.metrics.access_log_dropped.clone())?;
         let _ = self.access_log.set(log);
+        Ok(())
+    }
+
+    /// Makes a span of every request from now on and exports them to the OTLP collector of
+    /// `settings` (off the request path: see [`otlp`]). Once per process; a second call
+    /// changes nothing.
+    pub fn start_tracing(&self, settings: &otlp::Settings) -> Result<(), String> {
+        let tracing = otlp::Tracing::start(settings, self.metrics.otlp.clone())?;
+        let _ = self.tracing.set(tracing);
         Ok(())
     }
 

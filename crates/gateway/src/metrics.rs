@@ -41,11 +41,14 @@ pub struct Metrics {
     /// WebSocket streams open now, and all those opened ([`Metrics::web_socket_opened`]).
     pub web_sockets_open: Gauge,
     pub web_sockets: Counter,
+    /// Spans sent to the OTLP collector, and those dropped (`crate::otlp`).
+    pub otlp: crate::otlp::Counters,
 }
 
 impl Default for Metrics {
     fn default() -> Metrics {
         let (throttle_family, throttled) = throttle_series();
+        let (otlp_dropped, otlp) = otlp_series();
         let m = Metrics {
             registry: Mutex::new(Registry::default()),
             unmatched: crate::request_metrics::RequestSeries::unmatched(),
@@ -60,6 +63,7 @@ impl Default for Metrics {
             access_log_dropped: Counter::default(),
             web_sockets_open: Gauge::default(),
             web_sockets: Counter::default(),
+            otlp,
         };
         // Counters are written with the `_total` suffix.
         m.register_events(throttle_family);
@@ -98,6 +102,7 @@ impl Default for Metrics {
             "WebSocket streams opened on this node",
             m.web_sockets.clone(),
         );
+        m.register_otlp(otlp_dropped);
         m
     }
 }
@@ -151,14 +156,27 @@ impl ThrottleLevel {
     }
 }
 
-type ThrottleFamily = Family<[(&'static str, &'static str); 1], Counter>;
+/// A counter family with one label (`level`, `reason`).
+type CounterFamily = Family<[(&'static str, &'static str); 1], Counter>;
 
 /// The `apigw_throttled_total` family with its six series made, and their handles: a refusal
 /// bumps an atomic, never looks a label set up.
-fn throttle_series() -> (ThrottleFamily, [Counter; 6]) {
-    let family = ThrottleFamily::default();
+fn throttle_series() -> (CounterFamily, [Counter; 6]) {
+    let family = CounterFamily::default();
     let handles = ThrottleLevel::ALL.map(|l| family.get_or_create_owned(&[("level", l.as_str())]));
     (family, handles)
+}
+
+/// The `apigw_otlp_spans_dropped_total` family with its two series made, and the exporter's
+/// counters.
+fn otlp_series() -> (CounterFamily, crate::otlp::Counters) {
+    let family = CounterFamily::default();
+    let counters = crate::otlp::Counters {
+        exported: Counter::default(),
+        dropped_queue_full: family.get_or_create_owned(&[("reason", "queue_full")]),
+        dropped_export_failed: family.get_or_create_owned(&[("reason", "export_failed")]),
+    };
+    (family, counters)
 }
 
 impl Metrics {
@@ -175,7 +193,7 @@ impl Metrics {
     }
 
     /// Registers the event counters (the per-request series are read by a collector).
-    fn register_events(&self, throttled: ThrottleFamily) {
+    fn register_events(&self, throttled: CounterFamily) {
         self.register(
             "apigw_throttled",
             "Requests refused by flow control, by the limit that refused them",
@@ -195,6 +213,20 @@ impl Metrics {
             "apigw_config_reload_failures",
             "Refreshes of the configuration from the store that failed (the last one stays live)",
             self.config_reload_failures.clone(),
+        );
+    }
+
+    /// The OTLP exporter's counters (zero while tracing is off).
+    fn register_otlp(&self, dropped: CounterFamily) {
+        self.register(
+            "apigw_otlp_spans_exported",
+            "Spans the OTLP collector took",
+            self.otlp.exported.clone(),
+        );
+        self.register(
+            "apigw_otlp_spans_dropped",
+            "Spans dropped: the exporter's queue was full, or the collector did not take their batch; requests never wait for the collector",
+            dropped,
         );
     }
 

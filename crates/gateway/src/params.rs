@@ -507,6 +507,8 @@ pub fn mapping_keeps_header(name: &HeaderName) -> bool {
             | "x-forwarded-for"
             | "x-forwarded-proto"
             | "x-ca-via"
+            | "traceparent"
+            | "tracestate"
     )
 }
 
