@@ -11,6 +11,7 @@ mod certs;
 mod ops;
 mod paths;
 mod plugins;
+mod prune;
 pub mod traffic;
 
 pub use apps::{AppSpec, DEFAULT_SECRET_GRACE};

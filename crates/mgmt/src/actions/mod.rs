@@ -4,6 +4,7 @@
 mod apis;
 mod apps;
 mod batch;
+mod config;
 mod groups;
 mod import;
 mod ipcontrol;
@@ -108,6 +109,8 @@ pub const ACTIONS: &[&str] = &[
     "RemoveSignatureApis",
     "DescribeSignaturesByApi",
     "DescribeSystemParameters",
+    "ApplyConfiguration",
+    "ExportConfiguration",
 ];
 
 pub async fn dispatch(control: &Control, action: &str, p: &Params) -> Out {
@@ -199,6 +202,8 @@ pub async fn dispatch(control: &Control, action: &str, p: &Params) -> Out {
         "RemoveSignatureApis" => signatures::remove_apis(control, p).await,
         "DescribeSignaturesByApi" => signatures::by_api(control, p).await,
         "DescribeSystemParameters" => signatures::system_parameters(control, p).await,
+        "ApplyConfiguration" => config::apply(control, p).await,
+        "ExportConfiguration" => config::export(control, p).await,
         other => Err(ApiError::new(
             404,
             "InvalidAction.NotFound",
