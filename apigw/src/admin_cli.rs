@@ -1,14 +1,9 @@
 //! `apigw admin <Action> --Name value ...`: calls a management action on a running gateway,
 //! signed with the V3 signature like the Tea SDK, and prints the JSON answer (like the
-//! `aliyun` CLI).
+//! `aliyun` CLI). The AccessKey options ([`KeyArgs`]) are shared with the commands that take
+//! `--endpoint` (`remote.rs`).
 
-use apigw_signature::mgmt::{format_timestamp, sign_v3_form};
-use bytes::Bytes;
-use http::{Request, Uri};
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
-use std::time::Duration;
+use crate::remote::Remote;
 
 #[derive(clap::Args)]
 #[command(trailing_var_arg = true)]
@@ -19,9 +14,21 @@ pub struct AdminArgs {
     /// options below may come among them too (their names are lower case).
     #[arg(allow_hyphen_values = true)]
     pub params: Vec<String>,
-    /// The admin listener: `host:port` or `http://host:port`.
+    /// The admin listener: `host:port`, `http://host:port` or `https://host[:port]` (TLS in
+    /// front of it, e.g. nginx).
     #[arg(long, env = "APIGW_ADMIN_ENDPOINT", default_value = "127.0.0.1:9080")]
     pub endpoint: String,
+    #[command(flatten)]
+    pub key: KeyArgs,
+    /// With an `https://` endpoint: trust the certificates in this PEM file (a private CA)
+    /// instead of the web PKI roots.
+    #[arg(long, env = "APIGW_ADMIN_CA_FILE", value_name = "PEM")]
+    pub ca_file: Option<std::path::PathBuf>,
+}
+
+/// Where the AccessKey comes from (see [`credentials`] for the order).
+#[derive(clap::Args, Clone, Default)]
+pub struct KeyArgs {
     /// AccessKey id; with `--access-key-secret`, wins over every other source (see
     /// docs/management-api.md, "apigw admin").
     #[arg(long)]
@@ -37,12 +44,13 @@ pub struct AdminArgs {
 }
 
 /// The options of [`AdminArgs`] that may also come after the action, among the parameters.
-const OPTIONS: [&str; 5] = [
+const OPTIONS: [&str; 6] = [
     "endpoint",
     "access-key-id",
     "access-key-secret",
     "profile",
     "config-path",
+    "ca-file",
 ];
 
 impl AdminArgs {
@@ -82,10 +90,11 @@ impl AdminArgs {
             };
             match name.as_str() {
                 "endpoint" => self.endpoint = value,
-                "access-key-id" => self.access_key_id = Some(value),
-                "access-key-secret" => self.access_key_secret = Some(value),
-                "profile" => self.profile = Some(value),
-                _ => self.config_path = Some(value.into()),
+                "access-key-id" => self.key.access_key_id = Some(value),
+                "access-key-secret" => self.key.access_key_secret = Some(value),
+                "profile" => self.key.profile = Some(value),
+                "ca-file" => self.ca_file = Some(value.into()),
+                _ => self.key.config_path = Some(value.into()),
             }
         }
         self.params = rest;
@@ -107,7 +116,10 @@ pub struct Credentials {
 /// 3. `ALIBABA_CLOUD_ACCESS_KEY_ID` / `ALIBABA_CLOUD_ACCESS_KEY_SECRET` (the SDKs' variables);
 /// 4. `APIGW_ROOT_ACCESS_KEY_ID` / `APIGW_ROOT_ACCESS_KEY_SECRET`;
 /// 5. the `current` profile of the aliyun CLI's file, if the file exists.
-fn credentials(a: &AdminArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<Credentials, String> {
+pub fn credentials(
+    a: &KeyArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Credentials, String> {
     let pair = |id: Option<String>, secret: Option<String>, source: &str| match (id, secret) {
         (Some(id), Some(secret)) if !id.is_empty() && !secret.is_empty() => Some(Credentials {
             id,
@@ -202,17 +214,6 @@ fn profile(file: &std::path::Path, name: Option<&str>) -> Result<Credentials, St
     })
 }
 
-/// `host:port` of an endpoint written `host:port` or `http://host:port[/]`.
-fn endpoint_host(endpoint: &str) -> Result<&str, String> {
-    if endpoint.starts_with("https://") {
-        return Err("https:// endpoints are not supported yet by apigw admin: the admin listener speaks plain HTTP (keep it on a private address)".into());
-    }
-    Ok(endpoint
-        .strip_prefix("http://")
-        .unwrap_or(endpoint)
-        .trim_end_matches('/'))
-}
-
 /// `--Name value` / `--Name=value` pairs.
 fn pairs(args: &[String]) -> Result<Vec<(String, String)>, String> {
     let mut out = Vec::new();
@@ -234,87 +235,55 @@ fn pairs(args: &[String]) -> Result<Vec<(String, String)>, String> {
     Ok(out)
 }
 
-pub fn run(mut a: AdminArgs) -> Result<bool, String> {
-    a.take_trailing_options()?;
-    let key = credentials(&a, &|name| std::env::var(name).ok())?;
-    let (id, secret) = (&key.id, &key.secret);
-    let endpoint = endpoint_host(&a.endpoint)?.to_string();
-    let params = pairs(&a.params)?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    let nonce = uuid::Uuid::new_v4().simple().to_string();
-    // Large JSON members go in the form body, as the Tea SDK sends them.
-    let (form, query): (Vec<_>, Vec<_>) = params.into_iter().partition(|(k, _)| {
-        matches!(
-            k.as_str(),
-            "RequestParameters"
-                | "ServiceParameters"
-                | "ServiceParametersMap"
-                | "ConstantParameters"
-                | "SystemParameters"
-                | "ResultSample"
-                | "FailResultSample"
-                | "ErrorCodeSamples"
-                | "ResultDescriptions"
-        )
-    });
-    let call = sign_v3_form(
-        id,
-        secret,
-        &endpoint,
-        &a.action,
-        "2016-07-14",
-        &query,
-        &form,
-        &format_timestamp(now),
-        &nonce,
-    );
-    let uri: Uri = format!("http://{endpoint}{}", call.path_and_query)
-        .parse()
-        .map_err(|e| format!("--endpoint: {e}"))?;
-    let mut req = Request::new(Full::new(Bytes::from(call.body.clone())));
-    *req.method_mut() = http::Method::POST;
-    *req.uri_mut() = uri;
-    for (k, v) in &call.headers {
-        let name = http::HeaderName::from_bytes(k.as_bytes()).map_err(|e| e.to_string())?;
-        let value = http::HeaderValue::from_str(v).map_err(|e| e.to_string())?;
-        req.headers_mut().insert(name, value);
+/// Large JSON members go in the form body, as the Tea SDK sends them.
+const FORM_MEMBERS: [&str; 11] = [
+    "RequestParameters",
+    "ServiceParameters",
+    "ServiceParametersMap",
+    "ConstantParameters",
+    "SystemParameters",
+    "ResultSample",
+    "FailResultSample",
+    "ErrorCodeSamples",
+    "ResultDescriptions",
+    "Configuration",
+    "Data",
+];
+
+/// Calls the action and prints the answer. Exit status 0: a 2xx answer; 1: another answer,
+/// or none (the reason on stderr); 2: a usage error.
+pub fn run(mut a: AdminArgs) -> std::process::ExitCode {
+    use std::process::ExitCode;
+    let usage = a
+        .take_trailing_options()
+        .and_then(|()| pairs(&a.params).map(|_| ()));
+    if let Err(message) = usage {
+        eprintln!("error: {message}");
+        return ExitCode::from(2);
     }
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    let (status, body) = rt.block_on(async {
-        let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
-        let resp = tokio::time::timeout(Duration::from_secs(60), client.request(req))
-            .await
-            .map_err(|_| "no answer within 60 s".to_string())?
-            .map_err(|e| format!("cannot reach {endpoint}: {e}"))?;
-        let status = resp.status();
-        let body = resp
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| e.to_string())?
-            .to_bytes();
-        Ok::<_, String>((status, body))
-    })?;
-    let text = match serde_json::from_slice::<serde_json::Value>(&body) {
+    match call(&a) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn call(a: &AdminArgs) -> Result<bool, String> {
+    let remote = Remote::new(&a.endpoint, &a.key, a.ca_file.as_deref())?;
+    let params = pairs(&a.params)?;
+    let (form, query): (Vec<_>, Vec<_>) = params
+        .into_iter()
+        .partition(|(k, _)| FORM_MEMBERS.contains(&k.as_str()));
+    let answer = remote.call(&a.action, &query, &form)?;
+    let text = match serde_json::from_slice::<serde_json::Value>(&answer.body) {
         Ok(v) => serde_json::to_string_pretty(&v).unwrap_or_default(),
-        Err(_) => String::from_utf8_lossy(&body).into_owned(),
+        Err(_) => String::from_utf8_lossy(&answer.body).into_owned(),
     };
     println!("{text}");
-    if text.contains("SignatureDoesNotMatch") || text.contains("InvalidAccessKeyId") {
-        eprintln!("signed with the AccessKey {} from {}", key.id, key.source);
-    }
-    if text.contains("SignatureDoesNotMatch") {
-        eprintln!(
-            "client string to sign: {}",
-            call.string_to_sign.replace('\n', "\\n")
-        );
-    }
-    Ok(status.is_success())
+    Ok(answer.status.is_success())
 }
 
 #[cfg(test)]
@@ -353,7 +322,7 @@ mod tests {
                 .find(|(k, _)| *k == name)
                 .map(|(_, v)| v.to_string())
         };
-        credentials(a, &lookup).map(|c| c.id)
+        credentials(&a.key, &lookup).map(|c| c.id)
     }
 
     #[test]
@@ -368,7 +337,7 @@ mod tests {
             "--profile=other",
         ]);
         assert_eq!(a.endpoint, "10.0.0.1:9080");
-        assert_eq!(a.profile.as_deref(), Some("other"));
+        assert_eq!(a.key.profile.as_deref(), Some("other"));
         assert_eq!(a.params, ["--GroupId", "g1", "--PageSize=5"]);
         let mut bad = Cli::try_parse_from(["apigw", "DescribeApis", "--outptu", "json"])
             .unwrap()
@@ -423,17 +392,5 @@ mod tests {
             "/nonexistent/config.json",
         ]);
         assert!(id(&none, &[]).unwrap_err().starts_with("no AccessKey"));
-    }
-
-    #[test]
-    fn endpoints_are_host_and_port_or_http() {
-        assert_eq!(endpoint_host("127.0.0.1:9080").unwrap(), "127.0.0.1:9080");
-        assert_eq!(
-            endpoint_host("http://gw.internal:9080/").unwrap(),
-            "gw.internal:9080"
-        );
-        assert!(endpoint_host("https://gw.internal")
-            .unwrap_err()
-            .contains("https"));
     }
 }

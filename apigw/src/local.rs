@@ -2,12 +2,10 @@
 
 use crate::location::Location;
 use crate::DataDir;
-use apigw_control::apply::{apply as apply_file, GatewayFile};
 use apigw_control::Control;
 use apigw_model::{ApiDefinition, Stage};
 use apigw_store::{PostgresStore, Resealed, SqliteStore, Store, StoreError};
 use std::future::Future;
-use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -40,7 +38,32 @@ pub struct RollbackArgs {
     pub version: String,
 }
 
-type Job<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + 'a>>;
+/// How a listing command prints: lines for people, or one JSON document.
+#[derive(clap::ValueEnum, Clone, Copy, Default, PartialEq, Eq, Debug)]
+pub enum Output {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(clap::Args, Clone)]
+pub struct HistoryArgs {
+    #[command(flatten)]
+    pub api: ApiArgs,
+    /// `text` (one line per deployment) or `json` (`{"Deployments": [...]}`).
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+/// Prints one JSON document (pretty, parseable as a whole).
+pub fn print_json(v: &serde_json::Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(v).expect("a JSON value always serialises")
+    );
+}
+
+pub(crate) type Job<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + 'a>>;
 
 /// Opens the store and runs one command on a small runtime.
 ///
@@ -78,45 +101,8 @@ pub fn run(data: &DataDir, job: impl for<'a> FnOnce(&'a Control) -> Job<'a>) -> 
     })
 }
 
-pub fn apply(control: &Control, file: PathBuf) -> Job<'_> {
-    Box::pin(async move {
-        let parsed = GatewayFile::read(&file).map_err(|e| e.to_string())?;
-        let report = apply_file(control, &parsed)
-            .await
-            .map_err(|e| e.to_string())?;
-        if report.is_empty() {
-            println!("nothing to change");
-        }
-        for line in report {
-            println!("{line}");
-        }
-        Ok(())
-    })
-}
-
-pub fn export(control: &Control, output: Option<PathBuf>) -> Job<'_> {
-    Box::pin(async move {
-        let (file, notes) = apigw_control::apply::export(control)
-            .await
-            .map_err(|e| e.to_string())?;
-        let yaml = file.to_yaml();
-        match output {
-            Some(path) => write_private(&path, &yaml)
-                .map_err(|e| format!("cannot write {}: {e}", path.display()))?,
-            None => print!("{yaml}"),
-        }
-        for api in &notes.drafts_differ {
-            eprintln!("note: {api} runs an older version than its draft; applying this file deploys the draft");
-        }
-        if notes.has_private_keys {
-            eprintln!("note: the export holds certificates' private keys; keep it private");
-        }
-        Ok(())
-    })
-}
-
 /// Writes a file readable by its owner only (it may hold private keys).
-fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+pub(crate) fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let mut f = std::fs::OpenOptions::new()
@@ -128,46 +114,68 @@ fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
     f.write_all(text.as_bytes())
 }
 
-pub fn list(control: &Control) -> Job<'_> {
+pub fn list(control: &Control, output: Output) -> Job<'_> {
     Box::pin(async move {
         let groups = control
             .store()
             .list_groups()
             .await
             .map_err(|e| e.to_string())?;
+        let mut docs = Vec::new();
         for g in groups {
             let domains = control
                 .domains(&g.group_id)
                 .await
                 .map_err(|e| e.to_string())?;
             let names: Vec<&str> = domains.iter().map(|d| d.domain_name.as_str()).collect();
-            println!(
-                "group {} ({}) base path {} domains [{}]",
-                g.group_name,
-                g.group_id,
-                g.base_path,
-                names.join(", ")
-            );
+            if output == Output::Text {
+                println!(
+                    "group {} ({}) base path {} domains [{}]",
+                    g.group_name,
+                    g.group_id,
+                    g.base_path,
+                    names.join(", ")
+                );
+            }
+            let mut apis = Vec::new();
             for api in control.apis(&g.group_id).await.map_err(|e| e.to_string())? {
                 let history = control
                     .history(&api.api_id, None)
                     .await
                     .map_err(|e| e.to_string())?;
-                let live: Vec<String> = history
+                let online: Vec<_> = history.iter().filter(|d| d.online).collect();
+                if output == Output::Text {
+                    let live: Vec<String> = online
+                        .iter()
+                        .map(|d| format!("{}@{}", d.stage_name, d.history_version))
+                        .collect();
+                    println!(
+                        "  api {} ({}) {} {} auth {:?} live [{}]",
+                        api.api_name,
+                        api.api_id,
+                        api.method(),
+                        api.request_config.request_path,
+                        api.auth_type,
+                        live.join(", ")
+                    );
+                }
+                let deployed: Vec<serde_json::Value> = online
                     .iter()
-                    .filter(|d| d.online)
-                    .map(|d| format!("{}@{}", d.stage_name, d.history_version))
+                    .map(|d| serde_json::json!({"StageName": d.stage_name, "HistoryVersion": d.history_version, "DeployedTime": d.deployed_time}))
                     .collect();
-                println!(
-                    "  api {} ({}) {} {} auth {:?} live [{}]",
-                    api.api_name,
-                    api.api_id,
-                    api.method(),
-                    api.request_config.request_path,
-                    api.auth_type,
-                    live.join(", ")
-                );
+                apis.push(serde_json::json!({
+                    "ApiId": api.api_id, "ApiName": api.api_name, "HttpMethod": api.method(),
+                    "RequestPath": api.request_config.request_path, "AuthType": api.auth_type,
+                    "Deployed": deployed,
+                }));
             }
+            docs.push(serde_json::json!({
+                "GroupId": g.group_id, "GroupName": g.group_name, "BasePath": g.base_path,
+                "Domains": names, "Apis": apis,
+            }));
+        }
+        if output == Output::Json {
+            print_json(&serde_json::json!({ "Groups": docs }));
         }
         Ok(())
     })
@@ -224,14 +232,33 @@ pub fn abolish(control: &Control, a: StageArgs) -> Job<'_> {
     })
 }
 
-pub fn history(control: &Control, a: ApiArgs) -> Job<'_> {
+pub fn history(control: &Control, a: HistoryArgs) -> Job<'_> {
     Box::pin(async move {
-        let api = find_api(control, &a).await?;
-        for d in control
+        let api = find_api(control, &a.api).await?;
+        let history = control
             .history(&api.api_id, None)
             .await
-            .map_err(|e| e.to_string())?
-        {
+            .map_err(|e| e.to_string())?;
+        if a.output == Output::Json {
+            let items: Vec<serde_json::Value> = history
+                .iter()
+                .map(|d| {
+                    serde_json::json!({
+                        "StageName": d.stage_name, "HistoryVersion": d.history_version,
+                        "Status": if d.online { "ONLINE" } else { "OFFLINE" },
+                        "DeployedTime": d.deployed_time,
+                        "RequestPath": d.definition.request_config.request_path,
+                        "Description": d.description,
+                    })
+                })
+                .collect();
+            print_json(&serde_json::json!({
+                "GroupId": api.group_id, "ApiId": api.api_id, "ApiName": api.api_name,
+                "Deployments": items,
+            }));
+            return Ok(());
+        }
+        for d in history {
             let status = if d.online { "ONLINE" } else { "OFFLINE" };
             println!(
                 "{} {} {} {} {} {}",
@@ -462,6 +489,9 @@ pub fn group_limit() -> Result<usize, String> {
 pub enum AppCommand {
     /// List apps with their AppKeys, AppCodes and grants (secrets are not shown).
     List {
+        /// `text` or `json` (`{"Apps": [...]}`).
+        #[arg(long, value_enum, default_value_t = Output::Text)]
+        output: Output,
         #[command(flatten)]
         data: DataDir,
     },
@@ -481,7 +511,7 @@ pub enum AppCommand {
 impl AppCommand {
     pub fn data(&self) -> &DataDir {
         match self {
-            AppCommand::List { data } | AppCommand::ResetSecret { data, .. } => data,
+            AppCommand::List { data, .. } | AppCommand::ResetSecret { data, .. } => data,
         }
     }
 }
@@ -489,9 +519,14 @@ impl AppCommand {
 pub fn app(control: &Control, cmd: AppCommand) -> Job<'_> {
     Box::pin(async move {
         match cmd {
-            AppCommand::List { .. } => {
+            AppCommand::List { output, .. } => {
                 let grants = control.authorizations().await.map_err(|e| e.to_string())?;
-                for app in control.apps().await.map_err(|e| e.to_string())? {
+                let apps = control.apps().await.map_err(|e| e.to_string())?;
+                if output == Output::Json {
+                    print_json(&apps_json(&apps, &grants));
+                    return Ok(());
+                }
+                for app in apps {
                     let keys: Vec<&str> = app.keys.iter().map(|k| k.app_key.as_str()).collect();
                     println!(
                         "{} (AppId {}){}: AppKeys {}, {} AppCode(s)",
@@ -541,6 +576,50 @@ pub fn app(control: &Control, cmd: AppCommand) -> Job<'_> {
     })
 }
 
+/// `{"Apps": [...]}`: each app with its AppKeys (no secrets), how many AppCodes, its grants.
+fn apps_json(
+    apps: &[apigw_model::App],
+    grants: &[apigw_model::Authorization],
+) -> serde_json::Value {
+    let items: Vec<serde_json::Value> = apps
+        .iter()
+        .map(|app| {
+            let keys: Vec<&str> = app.keys.iter().map(|k| k.app_key.as_str()).collect();
+            let granted: Vec<serde_json::Value> = grants
+                .iter()
+                .filter(|g| g.app_id == app.app_id)
+                .map(|g| serde_json::json!({"ApiId": g.api_id, "StageName": g.stage_name, "AuthValidTime": g.auth_valid_time}))
+                .collect();
+            serde_json::json!({
+                "AppId": app.app_id, "AppName": app.app_name, "Disabled": app.disabled,
+                "AppKeys": keys, "AppCodeCount": app.app_codes.len(), "Authorizations": granted,
+            })
+        })
+        .collect();
+    serde_json::json!({ "Apps": items })
+}
+
+/// `{"Accounts": [...]}`: each account with its AccessKey ids (no secrets).
+fn accounts_json(accounts: &[i64], keys: &[apigw_model::AccessKey]) -> serde_json::Value {
+    let items: Vec<serde_json::Value> = accounts
+        .iter()
+        .map(|a| {
+            let mine: Vec<serde_json::Value> = keys
+                .iter()
+                .filter(|k| k.account_id == *a)
+                .map(
+                    |k| serde_json::json!({"AccessKeyId": k.access_key_id, "Disabled": k.disabled}),
+                )
+                .collect();
+            serde_json::json!({
+                "AccountId": a, "Root": *a == apigw_model::account::ROOT_ACCOUNT_ID,
+                "AccessKeys": mine,
+            })
+        })
+        .collect();
+    serde_json::json!({ "Accounts": items })
+}
+
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -576,6 +655,9 @@ pub enum AccountCommand {
     },
     /// List accounts and their AccessKeys (secrets are not shown).
     List {
+        /// `text` or `json` (`{"Accounts": [...]}`).
+        #[arg(long, value_enum, default_value_t = Output::Text)]
+        output: Output,
         #[command(flatten)]
         data: DataDir,
     },
@@ -588,7 +670,7 @@ impl AccountCommand {
             | AccountCommand::AddKey { data, .. }
             | AccountCommand::DisableKey { data, .. }
             | AccountCommand::EnableKey { data, .. }
-            | AccountCommand::List { data } => data,
+            | AccountCommand::List { data, .. } => data,
         }
     }
 }
@@ -653,10 +735,14 @@ pub fn account(control: &Control, cmd: AccountCommand) -> Job<'_> {
             AccountCommand::EnableKey { access_key_id, .. } => {
                 set_disabled(store.as_ref(), keys, &access_key_id, false).await
             }
-            AccountCommand::List { .. } => {
+            AccountCommand::List { output, .. } => {
                 let mut accounts: Vec<i64> = keys.iter().map(|k| k.account_id).collect();
                 accounts.sort();
                 accounts.dedup();
+                if output == Output::Json {
+                    print_json(&accounts_json(&accounts, &keys));
+                    return Ok(());
+                }
                 for a in accounts {
                     let root = if a == apigw_model::account::ROOT_ACCOUNT_ID {
                         " (root)"

@@ -1,16 +1,20 @@
 //! `apigw`: the gateway binary. `apigw serve` runs it; the other commands change its
 //! configuration in the data directory, or in the cluster's PostgreSQL database with `--store`
-//! (a running gateway picks the change up by itself).
+//! (a running gateway picks the change up by itself), or — `admin`, and `apply`, `diff`,
+//! `export` with `--endpoint` — through the management API of a running gateway. Exit codes:
+//! docs/cli.md.
 
 mod admin;
 mod admin_cli;
 mod call;
 mod console;
+mod declarative;
 mod demo;
 mod local;
 mod location;
 mod migrate;
 mod monitor;
+mod remote;
 mod serve;
 mod serve_config;
 mod serving;
@@ -52,25 +56,20 @@ pub struct DataDir {
 enum Command {
     /// Run the gateway: data plane (HTTP and HTTPS) and admin listener.
     Serve(serve::ServeArgs),
-    /// Create or update groups, domains and APIs from a declarative YAML file (and deploy them).
-    Apply {
-        /// The file (see docs/configuration.md).
-        #[arg(short = 'f', long = "file")]
-        file: PathBuf,
-        #[command(flatten)]
-        data: DataDir,
-    },
+    /// Create or update groups, domains, APIs, apps and plugins from a declarative YAML file
+    /// (and deploy them); with `--prune`, delete what it does not list. One transaction.
+    Apply(declarative::ApplyArgs),
+    /// Show what `apply` would change, writing nothing. Exits 0 when nothing would change, 1
+    /// when something would, 2 on error.
+    Diff(declarative::DiffArgs),
     /// Write the whole configuration as a file `apigw apply` accepts (drafts, and `DeployTo`
     /// with the stages where each API is live). Certificates' private keys are included.
-    Export {
-        /// Write to this file instead of standard output.
-        #[arg(short = 'o', long = "output")]
-        output: Option<PathBuf>,
-        #[command(flatten)]
-        data: DataDir,
-    },
+    Export(declarative::ExportArgs),
     /// List groups, their domains and APIs, and where each API is deployed.
     Apis {
+        /// `text` or `json` (`{"Groups": [...]}`).
+        #[arg(long, value_enum, default_value_t = local::Output::Text)]
+        output: local::Output,
         #[command(flatten)]
         data: DataDir,
     },
@@ -79,7 +78,7 @@ enum Command {
     /// Take an API out of a stage.
     Abolish(local::StageArgs),
     /// Show an API's deployment history.
-    History(local::ApiArgs),
+    History(local::HistoryArgs),
     /// Make an earlier deployment of an API live again in a stage.
     Rollback(local::RollbackArgs),
     /// Send a request signed like the official SDKs (APP signature or AppCode) and print the
@@ -110,12 +109,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse_from(args);
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
-        Command::Apply { file, data } => local::run(&data, |c| local::apply(c, file)),
-        Command::Export { output, data } => local::run(&data, |c| local::export(c, output)),
-        Command::Apis { data } => local::run(&data, local::list),
+        Command::Apply(a) => declarative::apply(a),
+        Command::Diff(a) => return declarative::diff(a),
+        Command::Export(a) => declarative::export(a),
+        Command::Apis { output, data } => local::run(&data, |c| local::list(c, output)),
         Command::Deploy(a) => local::run(&a.api.data.clone(), |c| local::deploy(c, a)),
         Command::Abolish(a) => local::run(&a.api.data.clone(), |c| local::abolish(c, a)),
-        Command::History(a) => local::run(&a.data.clone(), |c| local::history(c, a)),
+        Command::History(a) => local::run(&a.api.data.clone(), |c| local::history(c, a)),
         Command::Rollback(a) => local::run(&a.stage.api.data.clone(), |c| local::rollback(c, a)),
         Command::Migrate(a) => migrate::run(a),
         Command::Account(cmd) => {
@@ -126,11 +126,7 @@ fn main() -> ExitCode {
             let data = cmd.data().clone();
             local::run(&data, |c| local::app(c, cmd))
         }
-        Command::Admin(a) => match admin_cli::run(a) {
-            Ok(true) => Ok(()),
-            Ok(false) => return ExitCode::FAILURE,
-            Err(e) => Err(e),
-        },
+        Command::Admin(a) => return admin_cli::run(a),
         Command::Call(a) => match call::run(*a) {
             Ok(true) => Ok(()),
             Ok(false) => return ExitCode::FAILURE,

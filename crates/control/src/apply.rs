@@ -3,7 +3,8 @@
 //! The file lists groups (by `GroupName`) with their domains and APIs (by `ApiName`), in the
 //! management API's field names. Applying creates what is missing, updates what differs, and,
 //! for APIs with `DeployTo`, deploys the draft to exactly those stages (abolishing the others).
-//! Nothing in the store that the file does not mention is touched. The file is parsed and
+//! Nothing in the store that the file does not mention is touched, unless the apply prunes
+//! ([`ApplyOptions::prune`], `apigw apply --prune`: see `prune.rs`). The file is parsed and
 //! validated alone, then the whole change is planned and checked against the stored state,
 //! then written as one atomic batch ([`apigw_store::Store::commit`]): a bad file changes nothing.
 
@@ -35,6 +36,11 @@ pub struct GatewayFile {
     /// Backend services by `BackendName`; APIs name them with `BackendName`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub backends: Vec<crate::apply_targets::BackendFileSpec>,
+    /// With `apply --prune`: an API deployed in a stage, and a plugin attached where its API
+    /// is live, may be removed too (abolished, detached, then deleted). Without it such a
+    /// prune is refused. No effect without `--prune`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub prune_live: bool,
 }
 
 /// An app, by `AppName`. `Keys`/`AppCodes` absent: generated on creation, left alone after;
@@ -327,13 +333,35 @@ fn in_api(e: ModelError, group: &str, api: &str) -> ModelError {
 /// will be live, grants and bindings), and only then written, as one atomic batch. A refused
 /// file changes nothing.
 pub async fn apply(control: &Control, file: &GatewayFile) -> Result<Vec<String>> {
+    apply_with(control, file, ApplyOptions::default()).await
+}
+
+/// What an apply does besides creating and updating what the file lists.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ApplyOptions {
+    /// Delete what the file does not list (see `prune.rs` for the scope).
+    pub prune: bool,
+    /// Plan and report only; write nothing (`apigw diff`).
+    pub dry_run: bool,
+}
+
+/// [`apply`] with options: the report lines are the same whether or not it is a dry run.
+pub async fn apply_with(
+    control: &Control,
+    file: &GatewayFile,
+    options: ApplyOptions,
+) -> Result<Vec<String>> {
     file.validate()?;
+    if options.dry_run {
+        let stored = control.store.load_all().await?;
+        return Ok(Plan::make(control, stored, file, options.prune)?.report);
+    }
     let _w = control.write_lock.lock().await?;
     let mut tries = 0;
     loop {
         let stored = control.store.load_all().await?;
         let generation = stored.live.generation;
-        let plan = Plan::make(control, stored, file)?;
+        let plan = Plan::make(control, stored, file, options.prune)?;
         // Conditional on the generation read: another process that wrote in between makes
         // the plan stale; it is computed again from the new state.
         match control.store.commit(&plan.writes, Some(generation)).await {
@@ -354,14 +382,14 @@ pub async fn apply(control: &Control, file: &GatewayFile) -> Result<Vec<String>>
 pub(crate) struct Plan<'c> {
     pub(crate) control: &'c Control,
     pub(crate) now: String,
-    groups: Vec<Group>,
-    domains: HashMap<String, Domain>,
+    pub(crate) groups: Vec<Group>,
+    pub(crate) domains: HashMap<String, Domain>,
     /// Drafts by id.
     pub(crate) apis: HashMap<String, ApiDefinition>,
     /// Group id → ids of its APIs.
-    group_apis: HashMap<String, Vec<String>>,
-    online: HashMap<(String, Stage), std::sync::Arc<Deployment>>,
-    latest_versions: HashMap<(String, Stage), String>,
+    pub(crate) group_apis: HashMap<String, Vec<String>>,
+    pub(crate) online: HashMap<(String, Stage), std::sync::Arc<Deployment>>,
+    pub(crate) latest_versions: HashMap<(String, Stage), String>,
     /// (group name, API name) → API id, for the acting account (after the groups are planned).
     pub(crate) api_names: HashMap<(String, String), String>,
     /// Group names of the acting account.
@@ -378,7 +406,12 @@ pub(crate) struct Plan<'c> {
 }
 
 impl<'c> Plan<'c> {
-    fn make(control: &'c Control, stored: StoredConfig, file: &GatewayFile) -> Result<Plan<'c>> {
+    fn make(
+        control: &'c Control,
+        stored: StoredConfig,
+        file: &GatewayFile,
+        prune: bool,
+    ) -> Result<Plan<'c>> {
         let live = stored.live;
         let mut group_apis: HashMap<String, Vec<String>> = HashMap::new();
         for a in &stored.apis {
@@ -435,6 +468,9 @@ impl<'c> Plan<'c> {
         for spec in &file.groups {
             plan.group(spec)?;
         }
+        if prune {
+            plan.prune_groups(file)?;
+        }
         for g in plan.groups.iter().filter(|g| g.owner_id == control.account) {
             plan.group_names.insert(g.group_name.clone());
             for id in plan.group_apis.get(&g.group_id).into_iter().flatten() {
@@ -450,6 +486,9 @@ impl<'c> Plan<'c> {
         for spec in &file.plugins {
             plan.plugin(spec)
                 .map_err(|e| within(e, &format!("plugin `{}`", spec.plugin_name)))?;
+        }
+        if prune {
+            plan.prune_apps_and_plugins(file)?;
         }
         Ok(plan)
     }
@@ -841,6 +880,7 @@ pub async fn export(control: &Control) -> Result<(GatewayFile, ExportNotes)> {
                 .iter()
                 .map(crate::apply_targets::export_backend)
                 .collect(),
+            prune_live: false,
         },
         notes,
     ))

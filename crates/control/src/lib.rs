@@ -13,6 +13,7 @@ mod ops;
 mod paths;
 mod plugins;
 mod targets;
+mod prune;
 pub mod traffic;
 
 pub use apps::{AppSpec, DEFAULT_SECRET_GRACE};

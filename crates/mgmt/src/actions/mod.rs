@@ -4,6 +4,7 @@
 mod apis;
 mod apps;
 mod batch;
+mod config;
 mod groups;
 mod import;
 mod ipcontrol;
@@ -128,6 +129,8 @@ pub const ACTIONS: &[&str] = &[
     "CreateApiStageVariable",
     "DeleteApiStageVariable",
     "DescribeApiStage",
+    "ApplyConfiguration",
+    "ExportConfiguration",
 ];
 
 pub async fn dispatch(
@@ -241,6 +244,8 @@ pub async fn dispatch(
         "CreateApiStageVariable" => targets::create_stage_variable(control, p).await,
         "DeleteApiStageVariable" => targets::delete_stage_variable(control, p).await,
         "DescribeApiStage" => targets::describe_api_stage(control, p).await,
+        "ApplyConfiguration" => config::apply(control, p).await,
+        "ExportConfiguration" => config::export(control, p).await,
         other => Err(ApiError::new(
             404,
             "InvalidAction.NotFound",
