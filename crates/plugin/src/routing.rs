@@ -454,7 +454,7 @@ routes:
             (route("{name: a, condition: '1 = 1'}"), "`routes[0].backend` is required"),
             (route("{name: a, condition: '1 = 1', backend: {type: FC}}"), "`FC` is not supported"),
             (route("{name: a, condition: '1 = 1', backend: {type: HTTP}}"), "`routes[0].backend.address` is required"),
-            (route("{name: a, condition: '1 = 1', backend: {type: HTTP, address: 'ftp://x'}}"), "http:// or https://"),
+            (route("{name: a, condition: '1 = 1', backend: {type: HTTP, address: 'ftp://x'}}"), "http://, https:// or h2c://"),
             (route("{name: a, condition: '1 = 1', backend: {type: HTTP, address: 'http://'}}"), "no host"),
             (route("{name: a, condition: '1 = 1', backend: {type: HTTP, address: 'http://a', path: 'x'}}"), "must start with `/`"),
             (route("{name: a, condition: '1 = 1', backend: {type: HTTP, address: 'http://a', timeout: 0}}"), "1..=30000"),
