@@ -124,18 +124,40 @@ start_nginx() {
     wait_ready "$name" "http://127.0.0.1:$port/hello" "$NGINX_PID" "$prefix/error.log"
 }
 
-# start_apigw_bin NAME BIN PORT ADMIN_PORT : applies gateway.yaml to a fresh data dir and serves it
-# (access log off, unless APIGW_ACCESS_ARGS gives other serve options for it); sets APIGW_DATA
-# (the data dir) and APIGW_PID.
+# wait_port NAME PORT PID LOGFILE : poll until 127.0.0.1:PORT takes connections; fail if PID exits.
+wait_port() {
+    local name=$1 port=$2 pid=$3 logfile=$4 deadline=$((SECONDS + READY_TIMEOUT))
+    while ((SECONDS < deadline)); do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            log "$name exited during startup; last lines of $logfile:"
+            tail -n 30 "$logfile" >&2 || true
+            die "$name failed to start"
+        fi
+        if port_in_use "$port"; then
+            log "$name ready (127.0.0.1:$port)"
+            return 0
+        fi
+        sleep 0.1
+    done
+    tail -n 30 "$logfile" >&2 || true
+    die "$name did not listen on 127.0.0.1:$port within ${READY_TIMEOUT}s"
+}
+
+# start_apigw_bin NAME BIN PORT ADMIN_PORT [TEMPLATE [KEY=VALUE...]] : applies the gateway file
+# (TEMPLATE in bench/, default gateway.yaml.tmpl, rendered with BACKEND_URL and the KEY=VALUE
+# pairs) to a fresh data dir and serves it (access log off, unless APIGW_ACCESS_ARGS gives other
+# serve options for it); sets APIGW_DATA (the data dir) and APIGW_PID. The file must have the
+# API `GET /hello` on domain localhost (the readiness check).
 start_apigw_bin() {
-    local name=$1 bin=$2 port=$3 admin=$4
+    local name=$1 bin=$2 port=$3 admin=$4 tmpl=${5:-gateway.yaml.tmpl}
+    shift $(($# < 5 ? $# : 5))
     [[ -x $bin ]] || die "apigw binary '$bin' not found or not executable (build it with 'cargo build --release', set APIGW_BIN, or run with ONLY_NGINX=1)"
     port_in_use "$port" && die "port 127.0.0.1:$port is already in use"
     port_in_use "$admin" && die "port 127.0.0.1:$admin is already in use"
-    render "$BENCH_DIR/gateway.yaml.tmpl" "$TMP/gateway.yaml" "BACKEND_URL=http://127.0.0.1:$BACKEND_PORT"
+    render "$BENCH_DIR/$tmpl" "$TMP/$name.yaml" "BACKEND_URL=http://127.0.0.1:$BACKEND_PORT" "$@"
     local data
     data=$(mktemp -d "$TMP/$name-data.XXXXXX")
-    if ! timeout 60 "$bin" apply --data-dir "$data" -f "$TMP/gateway.yaml" >"$TMP/$name-apply.log" 2>&1; then
+    if ! timeout 60 "$bin" apply --data-dir "$data" -f "$TMP/$name.yaml" >"$TMP/$name-apply.log" 2>&1; then
         cat "$TMP/$name-apply.log" >&2
         die "'$bin apply' failed"
     fi

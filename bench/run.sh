@@ -23,6 +23,13 @@
 #                 redis-server of the run's own on port 18379, pinned to REDIS_CPUS (default:
 #                 WRK_CPUS), so that Redis does not take the servers' CPU (in production it runs
 #                 on a machine of its own)
+#   PROTOCOLS=http (comma-separated: http = the targets above; ws = WebSocket round trips
+#                 (ws-direct, ws-nginx, ws-apigw; load client apigw/examples/ws_load.rs against
+#                 the echo backend ws_echo.rs); grpc = unary gRPC calls over h2c (grpc-direct,
+#                 grpc-nginx, grpc-apigw; h2load against grpc_echo.rs). ws and grpc need
+#                 `cargo build --release --examples -p apigw`)
+#   MESSAGE_SIZE=64 (bytes of each WebSocket message and gRPC message)
+#   EXAMPLES_DIR=target/release/examples (where ws_echo, ws_load and grpc_echo are)
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -57,6 +64,17 @@ ACCESS_LOG_ADMIN_PORT=18093
 METRICS_OFF_PORT=18086
 METRICS_OFF_ADMIN_PORT=18094
 SCENARIOS=${SCENARIOS:-}
+PROTOCOLS=${PROTOCOLS:-http}
+MESSAGE_SIZE=${MESSAGE_SIZE:-64}
+EXAMPLES_DIR=${EXAMPLES_DIR:-target/release/examples}
+WS_BACKEND_PORT=18101
+GRPC_BACKEND_PORT=18102
+WS_PROXY_PORT=18103
+GRPC_PROXY_PORT=18104
+WS_APIGW_PORT=18105
+WS_APIGW_ADMIN_PORT=18106
+GRPC_APIGW_PORT=18107
+GRPC_APIGW_ADMIN_PORT=18108
 EXPECT_BODY="hello from backend"
 OUT_DIR="$BENCH_DIR/out"
 
@@ -64,17 +82,31 @@ OUT_DIR="$BENCH_DIR/out"
 source "$BENCH_DIR/lib.sh"
 
 ensure_tools() {
-    local missing=()
+    local missing=() tools=(nginx wrk curl taskset python3 pgrep)
     command -v nginx >/dev/null 2>&1 || missing+=(nginx)
     command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+    if protocol grpc; then
+        command -v h2load >/dev/null 2>&1 || missing+=(nghttp2-client)
+        tools+=(h2load)
+    fi
     if ((${#missing[@]})); then
         log "installing: ${missing[*]} (needs root)"
-        apt-get update -qq && apt-get install -y nginx wrk
+        apt-get update -qq && apt-get install -y "${missing[@]}"
     fi
     local t
-    for t in nginx wrk curl taskset python3 pgrep; do
+    for t in "${tools[@]}"; do
         command -v "$t" >/dev/null 2>&1 || die "'$t' not found on PATH"
     done
+}
+
+# protocol NAME : whether PROTOCOLS lists NAME.
+protocol() { [[ ",$PROTOCOLS," == *",$1,"* ]]; }
+
+# example NAME : the path of a built example; stops the run when it is missing.
+example() {
+    local bin="$EXAMPLES_DIR/$1"
+    [[ -x $bin ]] || die "'$bin' not found (build it with 'cargo build --release --examples -p apigw', or set EXAMPLES_DIR)"
+    printf '%s\n' "$bin"
 }
 
 # render TEMPLATE OUTPUT KEY=VALUE... : replaces @KEY@ with VALUE.
@@ -176,6 +208,157 @@ measure() {
 }
 
 # ---------------------------------------------------------------------------
+# WebSocket and gRPC targets: the same tab-separated line as parse_wrk, with messages (round
+# trips) or calls per second as rps, and their errors in the non2xx column.
+# ---------------------------------------------------------------------------
+
+# verify_ws NAME URL : one connection, half a second of round trips, none failed.
+verify_ws() {
+    local name=$1 url=$2 out
+    out=$(timeout 30 "$(example ws_load)" --url "$url" --host localhost -c 1 -s "$MESSAGE_SIZE" -d 0.5 -w 0 2>&1) ||
+        die "$name: $url: $out"
+    [[ $out =~ \ messages=([0-9]+)\ errors=0\  && ${BASH_REMATCH[1]} -gt 0 ]] ||
+        die "$name: $url: no clean round trips: $out"
+    log "verified $name: $out"
+}
+
+# measure_ws NAME URL : ws_load on WRK_CPUS (its own warm-up on the same connections, then the
+# measured run); appends to RESULTS.
+measure_ws() {
+    local name=$1 url=$2 raw="$RAW_DIR/$1.r${ROUND:-1}" line limit
+    limit=$(($(to_seconds "$DURATION") + $(to_seconds "$WARMUP") + 30))
+    log "measure  $name ($WARMUP warm-up + $DURATION, -c$CONNECTIONS, $MESSAGE_SIZE-byte messages) $url"
+    timeout "$limit" taskset -c "$WRK_CPUS" "$(example ws_load)" --url "$url" --host localhost \
+        -c "$CONNECTIONS" -t "$THREADS" -s "$MESSAGE_SIZE" \
+        -d "$(to_seconds "$DURATION")" -w "$(to_seconds "$WARMUP")" >"$raw.txt" 2>&1 ||
+        { cat "$raw.txt" >&2; die "ws_load failed for $name"; }
+    line=$(awk '
+        $1 == "ws_load" {
+            for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+            printf "%s\t%s\t%s\t%sms\t%sms\t%s\t%d\t0\t0\t0\t0\n", v["messages_per_sec"], v["p50_ms"], v["p99_ms"], v["p50_ms"], v["p99_ms"], v["messages"], v["errors"]
+            found = 1
+        }
+        END { if (!found) exit 1 }' "$raw.txt") ||
+        { cat "$raw.txt" >&2; die "could not parse ws_load output for $name"; }
+    printf '%s\t%s\t%s\n' "$name" "$url" "$line" >>"$RESULTS"
+    log "$(printf 'result   %s: %s messages/s, p50 %s, p99 %s' "$name" "$(cut -f1 <<<"$line")" "$(cut -f4 <<<"$line")" "$(cut -f5 <<<"$line")")"
+}
+
+# grpc_message FILE : one gRPC message of MESSAGE_SIZE bytes (flag 0, 4-byte big-endian length).
+grpc_message() {
+    python3 -c 'import struct, sys; n = int(sys.argv[1]); sys.stdout.buffer.write(struct.pack(">BI", 0, n) + b"x" * n)' \
+        "$MESSAGE_SIZE" >"$1"
+}
+
+# verify_grpc NAME URL : one unary call with curl over h2c; 200, the message echoed, and
+# grpc-status 0 in the trailers.
+verify_grpc() {
+    local name=$1 url=$2 code
+    code=$(curl -s --max-time 5 --http2-prior-knowledge -H 'Host: localhost' \
+        -H 'content-type: application/grpc' -H 'te: trailers' --data-binary "@$GRPC_MESSAGE" \
+        -D "$TMP/$name.headers" -o "$TMP/$name.body" -w '%{http_code}' "$url" || true)
+    if [[ $code != 200 ]] || ! grep -qi '^grpc-status: 0' "$TMP/$name.headers" ||
+        ! cmp -s "$TMP/$name.body" "$GRPC_MESSAGE"; then
+        die "$name: POST $url answered HTTP '$code', headers and trailers: $(tr -d '\r' <"$TMP/$name.headers" | tr '\n' ' ' | head -c 500); expected 200, the message back, grpc-status 0"
+    fi
+    log "verified $name: 200, message echoed, grpc-status 0"
+}
+
+# measure_grpc NAME URL : h2load on WRK_CPUS (one call in flight per connection, like wrk's
+# closed loop); percentiles from its per-request log; appends to RESULTS.
+measure_grpc() {
+    local name=$1 url=$2 raw="$RAW_DIR/$1.r${ROUND:-1}" line limit warmup=()
+    limit=$(($(to_seconds "$DURATION") + $(to_seconds "$WARMUP") + 30))
+    (($(to_seconds "$WARMUP") > 0)) && warmup=(--warm-up-time "$(to_seconds "$WARMUP")")
+    log "measure  $name ($WARMUP warm-up + $DURATION, -c$CONNECTIONS -m1, $MESSAGE_SIZE-byte messages) $url"
+    timeout "$limit" taskset -c "$WRK_CPUS" h2load -c "$CONNECTIONS" -t "$THREADS" -m 1 \
+        -D "$(to_seconds "$DURATION")" ${warmup[@]+"${warmup[@]}"} -H ':authority: localhost' \
+        -H 'content-type: application/grpc' -H 'te: trailers' -d "$GRPC_MESSAGE" \
+        --log-file "$raw.log" "$url" >"$raw.txt" 2>&1 ||
+        { cat "$raw.txt" >&2; die "h2load failed for $name"; }
+    line=$(parse_h2load "$raw.txt" "$raw.log") ||
+        { cat "$raw.txt" >&2; die "could not parse h2load output for $name"; }
+    printf '%s\t%s\t%s\n' "$name" "$url" "$line" >>"$RESULTS"
+    log "$(printf 'result   %s: %s calls/s, p50 %s, p99 %s' "$name" "$(cut -f1 <<<"$line")" "$(cut -f4 <<<"$line")" "$(cut -f5 <<<"$line")")"
+}
+
+# parse_h2load OUTPUT LOG : the parse_wrk line from h2load's summary (req/s, requests
+# done, non-2xx or short of a message's bytes, errored as socket read errors, timed out) and
+# its per-request log (start, status, microseconds): p50/p99 by nearest rank. The data bytes
+# received are a lower bound check only (h2load counts some of the warm-up's and frame bytes).
+parse_h2load() {
+    local pct
+    pct=$(cut -f3 "$2" | sort -n | awk '
+        { t[NR] = $1 }
+        function rank(p,   r) { r = int(p * NR); if (r < p * NR) r++; if (r < 1) r = 1; return t[r] }
+        END { if (NR == 0) exit 1; printf "%.4f\t%.4f\n", rank(0.50) / 1000, rank(0.99) / 1000 }') || return 1
+    awk -v pct="$pct" -v message=$((MESSAGE_SIZE + 5)) '
+        /^finished in/   { rps = $4 }
+        /^requests:/     { done = $6; errored = $12; timeout = $14 }
+        /^status codes:/ { ok = $3 }
+        /^traffic:/      { for (i = 1; i < NF; i++) if ($(i + 1) == "data") { data = $i; gsub(/[()]/, "", data) } }
+        END {
+            if (rps == "" || done == "" || data == "") exit 1
+            # A refusal by the gateway is a gRPC status in an HTTP 200 without a message: answers
+            # without a message back count as non-2xx.
+            echoed = int(data / message); if (echoed > ok) echoed = ok
+            split(pct, p, "\t")
+            printf "%s\t%s\t%s\t%sms\t%sms\t%d\t%d\t0\t%d\t0\t%d\n", rps, p[1], p[2], p[1], p[2], done, done - echoed, errored, timeout
+        }' "$1"
+}
+
+# check_examples : the examples the selected protocols need are built.
+check_examples() {
+    if protocol ws; then
+        example ws_echo >/dev/null
+        example ws_load >/dev/null
+    fi
+    if protocol grpc; then
+        example grpc_echo >/dev/null
+    fi
+}
+
+# start_echo NAME BIN PORT : an echo backend (an example of the apigw crate) on SERVER_CPUS.
+start_echo() {
+    local name=$1 bin=$2 port=$3 pid
+    port_in_use "$port" && die "port 127.0.0.1:$port is already in use"
+    taskset -c "$SERVER_CPUS" "$bin" "127.0.0.1:$port" >"$TMP/$name.log" 2>&1 &
+    pid=$!
+    PIDS+=("$pid")
+    wait_port "$name" "$port" "$pid" "$TMP/$name.log"
+}
+
+# start_proto_servers : for PROTOCOLS ws and grpc, the echo backends, nginx in front of them
+# (nginx-proto.conf.tmpl) and one apigw per protocol (gateway-ws / gateway-grpc.yaml.tmpl).
+start_proto_servers() {
+    if ! protocol ws && ! protocol grpc; then
+        return 0
+    fi
+    if protocol ws; then
+        start_echo ws-echo "$EXAMPLES_DIR/ws_echo" "$WS_BACKEND_PORT"
+    fi
+    if protocol grpc; then
+        GRPC_MESSAGE="$TMP/grpc-message.bin"
+        grpc_message "$GRPC_MESSAGE"
+        start_echo grpc-echo "$EXAMPLES_DIR/grpc_echo" "$GRPC_BACKEND_PORT"
+    fi
+    port_in_use "$GRPC_PROXY_PORT" && die "port 127.0.0.1:$GRPC_PROXY_PORT is already in use"
+    start_nginx nginx-proto nginx-proto.conf.tmpl "$WS_PROXY_PORT" "GRPC_PORT=$GRPC_PROXY_PORT" \
+        "WS_BACKEND_PORT=$WS_BACKEND_PORT" "GRPC_BACKEND_PORT=$GRPC_BACKEND_PORT"
+    if [[ $ONLY_NGINX == 1 ]]; then
+        return 0
+    fi
+    if protocol ws; then
+        start_apigw_bin apigw-ws "$APIGW_BIN" "$WS_APIGW_PORT" "$WS_APIGW_ADMIN_PORT" \
+            gateway-ws.yaml.tmpl "WS_BACKEND_URL=http://127.0.0.1:$WS_BACKEND_PORT"
+    fi
+    if protocol grpc; then
+        start_apigw_bin apigw-grpc "$APIGW_BIN" "$GRPC_APIGW_PORT" "$GRPC_APIGW_ADMIN_PORT" \
+            gateway-grpc.yaml.tmpl "GRPC_BACKEND_URL=h2c://127.0.0.1:$GRPC_BACKEND_PORT"
+    fi
+}
+
+# ---------------------------------------------------------------------------
 # Targets. Each list calls "$1 NAME URL [extra wrk args]", with $1 = verify or measure.
 # ---------------------------------------------------------------------------
 nginx_targets() {
@@ -242,10 +425,32 @@ only_listed() {
     "$fn" "$@"
 }
 
+# ws_targets verify|measure : the echo backend directly, through nginx, through apigw.
+ws_targets() {
+    "${1}_ws" ws-direct "ws://127.0.0.1:$WS_BACKEND_PORT/ws"
+    "${1}_ws" ws-nginx "ws://127.0.0.1:$WS_PROXY_PORT/ws"
+    [[ $ONLY_NGINX == 1 ]] || "${1}_ws" ws-apigw "ws://127.0.0.1:$WS_APIGW_PORT/ws"
+}
+
+# grpc_targets verify|measure : the same for unary gRPC calls over h2c.
+grpc_targets() {
+    "${1}_grpc" grpc-direct "http://127.0.0.1:$GRPC_BACKEND_PORT/bench.Echo/Echo"
+    "${1}_grpc" grpc-nginx "http://127.0.0.1:$GRPC_PROXY_PORT/bench.Echo/Echo"
+    [[ $ONLY_NGINX == 1 ]] || "${1}_grpc" grpc-apigw "http://127.0.0.1:$GRPC_APIGW_PORT/bench.Echo/Echo"
+}
+
 all_targets() {
-    nginx_targets "$1"
-    if [[ $ONLY_NGINX != 1 ]]; then
-        apigw_scenarios "$1"
+    if protocol http; then
+        nginx_targets "$1"
+        if [[ $ONLY_NGINX != 1 ]]; then
+            apigw_scenarios "$1"
+        fi
+    fi
+    if protocol ws; then
+        ws_targets "$1"
+    fi
+    if protocol grpc; then
+        grpc_targets "$1"
     fi
 }
 
@@ -257,6 +462,7 @@ report() {
 import json, os, sys
 
 results_file, json_out = sys.argv[1], sys.argv[2]
+env_size = os.environ["MESSAGE_SIZE"]
 rows = []
 with open(results_file) as f:
     for line in f:
@@ -303,6 +509,9 @@ pairs += [("apigw-redis-policies", "apigw-policies"), ("apigw-redis-state", "api
 pairs += [("apigw-access-log", "apigw")]
 # Request metrics recorded (apigw) against not (APIGW_METRICS=off).
 pairs += [("apigw", "apigw-metrics-off")]
+# WebSocket round trips and unary gRPC calls: apigw against nginx, nginx against the backend.
+pairs += [("ws-apigw", "ws-nginx"), ("ws-nginx", "ws-direct"),
+          ("grpc-apigw", "grpc-nginx"), ("grpc-nginx", "grpc-direct")]
 for a, b in pairs:
     if a in by_name and b in by_name:
         ratios.append({"a": a, "b": b, "rps": ratio(a, b, "rps"),
@@ -320,6 +529,9 @@ for r in rows:
 for q in ratios:
     fmt = lambda v: "n/a" if v is None else f"{v:.2f}"
     print(f"ratio {q['a']}/{q['b']} rps: {fmt(q['rps'])}   p50: {fmt(q['p50'])}   p99: {fmt(q['p99'])}")
+if any(r["name"].startswith(("ws-", "grpc-")) for r in rows):
+    print(f"rps of ws-*: WebSocket round trips (a {env_size}-byte message and its echo) per second; "
+          f"of grpc-*: unary gRPC calls ({env_size}-byte message) per second")
 if any(r["errors"] for r in rows):
     print("WARNING: some targets had errors (non-2xx/3xx responses or socket errors); see raw wrk output")
 
@@ -333,10 +545,11 @@ doc = {
         "only_nginx": env["ONLY_NGINX"] == "1",
         "apigw_bin": None if env["ONLY_NGINX"] == "1" else env["APIGW_BIN"],
         "apigw_worker_threads": 1, "nginx_worker_processes": 1,
+        "protocols": env["PROTOCOLS"].split(","), "message_size": int(env["MESSAGE_SIZE"]),
     },
     "env": {
         "git_commit": env.get("GIT_COMMIT", ""), "nginx": env.get("NGINX_VERSION", ""),
-        "wrk": env.get("WRK_VERSION", ""), "kernel": os.uname().release, "cpus": os.cpu_count(),
+        "wrk": env.get("WRK_VERSION", ""), "h2load": env.get("H2LOAD_VERSION", ""), "kernel": os.uname().release, "cpus": os.cpu_count(),
     },
     "results": rows,
     "ratios": ratios,
@@ -359,7 +572,12 @@ valid_duration "$WARMUP" || die "bad WARMUP '$WARMUP' (e.g. 2s, 0)"
 if [[ $ONLY_NGINX != 1 && ! -x $APIGW_BIN ]]; then
     die "apigw binary '$APIGW_BIN' not found or not executable (build it with 'cargo build --release', set APIGW_BIN, or run with ONLY_NGINX=1)"
 fi
+for p in ${PROTOCOLS//,/ }; do
+    [[ $p == http || $p == ws || $p == grpc ]] || die "bad PROTOCOLS '$PROTOCOLS' (a comma-separated list of http, ws, grpc)"
+done
+[[ $MESSAGE_SIZE =~ ^[0-9]+$ ]] && ((MESSAGE_SIZE >= 1)) || die "MESSAGE_SIZE must be a positive integer"
 ensure_tools
+check_examples
 
 TMP=$(mktemp -d /tmp/apigw-bench.XXXXXX)
 chmod 755 "$TMP" # nginx workers run as an unprivileged user when started as root
@@ -369,10 +587,14 @@ RESULTS="$TMP/results.tsv"
 : >"$RESULTS"
 JSON_OUT="$OUT_DIR/result-$TS.json"
 
-log "servers on CPU(s) $SERVER_CPUS, wrk on CPU(s) $WRK_CPUS; temp dir $TMP"
+log "servers on CPU(s) $SERVER_CPUS, load generators on CPU(s) $WRK_CPUS; protocols $PROTOCOLS; temp dir $TMP"
 start_nginx nginx-backend nginx-backend.conf.tmpl "$BACKEND_PORT"
-start_nginx nginx-proxy nginx-proxy.conf.tmpl "$PROXY_PORT" "BACKEND_PORT=$BACKEND_PORT"
-if [[ $ONLY_NGINX == 1 ]]; then
+if protocol http; then
+    start_nginx nginx-proxy nginx-proxy.conf.tmpl "$PROXY_PORT" "BACKEND_PORT=$BACKEND_PORT"
+fi
+if ! protocol http; then
+    :
+elif [[ $ONLY_NGINX == 1 ]]; then
     log "ONLY_NGINX=1: skipping apigw"
 else
     start_apigw
@@ -407,6 +629,7 @@ else
         REDIS_CALLS_BEFORE=$(redis_calls)
     fi
 fi
+start_proto_servers
 
 all_targets verify
 mkdir -p "$RAW_DIR"
@@ -415,7 +638,7 @@ for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
     all_targets measure
 done
 
-if [[ -n $REDIS_URL ]]; then
+if protocol http && [[ -n $REDIS_URL && $ONLY_NGINX != 1 ]]; then
     # Requests apigw-redis answered (wrk's counts in the raw files) against Redis commands.
     redis_requests=$(cat "$RAW_DIR"/apigw-redis-policies*.txt "$RAW_DIR"/apigw-redis-state*.txt 2>/dev/null | awk '/requests in/ { n += $1 } END { print n + 0 }')
     redis_cmds=$(($(redis_calls) - REDIS_CALLS_BEFORE))
@@ -426,7 +649,8 @@ fi
 GIT_COMMIT=$(git rev-parse --short HEAD 2>/dev/null || true)
 NGINX_VERSION=$(nginx -v 2>&1 | sed 's|^nginx version: ||')
 WRK_VERSION=$(wrk --version 2>&1 | head -n 1 | awk '{print $2}' || true)
+H2LOAD_VERSION=$(h2load --version 2>/dev/null | awk '{print $2}' || true)
 RAW_DIR_REL="bench/out/raw-$TS"
 export TS DURATION WARMUP ROUNDS CONNECTIONS THREADS SERVER_CPUS WRK_CPUS ONLY_NGINX APIGW_BIN \
-    RAW_DIR_REL GIT_COMMIT NGINX_VERSION WRK_VERSION
+    RAW_DIR_REL GIT_COMMIT NGINX_VERSION WRK_VERSION H2LOAD_VERSION PROTOCOLS MESSAGE_SIZE
 report
