@@ -63,24 +63,6 @@ Plugins:
     )
 }
 
-/// The group id and each API's id, from `apigw apis`.
-fn ids(gw: &Gateway) -> (String, BTreeMap<String, String>) {
-    let (ok, out) = gw.cli(&["apis"]);
-    assert!(ok, "{out}");
-    let between = |l: &str| l.split(['(', ')']).nth(1).unwrap().to_string();
-    let group = out
-        .lines()
-        .find(|l| l.starts_with("group shop "))
-        .map(between)
-        .unwrap_or_else(|| panic!("no group in {out}"));
-    let apis = out
-        .lines()
-        .filter_map(|l| l.trim_start().strip_prefix("api "))
-        .map(|l| (l.split(' ').next().unwrap().to_string(), between(l)))
-        .collect();
-    (group, apis)
-}
-
 /// One scrape of `/metrics`: every sample, by name and label set.
 struct Scrape {
     text: String,
@@ -178,7 +160,7 @@ async fn every_request_is_counted_once_by_api_status_class_and_code() {
         &config(backend),
         &[("APIGW_DEFAULT_DOMAIN_DAILY_QUOTA", "1")],
     );
-    let (group, apis) = ids(&gw);
+    let (group, apis) = support::api_ids(&gw, "shop");
     let id = |name: &str| apis[name].as_str();
     let at = |name: &'static str| {
         let (group, api) = (group.clone(), apis[name].clone());

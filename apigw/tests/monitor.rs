@@ -10,7 +10,6 @@ mod support;
 
 use apigw_store::TestDatabase;
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use support::{admin_call, eventually, get, mgmt_call, send, Gateway};
 
@@ -79,24 +78,6 @@ fn utc(secs: i64) -> String {
         .unwrap()
 }
 
-/// The group id and each API's id (`apigw apis`).
-fn ids(gw: &Gateway) -> (String, BTreeMap<String, String>) {
-    let (ok, out) = gw.cli(&["apis"]);
-    assert!(ok, "{out}");
-    let between = |l: &str| l.split(['(', ')']).nth(1).unwrap().to_string();
-    let group = out
-        .lines()
-        .find(|l| l.starts_with("group watched "))
-        .map(between)
-        .unwrap_or_else(|| panic!("no group in {out}"));
-    let apis = out
-        .lines()
-        .filter_map(|l| l.trim_start().strip_prefix("api "))
-        .map(|l| (l.split(' ').next().unwrap().to_string(), between(l)))
-        .collect();
-    (group, apis)
-}
-
 /// A successful SDK answer's body.
 fn ok(out: Value, what: &str) -> Value {
     assert_eq!(out["ok"], true, "{what}: {out}");
@@ -139,7 +120,7 @@ async fn known_traffic_gives_exact_series_through_the_official_sdks() {
     let dir = tempfile::tempdir().unwrap();
     support::apply(dir.path(), &config(backend)).expect("apply");
     let gw = Gateway::start_in_with_env(dir, &env());
-    let (gid, apis) = ids(&gw);
+    let (gid, apis) = support::api_ids(&gw, "watched");
     let api = apis["through"].clone();
 
     let minute = fresh_minute().await;

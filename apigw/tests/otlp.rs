@@ -147,24 +147,6 @@ fn config(backend: SocketAddr) -> String {
     )
 }
 
-/// The group id and the API ids, from `apigw apis`.
-fn ids(gw: &Gateway) -> (String, BTreeMap<String, String>) {
-    let (ok, out) = gw.cli(&["apis"]);
-    assert!(ok, "{out}");
-    let between = |l: &str| l.split(['(', ')']).nth(1).unwrap().to_string();
-    let group = out
-        .lines()
-        .find(|l| l.starts_with("group shop "))
-        .map(between)
-        .unwrap_or_else(|| panic!("no group in {out}"));
-    let apis = out
-        .lines()
-        .filter_map(|l| l.trim_start().strip_prefix("api "))
-        .map(|l| (l.split(' ').next().unwrap().to_string(), between(l)))
-        .collect();
-    (group, apis)
-}
-
 async fn get_with(gw: &Gateway, path: &str, headers: &[(&str, &str)]) -> Resp {
     send(gw.http, "GET", "localhost", path, headers, b"").await
 }
@@ -212,7 +194,7 @@ async fn each_request_is_a_span_in_the_callers_trace_and_the_backends_parent() {
         &config(backend().await),
         &[("APIGW_OTLP_ENDPOINT", &format!("http://{at}"))],
     );
-    let (group, apis) = ids(&gw);
+    let (group, apis) = support::api_ids(&gw, "shop");
 
     // A caller in a trace: the span is its child, and the backend's parent.
     let traceparent = format!("00-{CALLER_TRACE}-{CALLER_SPAN}-01");

@@ -752,3 +752,21 @@ pub fn get_api_yaml(name: &str, path: &str, auth: &str, backend: SocketAddr) -> 
         DeployTo: [RELEASE]"#
     )
 }
+
+/// The id of `group` and the id of each API by name, from `apigw apis`.
+pub fn api_ids(gw: &Gateway, group: &str) -> (String, std::collections::BTreeMap<String, String>) {
+    let (ok, out) = gw.cli(&["apis"]);
+    assert!(ok, "{out}");
+    let between = |l: &str| l.split(['(', ')']).nth(1).unwrap().to_string();
+    let group = out
+        .lines()
+        .find(|l| l.starts_with(&format!("group {group} ")))
+        .map(between)
+        .unwrap_or_else(|| panic!("no group {group} in {out}"));
+    let apis = out
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("api "))
+        .map(|l| (l.split(' ').next().unwrap().to_string(), between(l)))
+        .collect();
+    (group, apis)
+}

@@ -12,8 +12,8 @@ mod certs;
 mod ops;
 mod paths;
 mod plugins;
-mod targets;
 mod prune;
+mod targets;
 pub mod traffic;
 
 pub use apps::{AppSpec, DEFAULT_SECRET_GRACE};

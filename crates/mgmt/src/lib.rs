@@ -169,7 +169,13 @@ impl Management {
             .await?;
         let params = Params::new(signed.parsed.params.clone());
         let control = self.control.as_account(signed.account_id);
-        actions::dispatch(&control, self.monitor.as_deref(), &signed.parsed.action, &params).await
+        actions::dispatch(
+            &control,
+            self.monitor.as_deref(),
+            &signed.parsed.action,
+            &params,
+        )
+        .await
     }
 
     /// Checks a signed request as every call is checked (signature, AccessKey, timestamp
