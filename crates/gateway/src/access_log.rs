@@ -105,23 +105,34 @@ impl AccessLog {
     /// Waits (at most `within`) until every entry logged before is written and flushed; false
     /// when that did not happen in time. For shutdown.
     pub fn flush(&self, within: Duration) -> bool {
-        let deadline = Instant::now() + within;
-        let (done_tx, done_rx) = sync_channel(1);
-        let mut msg = Msg::Flush(done_tx);
-        loop {
-            match self.tx.try_send(msg) {
-                Ok(()) => break,
-                Err(TrySendError::Full(m)) if Instant::now() < deadline => {
-                    msg = m;
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-                Err(_) => return false,
-            }
-        }
-        done_rx
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .is_ok()
+        flush_queue(&self.tx, Msg::Flush, within)
     }
+}
+
+/// Puts a flush request (made by `flush` from the answer's sender) on a writer thread's bounded
+/// queue, retrying while the queue is full, then waits for the answer; false when either did
+/// not happen within `within`. Shared by the access log and the OTLP exporter (shutdown).
+pub(crate) fn flush_queue<M>(
+    queue: &SyncSender<M>,
+    flush: impl FnOnce(SyncSender<()>) -> M,
+    within: Duration,
+) -> bool {
+    let deadline = Instant::now() + within;
+    let (done_tx, done_rx) = sync_channel(1);
+    let mut msg = flush(done_tx);
+    loop {
+        match queue.try_send(msg) {
+            Ok(()) => break,
+            Err(TrySendError::Full(m)) if Instant::now() < deadline => {
+                msg = m;
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(_) => return false,
+        }
+    }
+    done_rx
+        .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        .is_ok()
 }
 
 /// How long the writer sleeps between two looks at the channel. It polls rather than

@@ -30,8 +30,8 @@ use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider, SpanData, SpanProcessor};
 use opentelemetry_sdk::Resource;
 use prometheus_client::metrics::counter::Counter;
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError, TrySendError};
-use std::time::{Duration, Instant};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError};
+use std::time::Duration;
 
 /// Spans waiting for the exporter at most; beyond, new ones are dropped (OpenTelemetry's
 /// default queue size, `OTEL_BSP_MAX_QUEUE_SIZE`).
@@ -176,22 +176,7 @@ impl Tracing {
     /// Waits (at most `within`) until the spans ended before are sent (or given up); false
     /// when that did not happen in time. For shutdown.
     pub fn flush(&self, within: Duration) -> bool {
-        let deadline = Instant::now() + within;
-        let (done_tx, done_rx) = sync_channel(1);
-        let mut msg = Msg::Flush(done_tx);
-        loop {
-            match self.queue.try_send(msg) {
-                Ok(()) => break,
-                Err(TrySendError::Full(m)) if Instant::now() < deadline => {
-                    msg = m;
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-                Err(_) => return false,
-            }
-        }
-        done_rx
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .is_ok()
+        crate::access_log::flush_queue(&self.queue, Msg::Flush, within)
     }
 }
 
