@@ -60,15 +60,7 @@ fn ok(out: Value, what: &str) -> Value {
     out["body"].clone()
 }
 
-/// (status, code, message) of a refused call.
-fn err(out: &Value) -> (u64, String, String) {
-    assert_eq!(out["ok"], false, "{out}");
-    (
-        out["status"].as_u64().unwrap_or(0),
-        out["code"].as_str().unwrap_or("").to_string(),
-        out["message"].as_str().unwrap_or("").to_string(),
-    )
-}
+use support::refused_call as err;
 
 fn code(out: &Value) -> (u64, String) {
     let (status, code, _) = err(out);

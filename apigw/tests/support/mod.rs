@@ -770,3 +770,13 @@ pub fn api_ids(gw: &Gateway, group: &str) -> (String, std::collections::BTreeMap
         .collect();
     (group, apis)
 }
+
+/// (status, code, message) of a management call an SDK driver reports as refused.
+pub fn refused_call(out: &serde_json::Value) -> (u64, String, String) {
+    assert_eq!(out["ok"], false, "{out}");
+    (
+        out["status"].as_u64().unwrap_or(0),
+        out["code"].as_str().unwrap_or("").to_string(),
+        out["message"].as_str().unwrap_or("").to_string(),
+    )
+}
