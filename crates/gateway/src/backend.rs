@@ -1,6 +1,7 @@
 //! The backend HTTP(S) client (pooled, keep-alive) and how its failures map to error codes.
 
 use crate::body::GwBody;
+use crate::h1pool::H1Pool;
 use crate::reject::{BackendFailure, Cause, Reject};
 use crate::snapshot::HttpBackend;
 use apigw_model::backend_address::BackendPolicy;
@@ -9,7 +10,6 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::dns::{GaiResolver, Name};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use std::error::Error as _;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -65,6 +65,18 @@ impl std::error::Error for ResolveError {
     }
 }
 
+impl Resolver {
+    /// The system resolver checking what names resolve to against `policy` (`root`: for the
+    /// root account's APIs).
+    pub fn new(policy: Arc<BackendPolicy>, root: bool) -> Resolver {
+        Resolver {
+            gai: GaiResolver::new(),
+            policy,
+            root,
+        }
+    }
+}
+
 impl tower_service::Service<Name> for Resolver {
     type Response = std::vec::IntoIter<std::net::SocketAddr>;
     type Error = ResolveError;
@@ -96,10 +108,12 @@ impl tower_service::Service<Name> for Resolver {
     }
 }
 
-/// One worker's backend clients for the APIs of the root account or of other accounts: HTTP/1.1
-/// or HTTP/2 as TLS negotiates it (ALPN) for `http://` and `https://` backends, and HTTP/2 with
-/// prior knowledge for `h2c://` ones (gRPC without TLS).
+/// One worker's backend clients for the APIs of the root account or of other accounts: the
+/// lean HTTP/1.1 pool for plain `http://` backends ([`H1Pool`]); HTTP/1.1 or HTTP/2 as TLS
+/// negotiates it (ALPN) for `https://` backends and for protocol upgrades (WebSocket); HTTP/2
+/// with prior knowledge for `h2c://` ones (gRPC without TLS).
 pub struct Pool {
+    pub h1: H1Pool,
     pub http: Client,
     pub h2c: Client,
 }
@@ -107,9 +121,16 @@ pub struct Pool {
 impl Pool {
     pub fn new(policy: Arc<BackendPolicy>, root: bool) -> Pool {
         Pool {
+            h1: H1Pool::new(Resolver::new(policy.clone(), root)),
             http: new_client(policy.clone(), root, false),
             h2c: new_client(policy, root, true),
         }
+    }
+
+    /// Whether a request to `backend` goes through the lean HTTP/1.1 pool: a plain `http://`
+    /// backend, and no protocol upgrade asked for.
+    pub fn lean(backend: &HttpBackend, upgrade: bool) -> bool {
+        !upgrade && !backend.h2c && backend.scheme == http::uri::Scheme::HTTP
     }
 
     /// The client that speaks to `backend`.
@@ -159,7 +180,7 @@ pub fn new_client(policy: Arc<BackendPolicy>, root: bool, h2c: bool) -> Client {
 /// Maps a failed backend call to its documented code, by the type of the error found in its
 /// source chain: [`ResolveError`] → `D504RE`, a TLS error (`rustls::Error`) on an HTTPS
 /// backend → `D504CS`, anything else → `D504CO`.
-pub fn classify(err: &hyper_util::client::legacy::Error, backend: &HttpBackend) -> Reject {
+pub fn classify(err: &(dyn std::error::Error + 'static), backend: &HttpBackend) -> Reject {
     let reason = root_cause(err);
     let mut tls = false;
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
@@ -204,7 +225,7 @@ fn is_tls_error(e: &(dyn std::error::Error + 'static)) -> bool {
     }
 }
 
-fn root_cause(err: &hyper_util::client::legacy::Error) -> String {
+fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
     let mut last = err.to_string();
     let mut src = err.source();
     while let Some(e) = src {

@@ -202,7 +202,10 @@ impl Worker {
         let mut shutting_down = false;
         let served = match self.admit() {
             Some(_in_flight) => {
-                let serving = AssertUnwindSafe(self.serve(req, conn, &request_id, &mut trace));
+                // Boxed once here: the wrappers below (and hyper, which moves this request's
+                // future into its dispatcher) then move a pointer, not the pipeline's state.
+                let serving =
+                    AssertUnwindSafe(Box::pin(self.serve(req, conn, &request_id, &mut trace)));
                 match self.before_deadline(serving.catch_unwind()).await {
                     Some(Ok(served)) => served,
                     Some(Err(panic)) => Err(internal_error(&request_id, &*panic)),
@@ -303,6 +306,13 @@ impl Worker {
                 resp.body().size_hint().exact()
             },
         });
+    }
+
+    /// Closes this worker's plain-HTTP backend connections unused for
+    /// [`crate::h1pool::IDLE_TIMEOUT`] (the server calls it every few seconds).
+    pub fn sweep_idle(&self) {
+        self.client.h1.sweep();
+        self.tenant_client.h1.sweep();
     }
 
     /// Requests in flight on this worker now.
@@ -1236,9 +1246,10 @@ impl Worker {
         };
         *out.headers_mut() = headers;
 
-        let resp = match self.exchange(out, backend, upload, api.root).await {
+        let upgrade = ctx.upgrade.is_some();
+        let resp = match self.exchange(out, backend, upload, api.root, upgrade).await {
             Err(reject) => return Err(reject),
-            Ok(Err(e)) => return Err(backend::classify(&e, backend)),
+            Ok(Err(e)) => return Err(backend::classify(&*e, backend)),
             Ok(Ok(resp)) => resp,
         };
         if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
@@ -1281,22 +1292,42 @@ impl Worker {
         backend: &HttpBackend,
         upload: Option<Arc<UploadProgress>>,
         root: bool,
-    ) -> Result<Result<Response<Incoming>, hyper_util::client::legacy::Error>, Reject> {
-        let timeout = backend.timeout;
+        upgrade: bool,
+    ) -> Result<Result<Response<Incoming>, BackendError>, Reject> {
         let pool = if root {
             &self.client
         } else {
             &self.tenant_client
         };
-        let client = pool.for_backend(backend);
+        if backend::Pool::lean(backend, upgrade) {
+            let mut out = out;
+            // HTTP/1.1 on the wire names the target in origin form (`/path?query`).
+            let origin_form = out.uri().path_and_query().cloned();
+            *out.uri_mut() =
+                Uri::from(origin_form.unwrap_or_else(|| PathAndQuery::from_static("/")));
+            let sent = pool.h1.send(out, backend);
+            return self.bounded(sent, backend.timeout, upload).await;
+        }
+        let sent = pool.for_backend(backend).request(out);
+        self.bounded(sent, backend.timeout, upload).await
+    }
+
+    /// `call`'s answer, or `D504TO` when the backend takes longer than `timeout` (counted from
+    /// the end of the upload when the client streams its body, see [`Worker::exchange`]).
+    async fn bounded<E: std::error::Error + Send + Sync + 'static>(
+        &self,
+        call: impl std::future::Future<Output = Result<Response<Incoming>, E>>,
+        timeout: Duration,
+        upload: Option<Arc<UploadProgress>>,
+    ) -> Result<Result<Response<Incoming>, BackendError>, Reject> {
         let timed_out =
             || Reject::new(&codes::D504TO, &[]).because(Cause::Backend(BackendFailure::Timeout));
+        let request = async move { call.await.map_err(|e| Box::new(e) as BackendError) };
         let Some(upload) = upload else {
-            return tokio::time::timeout(timeout, client.request(out))
+            return tokio::time::timeout(timeout, request)
                 .await
                 .map_err(|_| timed_out());
         };
-        let request = client.request(out);
         tokio::pin!(request);
         let mut deadline = Instant::now() + timeout;
         loop {
@@ -1317,6 +1348,9 @@ impl Worker {
         }
     }
 }
+
+/// A failed backend call, classified by [`backend::classify`] from its type.
+type BackendError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The gateway's code of an answer the response phase rewrote (errorMapping keeps it in
 /// `X-Ca-Error-Code`).

@@ -23,6 +23,7 @@ pub mod canned;
 pub mod compress;
 pub mod cors;
 pub mod grpc;
+pub mod h1pool;
 pub mod handler;
 pub mod ipcontrol;
 pub mod metrics;

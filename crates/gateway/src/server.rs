@@ -116,6 +116,7 @@ async fn run_worker(
     builder.http2().timer(TokioTimer::new());
     let graceful = GracefulShutdown::new();
     let mut backoff = Backoff::default();
+    let sweeper = tokio::spawn(sweep_idle(Arc::downgrade(&worker)));
 
     loop {
         let failed = tokio::select! {
@@ -149,6 +150,7 @@ async fn run_worker(
     }
     drop(plain);
     drop(tls_listener);
+    sweeper.abort();
     // Idle connections close now, busy ones once their request is answered (HTTP/1 without
     // keep-alive, HTTP/2 after GOAWAY).
     let drain = graceful.shutdown();
@@ -168,6 +170,20 @@ async fn run_worker(
                 "shutdown: connections still open {} ms after the deadline are closed",
                 FLUSH.as_millis()
             );
+        }
+    }
+}
+
+/// Every 10 s, closes the worker's backend connections left unused too long (until the
+/// worker is gone).
+async fn sweep_idle(worker: std::sync::Weak<Worker>) {
+    let mut every = tokio::time::interval(Duration::from_secs(10));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        match worker.upgrade() {
+            Some(worker) => worker.sweep_idle(),
+            None => return,
         }
     }
 }
