@@ -20,6 +20,11 @@ mod serve_config;
 mod serving;
 
 use clap::{Parser, Subcommand};
+
+/// mimalloc serves the proxy's many small, short-lived allocations faster than glibc's malloc
+/// (measured: bench/README.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
