@@ -29,7 +29,12 @@
 #                 grpc-nginx, grpc-apigw; h2load against grpc_echo.rs). ws and grpc need
 #                 `cargo build --release --examples -p apigw`)
 #   MESSAGE_SIZE=64 (bytes of each WebSocket message and gRPC message)
-#   EXAMPLES_DIR=target/release/examples (where ws_echo, ws_load and grpc_echo are)
+#   EXAMPLES_DIR=target/release/examples (where ws_echo, ws_load, grpc_echo and hyper_proxy
+#                 are; with hyper_proxy built, target hyper-floor: a minimal hyper proxy doing no
+#                 gateway work, the floor apigw's proxy core sits on)
+#   PINGAP_BIN=   (a pingap binary, e.g. ~/.cargo/bin/pingap from `cargo install pingap
+#                 --version 0.13.1 --locked`: target pingap, one location to the same backend,
+#                 one worker thread, beside apigw on the anonymous API)
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -67,6 +72,9 @@ SCENARIOS=${SCENARIOS:-}
 PROTOCOLS=${PROTOCOLS:-http}
 MESSAGE_SIZE=${MESSAGE_SIZE:-64}
 EXAMPLES_DIR=${EXAMPLES_DIR:-target/release/examples}
+PINGAP_BIN=${PINGAP_BIN:-}
+HYPER_FLOOR_PORT=18110
+PINGAP_PORT=18111
 WS_BACKEND_PORT=18101
 GRPC_BACKEND_PORT=18102
 WS_PROXY_PORT=18103
@@ -140,10 +148,28 @@ verify() {
     code=${resp##*$'\n'}
     body=${resp%$'\n'*}
     body=${body%$'\n'}
+    if [[ $name == *json10k* ]]; then
+        verify_json10k "$name" "$url" "$code"
+        return 0
+    fi
     if [[ $code != 200 || $body != "$EXPECT_BODY" ]]; then
         die "$name: GET $url answered HTTP '$code' with body '$(printf '%s' "$body" | head -c 300)'; expected 200 '$EXPECT_BODY'"
     fi
     log "verified $name: 200 '$body'"
+}
+
+# verify_json10k NAME URL CODE : the 10 KB JSON document, gzip-compressed for the -gzip targets
+# (asked for with Accept-Encoding: gzip), as it is for the others.
+verify_json10k() {
+    local name=$1 url=$2 code=$3 encoding want=identity
+    [[ $name == *-gzip ]] && want=gzip
+    [[ $code == 200 ]] || die "$name: GET $url answered HTTP '$code'; expected 200"
+    encoding=$(curl -s --max-time 5 -o /dev/null -D - -H 'Host: localhost' \
+        ${CURL_HEADERS[@]+"${CURL_HEADERS[@]}"} "$url" |
+        awk -F': *' 'tolower($1) == "content-encoding" { gsub(/\r/, "", $2); print $2 }')
+    [[ ${encoding:-identity} == "$want" ]] ||
+        die "$name: GET $url answered Content-Encoding '${encoding:-identity}'; expected '$want'"
+    log "verified $name: 200, Content-Encoding ${encoding:-identity}"
 }
 
 # run_wrk DURATION URL OUTFILE [extra wrk args] : wrk on WRK_CPUS, bounded by timeout.
@@ -320,13 +346,58 @@ check_examples() {
 }
 
 # start_echo NAME BIN PORT : an echo backend (an example of the apigw crate) on SERVER_CPUS.
-start_echo() {
+start_echo() { # NAME BIN PORT [more args for BIN]
     local name=$1 bin=$2 port=$3 pid
     port_in_use "$port" && die "port 127.0.0.1:$port is already in use"
-    taskset -c "$SERVER_CPUS" "$bin" "127.0.0.1:$port" >"$TMP/$name.log" 2>&1 &
+    taskset -c "$SERVER_CPUS" "$bin" "127.0.0.1:$port" "${@:4}" >"$TMP/$name.log" 2>&1 &
     pid=$!
     PIDS+=("$pid")
     wait_port "$name" "$port" "$pid" "$TMP/$name.log"
+}
+
+# json_10k FILE : a 10 KB JSON document (text that compresses about as real JSON does).
+json_10k() {
+    mkdir -p "$(dirname "$1")"
+    python3 - "$1" <<'PY'
+import json, random, sys
+random.seed(1)
+words = "alpha beta gamma delta epsilon zeta eta theta iota kappa".split()
+items, text = [], ""
+while len(text) < 10240:
+    items.append({"id": len(items), "name": " ".join(random.choice(words) for _ in range(3)),
+                  "price": round(random.uniform(1, 500), 2), "tags": random.sample(words, 2)})
+    text = json.dumps({"items": items})
+with open(sys.argv[1], "w") as f:
+    f.write(text[:10240 - 2].rsplit("},", 1)[0] + "}]}")
+PY
+}
+
+# start_pingap : pingap (PINGAP_BIN) on PINGAP_PORT with one location to the backend, one
+# worker thread, no access log (pingap's TOML configuration, written here).
+start_pingap() {
+    local dir="$TMP/pingap"
+    mkdir -p "$dir/conf"
+    cat >"$dir/conf/pingap.toml" <<TOML
+[basic]
+threads = 1
+log_level = "WARN"
+
+[upstreams.backend]
+addrs = ["127.0.0.1:$BACKEND_PORT"]
+
+[locations.all]
+upstream = "backend"
+path = "/"
+
+[servers.bench]
+addr = "127.0.0.1:$PINGAP_PORT"
+locations = ["all"]
+TOML
+    port_in_use "$PINGAP_PORT" && die "port 127.0.0.1:$PINGAP_PORT is already in use"
+    taskset -c "$SERVER_CPUS" "$PINGAP_BIN" -c "$dir/conf" >"$dir/pingap.log" 2>&1 &
+    local pid=$!
+    PIDS+=("$pid")
+    wait_port pingap "$PINGAP_PORT" "$pid" "$dir/pingap.log"
 }
 
 # start_proto_servers : for PROTOCOLS ws and grpc, the echo backends, nginx in front of them
@@ -366,6 +437,17 @@ nginx_targets() {
     local fn=$1
     "$fn" backend-direct "http://127.0.0.1:$BACKEND_PORT/hello"
     "$fn" nginx-proxy "http://127.0.0.1:$PROXY_PORT/hello"
+    # The gzip scenario's baselines: the 10 KB JSON document as it is, and compressed by nginx.
+    "$fn" nginx-proxy-json10k "http://127.0.0.1:$PROXY_PORT/json10k"
+    "$fn" nginx-proxy-json10k-gzip "http://127.0.0.1:$PROXY_PORT/gzip/json10k" -H "Accept-Encoding: gzip"
+    # The floor a proxy built on hyper sets: apigw/examples/hyper_proxy.rs, no gateway work.
+    if [[ -x $EXAMPLES_DIR/hyper_proxy ]]; then
+        "$fn" hyper-floor "http://127.0.0.1:$HYPER_FLOOR_PORT/hello"
+    fi
+    # A peer: pingap (Pingora-based), one location proxying to the same backend.
+    if [[ -n $PINGAP_BIN ]]; then
+        "$fn" pingap "http://127.0.0.1:$PINGAP_PORT/hello"
+    fi
 }
 
 # apigw scenarios: the single place to add more. Names should start with "apigw" (each gets
@@ -386,7 +468,7 @@ apigw_scenarios() {
     fi
     # APP-signed (HmacSHA256), pre-signed once by the independent reference signer; no
     # timestamp or nonce, so every request of the run verifies (one HMAC per request).
-    local sig state_sig
+    local sig state_sig full_sig
     sig=$(sign_path /signed)
     state_sig=$(sign_path /state)
     # ipControl plugin bound (ALLOW list of three blocks, the caller in the last).
@@ -400,6 +482,11 @@ apigw_scenarios() {
     local state_args=(-H "Accept: application/json" -H "X-Ca-Key: bench-key"
         -H "X-Ca-Signature-Headers: X-Ca-Key" -H "X-Ca-Signature: $state_sig" -s "$BENCH_DIR/nonce.lua")
     $fn apigw-state "http://127.0.0.1:$APIGW_PORT/state" "${state_args[@]}"
+    # APP-signed with a fresh nonce each request and nothing else: its CPU per request over
+    # the anonymous API's is reported (target: at most 2 us).
+    $fn apigw-signed-nonce "http://127.0.0.1:$APIGW_PORT/signed" -H "Accept: application/json" \
+        -H "X-Ca-Key: bench-key" -H "X-Ca-Signature-Headers: X-Ca-Key" -H "X-Ca-Signature: $sig" \
+        -s "$BENCH_DIR/nonce.lua"
     if [[ -n $REDIS_URL ]]; then
         # The same trafficControl + ipControl API, its counter in Redis (one script per request).
         $fn apigw-redis-policies "http://127.0.0.1:$REDIS_APIGW_PORT/policies"
@@ -409,12 +496,23 @@ apigw_scenarios() {
     # 10 declared parameters validated and mapped (hello_params in gateway.yaml.tmpl).
     $fn apigw-params "http://127.0.0.1:$APIGW_PORT/params/4242/orders/9007199254740993?q=phone&page=3&sort=desc&price=19.99&verbose=true" \
         -H "X-Trace: 0123456789abcdef" -H "X-Tenant: acme"
+    # The full path: signature with a fresh nonce, the 10 parameters mapped, trafficControl
+    # counted, ipControl bound (hello_full).
+    local full_query="q=phone&page=3&sort=desc&price=19.99&verbose=true"
+    full_sig=$(sign_path /full/4242/orders/9007199254740993 "$full_query")
+    $fn apigw-full "http://127.0.0.1:$APIGW_PORT/full/4242/orders/9007199254740993?$full_query" \
+        -H "X-Trace: 0123456789abcdef" -H "X-Tenant: acme" -H "Accept: application/json" \
+        -H "X-Ca-Key: bench-key" -H "X-Ca-Signature-Headers: X-Ca-Key" -H "X-Ca-Signature: $full_sig" \
+        -s "$BENCH_DIR/nonce.lua"
+    # gzip: the 10 KB JSON document as it is, and compressed as it flows.
+    $fn apigw-json10k "http://127.0.0.1:$APIGW_PORT/json10k"
+    $fn apigw-json10k-gzip "http://127.0.0.1:$APIGW_PORT/json10k" -H "Accept-Encoding: gzip"
 }
 
-# sign_path PATH : the APP signature of `GET PATH` by bench-key with X-Ca-Key signed (no
-# timestamp or nonce among the signed headers), from the independent reference signer.
+# sign_path PATH [QUERY] : the APP signature of `GET PATH[?QUERY]` by bench-key with X-Ca-Key
+# signed (no timestamp or nonce among the signed headers), from the independent reference signer.
 sign_path() {
-    printf '{"method":"GET","path":"%s","secret":"bench-secret-0001","headers":[["Accept","application/json"],["X-Ca-Key","bench-key"],["X-Ca-Signature-Headers","X-Ca-Key"]]}' "$1" |
+    printf '{"method":"GET","path":"%s","query":"%s","secret":"bench-secret-0001","headers":[["Accept","application/json"],["X-Ca-Key","bench-key"],["X-Ca-Signature-Headers","X-Ca-Key"]]}' "$1" "${2:-}" |
         python3 "$REPO_ROOT/sdk/reference_sign.py" | python3 -c 'import json,sys; print(json.load(sys.stdin)["signature"])'
 }
 
@@ -502,8 +600,13 @@ def ratio(a, b, key):
     return round(x / y, 3) if y else None
 
 ratios = []
-pairs = [(r["name"], "nginx-proxy") for r in rows if r["name"].startswith("apigw")]
+pairs = [(r["name"], "nginx-proxy") for r in rows
+         if r["name"].startswith("apigw") and "json10k" not in r["name"]]
 pairs.append(("nginx-proxy", "backend-direct"))
+# The proxy floor hyper sets, and a Pingora-based peer.
+pairs += [("hyper-floor", "nginx-proxy"), ("pingap", "nginx-proxy"), ("apigw", "pingap")]
+# The 10 KB JSON document as it is and gzip-compressed, each against nginx doing the same.
+pairs += [("apigw-json10k", "nginx-proxy-json10k"), ("apigw-json10k-gzip", "nginx-proxy-json10k-gzip")]
 # Cluster runtime state in Redis against the same node keeping it in memory.
 pairs += [("apigw-redis-policies", "apigw-policies"), ("apigw-redis-state", "apigw-state")]
 # The access log written to a file against off.
@@ -513,13 +616,51 @@ pairs += [("apigw", "apigw-metrics-off")]
 # WebSocket round trips and unary gRPC calls: apigw against nginx, nginx against the backend.
 pairs += [("ws-apigw", "ws-nginx"), ("ws-nginx", "ws-direct"),
           ("grpc-apigw", "grpc-nginx"), ("grpc-nginx", "grpc-direct")]
+def paired(a, b):
+    # The median of the per-round ratios: each round measures a and b a few seconds apart, so
+    # this follows a machine whose speed drifts better than the ratio of the medians does.
+    xs, ys = by_name[a]["rounds"], by_name[b]["rounds"]
+    per_round = [x["rps"] / y["rps"] for x, y in zip(xs, ys) if y["rps"]]
+    return round(statistics.median(per_round), 3) if per_round else None
+
 for a, b in pairs:
     if a in by_name and b in by_name:
-        ratios.append({"a": a, "b": b, "rps": ratio(a, b, "rps"),
+        ratios.append({"a": a, "b": b, "rps": ratio(a, b, "rps"), "rps_paired": paired(a, b),
                        "p50": ratio(a, b, "p50_ms"), "p99": ratio(a, b, "p99_ms")})
 
 def ms(v):
     return f"{v:.3f}ms"
+
+# The proxy core's targets, derived from the medians (each None when a target did not run).
+def rps_of(name):
+    return by_name[name]["rps"] if name in by_name else None
+
+def rps_ratio(a, b):
+    # Paired by round (see paired()).
+    return paired(a, b) if a in by_name and b in by_name else None
+
+targets = []
+def target(name, value, goal, ok):
+    targets.append({"target": name, "value": value, "goal": goal,
+                    "met": None if value is None else bool(ok(value))})
+
+target("anonymous apigw/nginx-proxy rps", rps_ratio("apigw", "nginx-proxy"), ">= 1.0", lambda v: v >= 1.0)
+p99 = (round(by_name["apigw"]["p99_ms"] / by_name["nginx-proxy"]["p99_ms"], 3)
+       if "apigw" in by_name and "nginx-proxy" in by_name and by_name["nginx-proxy"]["p99_ms"] else None)
+target("anonymous apigw/nginx-proxy p99", p99, "<= 1.0", lambda v: v <= 1.0)
+# On one core, 1/rps is the CPU time of a request (the backend's share is the same in both).
+signed_us = None
+if "apigw-signed-nonce" in by_name and "apigw" in by_name:
+    per_round = [1e6 / s["rps"] - 1e6 / a["rps"]
+                 for s, a in zip(by_name["apigw-signed-nonce"]["rounds"], by_name["apigw"]["rounds"])
+                 if s["rps"] and a["rps"]]
+    signed_us = round(statistics.median(per_round), 2) if per_round else None
+target("APP-signed, fresh nonce: CPU us/request over anonymous", signed_us, "<= 2.0", lambda v: v <= 2.0)
+target("full path apigw-full/nginx-proxy rps", rps_ratio("apigw-full", "nginx-proxy"), ">= 0.9", lambda v: v >= 0.9)
+plain, gz = rps_ratio("apigw-json10k", "nginx-proxy-json10k"), rps_ratio("apigw-json10k-gzip", "nginx-proxy-json10k-gzip")
+target("gzip 10 KB JSON: (gzip ratio)/(plain ratio)", round(gz / plain, 3) if gz and plain else None,
+       ">= 0.9", lambda v: v >= 0.9)
+target("anonymous apigw/pingap rps", rps_ratio("apigw", "pingap"), "> 1.0", lambda v: v > 1.0)
 
 print()
 print(f"medians of {len(rows[0]['rounds']) if rows else 0} interleaved rounds")
@@ -529,7 +670,11 @@ for r in rows:
     print(f"{r['name']:<20}{r['rps']:>12.0f}{ms(r['p50_ms']):>12}{ms(r['p99_ms']):>12}{r['errors']:>10}   {by_round}")
 for q in ratios:
     fmt = lambda v: "n/a" if v is None else f"{v:.2f}"
-    print(f"ratio {q['a']}/{q['b']} rps: {fmt(q['rps'])}   p50: {fmt(q['p50'])}   p99: {fmt(q['p99'])}")
+    print(f"ratio {q['a']}/{q['b']} rps: {fmt(q['rps'])} (per round: {fmt(q['rps_paired'])})   p50: {fmt(q['p50'])}   p99: {fmt(q['p99'])}")
+for t in targets:
+    if t["value"] is not None:
+        verdict = "met" if t["met"] else "NOT met"
+        print(f"target {t['target']}: {t['value']} (goal {t['goal']}): {verdict}")
 if any(r["name"].startswith(("ws-", "grpc-")) for r in rows):
     print(f"rps of ws-*: WebSocket round trips (a {env_size}-byte message and its echo) per second; "
           f"of grpc-*: unary gRPC calls ({env_size}-byte message) per second")
@@ -554,6 +699,7 @@ doc = {
     },
     "results": rows,
     "ratios": ratios,
+    "targets": targets,
 }
 with open(json_out, "w") as f:
     json.dump(doc, f, indent=2)
@@ -589,9 +735,16 @@ RESULTS="$TMP/results.tsv"
 JSON_OUT="$OUT_DIR/result-$TS.json"
 
 log "servers on CPU(s) $SERVER_CPUS, load generators on CPU(s) $WRK_CPUS; protocols $PROTOCOLS; temp dir $TMP"
+json_10k "$TMP/nginx-backend/json10k.json"
 start_nginx nginx-backend nginx-backend.conf.tmpl "$BACKEND_PORT"
 if protocol http; then
     start_nginx nginx-proxy nginx-proxy.conf.tmpl "$PROXY_PORT" "BACKEND_PORT=$BACKEND_PORT"
+    if [[ -x $EXAMPLES_DIR/hyper_proxy ]]; then
+        start_echo hyper-floor "$EXAMPLES_DIR/hyper_proxy" "$HYPER_FLOOR_PORT" "127.0.0.1:$BACKEND_PORT"
+    fi
+    if [[ -n $PINGAP_BIN ]]; then
+        start_pingap
+    fi
 fi
 if ! protocol http; then
     :
