@@ -13,7 +13,7 @@
 use apigw_gateway::minutes::current_minute;
 use apigw_gateway::Shared;
 use apigw_mgmt::monitor::MonitorSource;
-use apigw_model::monitor::{ApiMinute, MinuteTotals, MINUTES_KEPT, MINUTE_SECS};
+use apigw_model::monitor::{ApiMinute, MinuteDetail, MinuteTotals, MINUTES_KEPT, MINUTE_SECS};
 use apigw_model::Stage;
 use apigw_store::Store;
 use std::collections::HashMap;
@@ -42,23 +42,50 @@ impl MonitorSource for NodeMonitor {
     ) -> Vec<MinuteTotals> {
         let mut minutes = self.shared.api_minutes(api_id, stage, from, to);
         let others = self.store.api_minutes(api_id, stage, from, to, &self.node);
-        match tokio::time::timeout(STORE_WAIT, others).await {
-            Ok(Ok(rows)) => {
-                for (minute, totals) in rows {
-                    let i = usize::try_from((minute - from) / MINUTE_SECS).ok();
-                    if let Some(slot) = i.and_then(|i| minutes.get_mut(i)) {
-                        slot.add(&totals);
-                    }
+        add_others(&mut minutes, from, others, MinuteTotals::add).await;
+        minutes
+    }
+
+    async fn api_minute_details(
+        &self,
+        api_id: &str,
+        stage: Option<Stage>,
+        from: i64,
+        to: i64,
+    ) -> Vec<MinuteDetail> {
+        let mut minutes = self.shared.api_minute_details(api_id, stage, from, to);
+        let others = self
+            .store
+            .api_minute_details(api_id, stage, from, to, &self.node);
+        add_others(&mut minutes, from, others, MinuteDetail::add).await;
+        minutes
+    }
+}
+
+/// Adds the other nodes' rows (`others`, read from the store within [`STORE_WAIT`]) to this
+/// node's `minutes` (one a minute from `from`); this node's alone, with a warning, when the
+/// store does not answer.
+async fn add_others<T>(
+    minutes: &mut [T],
+    from: i64,
+    others: impl std::future::Future<Output = apigw_store::Result<Vec<(i64, T)>>>,
+    add: fn(&mut T, &T),
+) {
+    match tokio::time::timeout(STORE_WAIT, others).await {
+        Ok(Ok(rows)) => {
+            for (minute, value) in rows {
+                let i = usize::try_from((minute - from) / MINUTE_SECS).ok();
+                if let Some(slot) = i.and_then(|i| minutes.get_mut(i)) {
+                    add(slot, &value);
                 }
             }
-            Ok(Err(e)) => {
-                tracing::warn!(target: "apigw::monitor", "other nodes' monitoring data not read, answering with this node's: {e}")
-            }
-            Err(_) => {
-                tracing::warn!(target: "apigw::monitor", "other nodes' monitoring data not read within {STORE_WAIT:?}, answering with this node's")
-            }
         }
-        minutes
+        Ok(Err(e)) => {
+            tracing::warn!(target: "apigw::monitor", "other nodes' monitoring data not read, answering with this node's: {e}")
+        }
+        Err(_) => {
+            tracing::warn!(target: "apigw::monitor", "other nodes' monitoring data not read within {STORE_WAIT:?}, answering with this node's")
+        }
     }
 }
 
@@ -99,7 +126,7 @@ pub async fn write_minutes(
 struct Writer {
     /// The first minute not yet written for good (its counts may still grow).
     since: Option<i64>,
-    written: HashMap<(String, Stage, i64), MinuteTotals>,
+    written: HashMap<(String, Stage, i64), (MinuteTotals, MinuteDetail)>,
 }
 
 impl Writer {
@@ -114,14 +141,17 @@ impl Writer {
             .into_iter()
             .filter(|r| {
                 let key = (r.api_id.clone(), r.stage, r.minute);
-                self.written.get(&key) != Some(&r.totals)
+                self.written
+                    .get(&key)
+                    .is_none_or(|(t, d)| *t != r.totals || *d != r.detail)
             })
             .collect();
         match monitor.store.put_minutes(&monitor.node, &rows).await {
             Ok(()) => {
                 self.since = Some(now);
                 for r in rows {
-                    self.written.insert((r.api_id, r.stage, r.minute), r.totals);
+                    let key = (r.api_id, r.stage, r.minute);
+                    self.written.insert(key, (r.totals, r.detail));
                 }
                 self.written
                     .retain(|(_, _, minute), _| *minute >= now - MINUTE_SECS);

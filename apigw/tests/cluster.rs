@@ -455,7 +455,7 @@ async fn serve_refuses_a_store_it_cannot_use() {
     let (ok, out) = serve_fails(&["--store", db.url()], &[]);
     assert!(!ok);
     assert!(
-        out.contains("version 999") && out.contains("version 3"),
+        out.contains("version 999") && out.contains("version 4"),
         "{out}"
     );
 
@@ -467,7 +467,7 @@ async fn serve_refuses_a_store_it_cannot_use() {
     let (ok, out) = serve_fails(&["--data-dir", dir.path().to_str().unwrap()], &[]);
     assert!(!ok);
     assert!(
-        out.contains("version 999") && out.contains("version 3"),
+        out.contains("version 999") && out.contains("version 4"),
         "{out}"
     );
 }

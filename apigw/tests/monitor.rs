@@ -2,9 +2,11 @@
 //! successes, three backend error statuses, a throttled request, a slow backend — then the
 //! exact per-minute series through the official SDKs (`DescribeApiQpsData`,
 //! `DescribeApiLatencyData`, `DescribeApiTrafficData` with the Tea SDK, `DescribeApiErrorData`
-//! with the legacy one), the documented errors, the series after a restart; and a cluster of
-//! two nodes on one PostgreSQL database, where one node's answer holds both nodes' traffic,
-//! also once the other node is down.
+//! with the legacy one) and apigw's own actions (`DescribeApiCodeData`: the calls by status and
+//! by gateway error code; `DescribeApiLatencyPercentiles`: percentiles within the slow
+//! request's bucket), the documented errors, the series after a restart; and a cluster of two
+//! nodes on one PostgreSQL database, where one node's answer holds both nodes' traffic, also
+//! once the other node is down.
 
 mod support;
 
@@ -197,6 +199,34 @@ async fn known_traffic_gives_exact_series_through_the_official_sdks() {
         "average {average} ms over {requests} requests"
     );
 
+    // apigw's own actions, signed RPC calls (the SDKs have no model for them).
+    let (start, end) = (utc(minute - 120), utc(minute + 60));
+    let own_window = [
+        ("GroupId", gid.as_str()),
+        ("ApiId", api.as_str()),
+        ("StageName", "RELEASE"),
+        ("StartTime", start.as_str()),
+        ("EndTime", end.as_str()),
+    ];
+    let codes = call(&gw, "DescribeApiCodeData", &own_window).await;
+    let statuses = [
+        ("200", ECHOES + 1),
+        ("404", 1),
+        ("429", 1),
+        ("500", 1),
+        ("503", 1),
+    ];
+    assert_eq!(
+        code_series(&codes, "StatusCodes"),
+        expected(&statuses, minute)
+    );
+    assert_eq!(
+        code_series(&codes, "ErrorCodes"),
+        expected(&[("T429PA", 1)], minute)
+    );
+    let percentiles = call(&gw, "DescribeApiLatencyPercentiles", &own_window).await;
+    the_slow_request_sets_the_top_percentiles(&percentiles, minute, ECHOES + 5);
+
     // Another stage, another API: zeros. A window inside one minute: that minute.
     let test_stage = json!({"ApiId": api, "StageName": "TEST", "StartTime": utc(minute - 120), "EndTime": utc(minute + 60)});
     let qps = tea("DescribeApiQpsData", &test_stage);
@@ -206,6 +236,20 @@ async fn known_traffic_gives_exact_series_through_the_official_sdks() {
         series(&tea("DescribeApiQpsData", &quiet), "CallFails"),
         three(minute, 0)
     );
+    let quiet_window = [
+        ("ApiId", apis["quiet"].as_str()),
+        ("StartTime", start.as_str()),
+        ("EndTime", end.as_str()),
+    ];
+    let codes = call(&gw, "DescribeApiCodeData", &quiet_window).await;
+    assert_eq!(codes["StatusCodes"], json!({"CodeSeries": []}), "{codes}");
+    assert_eq!(codes["ErrorCodes"], json!({"CodeSeries": []}), "{codes}");
+    let percentiles = call(&gw, "DescribeApiLatencyPercentiles", &quiet_window).await;
+    assert_eq!(
+        percentiles["Window"],
+        json!({"Requests": "0", "P50": "0", "P90": "0", "P99": "0"})
+    );
+    assert_eq!(series(&percentiles, "P99"), three(minute, 0));
     let inside = json!({"ApiId": api, "StartTime": utc(minute + 10), "EndTime": utc(minute + 20)});
     assert_eq!(
         series(&tea("DescribeApiQpsData", &inside), "CallSuccesses"),
@@ -219,7 +263,6 @@ async fn known_traffic_gives_exact_series_through_the_official_sdks() {
         assert_eq!(out["status"], 400, "{out}");
         out["code"].as_str().unwrap().to_string()
     };
-    let (start, end) = (utc(minute - 120), utc(minute + 60));
     assert_eq!(
         legacy_error(json!({"StartTime": start, "EndTime": end})),
         "MissingApiId"
@@ -253,6 +296,53 @@ async fn known_traffic_gives_exact_series_through_the_official_sdks() {
         "NotFoundApi"
     );
 
+    // apigw's own actions answer the same errors.
+    let (a, s, e) = (api.as_str(), start.as_str(), end.as_str());
+    let refused: [(Vec<(&str, &str)>, &str); 6] = [
+        (vec![("StartTime", s), ("EndTime", e)], "MissingApiId"),
+        (vec![("ApiId", a), ("EndTime", e)], "MissingStartTime"),
+        (
+            vec![
+                ("ApiId", a),
+                ("StartTime", "2024-01-01 10:00:00"),
+                ("EndTime", e),
+            ],
+            "InvalidFormatStartTime",
+        ),
+        (
+            vec![("ApiId", a), ("StartTime", e), ("EndTime", s)],
+            "InvalidEndTime",
+        ),
+        (
+            vec![
+                ("ApiId", a),
+                ("StageName", "PROD"),
+                ("StartTime", s),
+                ("EndTime", e),
+            ],
+            "InvalidStageName",
+        ),
+        (
+            vec![
+                ("GroupId", "another-group"),
+                ("ApiId", a),
+                ("StartTime", s),
+                ("EndTime", e),
+            ],
+            "NotFoundApi",
+        ),
+    ];
+    for action in ["DescribeApiCodeData", "DescribeApiLatencyPercentiles"] {
+        for (params, code) in &refused {
+            let (status, body) = admin_call(gw.admin, AK, action, params).await;
+            assert_eq!(
+                (status, body["Code"].as_str()),
+                (400, Some(*code)),
+                "{action}: {body}"
+            );
+        }
+    }
+
     // Written to the store (every 200 ms here): the next run of this data directory answers
     // the same series, from rows an earlier process wrote.
     tokio::time::sleep(Duration::from_millis(600)).await;
@@ -264,6 +354,86 @@ async fn known_traffic_gives_exact_series_through_the_official_sdks() {
     );
     assert_eq!(series(&qps, "CallSuccesses"), three(minute, ECHOES + 1));
     assert_eq!(series(&qps, "CallFails"), three(minute, 4));
+    let codes = call(&gw, "DescribeApiCodeData", &own_window).await;
+    assert_eq!(
+        code_series(&codes, "StatusCodes"),
+        expected(&statuses, minute)
+    );
+    assert_eq!(
+        code_series(&codes, "ErrorCodes"),
+        expected(&[("T429PA", 1)], minute)
+    );
+    let percentiles = call(&gw, "DescribeApiLatencyPercentiles", &own_window).await;
+    the_slow_request_sets_the_top_percentiles(&percentiles, minute, ECHOES + 5);
+}
+
+/// A code's series of `DescribeApiCodeData`: (Code, Total, its (ItemTime, ItemValue) pairs).
+type CodeSeries = (String, String, Vec<(String, String)>);
+
+/// A `DescribeApiCodeData` member (`StatusCodes`, `ErrorCodes`) as its series.
+fn code_series(body: &Value, member: &str) -> Vec<CodeSeries> {
+    let list = body[member]["CodeSeries"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no {member} in {body}"));
+    list.iter()
+        .map(|c| {
+            (
+                c["Code"].as_str().unwrap().to_string(),
+                c["Total"].as_str().unwrap().to_string(),
+                series(c, "Items"),
+            )
+        })
+        .collect()
+}
+
+/// What [`code_series`] gives for `counts` all in `minute`.
+fn expected(counts: &[(&str, u64)], minute: i64) -> Vec<CodeSeries> {
+    counts
+        .iter()
+        .map(|(code, n)| (code.to_string(), n.to_string(), three(minute, *n)))
+        .collect()
+}
+
+/// `DescribeApiLatencyPercentiles` over three minutes ending with `minute`, where `requests`
+/// were made, the slowest (the 300 ms one) alone in its bucket: p90 and p99, of the window and
+/// of `minute`, fall inside that bucket's bounds; the median in the buckets below.
+fn the_slow_request_sets_the_top_percentiles(body: &Value, minute: i64, requests: u64) {
+    let ms = |v: &Value| -> f64 { v.as_str().unwrap().parse().unwrap() };
+    let window = &body["Window"];
+    assert_eq!(window["Requests"], requests.to_string(), "{body}");
+    let buckets = body["Buckets"]["LatencyBucket"].as_array().unwrap();
+    assert_eq!(buckets.len(), 17, "{body}");
+    assert_eq!(buckets[16]["UpperBoundMs"], "+Inf");
+    let counts: Vec<u64> = buckets
+        .iter()
+        .map(|b| b["Count"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(counts.iter().sum::<u64>(), requests, "{body}");
+    let top = counts.iter().rposition(|n| *n > 0).unwrap();
+    assert_eq!(
+        counts[top], 1,
+        "the slow request alone in its bucket: {body}"
+    );
+    let bound = |i: usize| ms(&buckets[i]["UpperBoundMs"]);
+    let upper = bound(top);
+    assert!(
+        upper >= 500.0,
+        "a 300 ms request in a bucket up to {upper} ms"
+    );
+    let lower = bound(top - 1);
+    for p in ["P90", "P99"] {
+        let v = ms(&window[p]);
+        assert!(
+            lower < v && v <= upper,
+            "{p} {v} not in ({lower}, {upper}]: {body}"
+        );
+        let per_minute = series(body, p);
+        assert_eq!(per_minute[..2], three(minute, 0)[..2]);
+        assert_eq!(per_minute[2].1, window[p].as_str().unwrap(), "{body}");
+    }
+    assert!(ms(&window["P90"]) < ms(&window["P99"]), "{body}");
+    let p50 = ms(&window["P50"]);
+    assert!(p50 > 0.0 && p50 <= lower, "P50 {p50}: {body}");
 }
 
 async fn call(gw: &Gateway, action: &str, params: &[(&str, &str)]) -> Value {
@@ -357,6 +527,24 @@ async fn a_cluster_node_answers_with_every_nodes_traffic() {
     eventually(|| async { successes(a, &api, minute).await == "5" }).await;
     eventually(|| async { successes(b, &api, minute).await == "5" }).await;
     assert_eq!(now_secs() / 60 * 60, minute, "the traffic took too long");
+    // The detail is written with the totals: both nodes' calls by status and their latencies.
+    for node in [a, b] {
+        assert_eq!(
+            status_totals(node, &api, minute).await,
+            [("200".into(), "5".into())]
+        );
+        let percentiles = call(
+            node,
+            "DescribeApiLatencyPercentiles",
+            &[
+                ("ApiId", &api),
+                ("StartTime", &utc(minute)),
+                ("EndTime", &utc(minute + 60)),
+            ],
+        )
+        .await;
+        assert_eq!(percentiles["Window"]["Requests"], "5", "{percentiles}");
+    }
 
     // Node b down: node a still answers, with what b wrote.
     let mut nodes = nodes;
@@ -365,4 +553,26 @@ async fn a_cluster_node_answers_with_every_nodes_traffic() {
     let a = &nodes[0];
     assert_eq!(get(a.http, "localhost", "/live").await.text(), "live");
     assert_eq!(successes(a, &api, minute).await, "6");
+    assert_eq!(
+        status_totals(a, &api, minute).await,
+        [("200".into(), "6".into())]
+    );
+}
+
+/// `StatusCodes` of `api` in `minute` as `gw` answers: (Code, Total).
+async fn status_totals(gw: &Gateway, api: &str, minute: i64) -> Vec<(String, String)> {
+    let body = call(
+        gw,
+        "DescribeApiCodeData",
+        &[
+            ("ApiId", api),
+            ("StartTime", &utc(minute)),
+            ("EndTime", &utc(minute + 60)),
+        ],
+    )
+    .await;
+    code_series(&body, "StatusCodes")
+        .into_iter()
+        .map(|(code, total, _)| (code, total))
+        .collect()
 }

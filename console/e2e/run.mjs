@@ -241,7 +241,33 @@ try {
       await page.waitForTimeout(5000);
     }
     await qps.locator('polyline').first().waitFor();
-    await shot('charts');
+  });
+
+  await step('the calls show by status code, by error code and as latency percentiles', async () => {
+    // The calls made: two 200s (before and after the rollback) and one 403 A403IS (the wrong
+    // secret), so a legend saying exactly that cannot come from anything else.
+    const legend = (chart, series) => page.locator(`[data-chart=${chart}] [data-series="${series}"]`).textContent();
+    const codes = [
+      [await legend('StatusCodes', '200'), '200: total 2'],
+      [await legend('StatusCodes', '403'), '403: total 1'],
+      [await legend('ErrorCodes', 'A403IS'), 'A403IS: total 1'],
+    ];
+    for (const [got, want] of codes) expect(got === want, `legend "${got}", expected "${want}"`);
+    const statusLines = await page.locator('[data-chart=StatusCodes] [data-series]').count();
+    expect(statusLines === 2, `${statusLines} status codes in the legend`);
+    await page.locator('[data-chart=StatusCodes] polyline').nth(1).waitFor();
+    // p50 <= p90 <= p99, each a positive number of milliseconds within the histogram's bounds.
+    const percentiles = [];
+    for (const p of ['P50', 'P90', 'P99']) {
+      const text = await legend('DescribeApiLatencyPercentiles', p);
+      const ms = Number((text.match(new RegExp(`^${p}: ([0-9.]+) ms over the window$`)) || [])[1]);
+      expect(ms > 0 && ms <= 10000, `${p} legend: ${text}`);
+      percentiles.push(ms);
+    }
+    expect(percentiles[0] <= percentiles[1] && percentiles[1] <= percentiles[2], `percentiles ${percentiles}`);
+    const lines = await page.locator('[data-chart=DescribeApiLatencyPercentiles] polyline').count();
+    expect(lines === 3, `${lines} percentile lines`);
+    await page.screenshot({ path: `${shots}/charts.png`, fullPage: true });
   });
 
   expect(problems.length === 0, `browser errors:\n${problems.join('\n')}`);

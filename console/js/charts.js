@@ -1,6 +1,8 @@
 // Per-API charts for the last hour or day from the monitoring actions (DescribeApiQpsData,
 // DescribeApiErrorData, DescribeApiLatencyData, DescribeApiTrafficData: series of
-// `{ItemTime, ItemValue}`), drawn as inline SVG.
+// `{ItemTime, ItemValue}`; apigw's own DescribeApiCodeData: a series per status and per gateway
+// error code; DescribeApiLatencyPercentiles: p50/p90/p99 per minute and over the window),
+// drawn as inline SVG.
 
 import { call, items } from './mgmt.js';
 import { h, labelled, page, route, field, guarded, errorBox, go } from './ui.js';
@@ -10,10 +12,16 @@ import { allApis } from './apps.js';
 const SVG = 'http://www.w3.org/2000/svg';
 const WINDOWS = { hour: 3600e3, day: 86400e3 };
 
+// `series`: members `{MonitorItem: [...]}` of the answer; `codes`: a member
+// `{CodeSeries: [{Code, Total, Items}]}`, a line per code; `window`: the legend shows the
+// answer's `Window` value of each series (percentiles over the whole window).
 const CHARTS = [
   { title: 'Calls', action: 'DescribeApiQpsData', series: ['CallSuccesses', 'CallFails'], total: true },
   { title: 'Errors (4xx client, 5xx server)', action: 'DescribeApiErrorData', series: ['ClientErrors', 'ServerErrors'], total: true },
+  { id: 'StatusCodes', title: 'Calls by status code', action: 'DescribeApiCodeData', codes: 'StatusCodes' },
+  { id: 'ErrorCodes', title: 'Errors by gateway error code (X-Ca-Error-Code)', action: 'DescribeApiCodeData', codes: 'ErrorCodes' },
   { title: 'Latency (ms, average per minute)', action: 'DescribeApiLatencyData', series: ['CallLatencys'] },
+  { title: 'Latency percentiles (ms, per minute)', action: 'DescribeApiLatencyPercentiles', series: ['P50', 'P90', 'P99'], window: true },
   { title: 'Traffic (bytes)', action: 'DescribeApiTrafficData', series: ['CallUploads', 'CallDownloads'], total: true },
 ];
 
@@ -38,25 +46,41 @@ route('charts', async ({ GroupId, ApiId, StageName = 'RELEASE', Window = 'hour' 
   if (!api) return box.append(h('p', { class: 'muted' }, 'No API yet.'));
   const end = Date.now();
   const params = { GroupId: api.GroupId, ApiId: api.ApiId, StageName, StartTime: stamp(end - WINDOWS[Window]), EndTime: stamp(end) };
-  const docs = await Promise.all(CHARTS.map((c) => call(c.action, params).catch((e) => e)));
-  box.replaceChildren(...CHARTS.map((c, i) => chartBox(c, docs[i])));
+  // One call per action (the two code charts share theirs).
+  const actions = [...new Set(CHARTS.map((c) => c.action))];
+  const answers = await Promise.all(actions.map((a) => call(a, params).catch((e) => e)));
+  const docs = Object.fromEntries(actions.map((a, i) => [a, answers[i]]));
+  box.replaceChildren(...CHARTS.map((c) => chartBox(c, docs[c.action])));
 });
+
+const pointsOf = (list) => list.map((p) => ({ t: Date.parse(p.ItemTime), v: Number(p.ItemValue) || 0 }));
+
+/** The series a chart draws from its action's answer, each with its legend text. */
+function seriesOf(chart, doc) {
+  if (chart.codes) {
+    return items(doc, chart.codes, 'CodeSeries').map((c) => ({
+      name: c.Code, points: pointsOf(items(c, 'Items', 'MonitorItem')), summary: `total ${c.Total}`,
+    }));
+  }
+  return chart.series.map((name) => {
+    const points = pointsOf(items(doc, name, 'MonitorItem'));
+    const values = points.map((p) => p.v);
+    let summary;
+    if (chart.window) summary = `${(doc.Window || {})[name] || 0} ms over the window`;
+    else if (chart.total) summary = `total ${values.reduce((a, b) => a + b, 0)}`;
+    else summary = `max ${values.length ? Math.max(...values) : 0}`;
+    return { name, points, summary };
+  });
+}
 
 function chartBox(chart, doc) {
   const head = h('h2', {}, chart.title);
-  if (doc instanceof Error) return h('div', { class: 'chart', 'data-chart': chart.action }, head, errorBox(doc));
-  const series = chart.series.map((name) => ({
-    name,
-    points: items(doc, name, 'MonitorItem').map((p) => ({ t: Date.parse(p.ItemTime), v: Number(p.ItemValue) || 0 })),
-  }));
-  const legend = h('div', { class: 'legend' }, series.map((s, i) => {
-    const values = s.points.map((p) => p.v);
-    const summary = chart.total
-      ? `total ${values.reduce((a, b) => a + b, 0)}`
-      : `max ${values.length ? Math.max(...values) : 0}`;
-    return h('span', { 'data-series': s.name }, h('i', { class: `swatch s${i}` }), `${s.name}: ${summary}`);
-  }));
-  return h('div', { class: 'chart', 'data-chart': chart.action }, head, legend, lineChart(series));
+  const id = chart.id || chart.action;
+  if (doc instanceof Error) return h('div', { class: 'chart', 'data-chart': id }, head, errorBox(doc));
+  const series = seriesOf(chart, doc);
+  const legend = h('div', { class: 'legend' }, series.map((s, i) =>
+    h('span', { 'data-series': s.name }, h('i', { class: `swatch s${i % COLOURS.length}` }), `${s.name}: ${s.summary}`)));
+  return h('div', { class: 'chart', 'data-chart': id }, head, legend, lineChart(series));
 }
 
 function svg(tag, attrs, ...children) {
@@ -66,7 +90,7 @@ function svg(tag, attrs, ...children) {
   return el;
 }
 
-const COLOURS = ['#1f6feb', '#d92d20', '#079455', '#dc6803'];
+const COLOURS = ['#1f6feb', '#d92d20', '#079455', '#dc6803', '#7a5af8', '#0e9384', '#c11574', '#475467'];
 
 /** One SVG: a polyline per series over a shared time axis; a note when there is no point. */
 export function lineChart(series) {

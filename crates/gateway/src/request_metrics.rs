@@ -162,6 +162,7 @@ impl RequestSeries {
         if let Some(ring) = &self.minutes {
             let sample = MinuteSample {
                 status: o.status,
+                code: o.code,
                 latency_us: u64::try_from(o.total.as_micros()).unwrap_or(u64::MAX),
                 request_bytes: o.request_bytes.unwrap_or(0),
                 response_bytes: o.response_bytes.unwrap_or(0),

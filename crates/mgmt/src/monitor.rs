@@ -3,7 +3,7 @@
 //! per-minute counts (and, in a cluster, the other nodes' counts in the store) and hands it to
 //! [`crate::Management::with_monitor`]. Without one the actions answer empty series.
 
-use apigw_model::monitor::MinuteTotals;
+use apigw_model::monitor::{MinuteDetail, MinuteTotals};
 use apigw_model::Stage;
 use async_trait::async_trait;
 
@@ -20,4 +20,15 @@ pub trait MonitorSource: Send + Sync + 'static {
         from: i64,
         to: i64,
     ) -> Vec<MinuteTotals>;
+
+    /// Like [`MonitorSource::api_minutes`], the detail of each minute: answers by status and by
+    /// gateway error code, the latency histogram (`DescribeApiCodeData`,
+    /// `DescribeApiLatencyPercentiles`).
+    async fn api_minute_details(
+        &self,
+        api_id: &str,
+        stage: Option<Stage>,
+        from: i64,
+        to: i64,
+    ) -> Vec<MinuteDetail>;
 }

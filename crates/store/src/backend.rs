@@ -7,7 +7,7 @@ use crate::minutes;
 use crate::secrets::{SecretBox, SecretFields};
 use crate::sql::{self, Arg};
 use crate::{LiveConfig, Result, Store, StoredConfig, Write, WriteLock};
-use apigw_model::monitor::{ApiMinute, MinuteTotals};
+use apigw_model::monitor::{ApiMinute, MinuteDetail, MinuteTotals};
 use apigw_model::{
     AccessKey, ApiDefinition, App, Authorization, BackendService, Deployment, Domain, Group,
     Plugin, PluginBinding, Stage, StageVariable, VpcAccess,
@@ -296,12 +296,25 @@ impl<B: Backend> Store for B {
         Ok(rows.iter().map(|r| minutes::from_sums(r)).collect())
     }
 
+    async fn api_minute_details(
+        &self,
+        api_id: &str,
+        stage: Option<Stage>,
+        from: i64,
+        to: i64,
+        except_node: &str,
+    ) -> Result<Vec<(i64, MinuteDetail)>> {
+        let args = minutes::sums_args(api_id, stage, from, to, except_node);
+        let rows = self.docs(minutes::DETAILS, args).await?;
+        Ok(minutes::add_details(&rows))
+    }
+
     async fn prune_minutes(&self, before: i64) -> Result<u64> {
-        let step = sql::Step {
-            sql: minutes::PRUNE,
+        let steps = [minutes::PRUNE, minutes::PRUNE_DETAILS].map(|sql| sql::Step {
+            sql,
             args: vec![Arg::Int(before)],
-        };
-        self.execute(vec![step]).await
+        });
+        self.execute(steps.into()).await
     }
 
     async fn put_vpc_access(&self, access: &VpcAccess) -> Result<()> {

@@ -34,7 +34,7 @@ mod sql;
 mod sqlite;
 mod testdb;
 
-use apigw_model::monitor::{ApiMinute, MinuteTotals};
+use apigw_model::monitor::{ApiMinute, MinuteDetail, MinuteTotals};
 use apigw_model::{
     AccessKey, ApiDefinition, App, Authorization, BackendService, Deployment, Domain, Group,
     Plugin, PluginBinding, Stage, StageVariable, VpcAccess,
@@ -284,7 +284,18 @@ pub trait Store: Send + Sync + 'static {
         to: i64,
         except_node: &str,
     ) -> Result<Vec<(i64, MinuteTotals)>>;
-    /// Deletes the per-minute totals of minutes before `before`; how many rows went.
+    /// Like [`Store::api_minutes`], the detail of the totals (answers by status and error
+    /// code, latency histogram) per minute, added up over every node but `except_node`.
+    async fn api_minute_details(
+        &self,
+        api_id: &str,
+        stage: Option<Stage>,
+        from: i64,
+        to: i64,
+        except_node: &str,
+    ) -> Result<Vec<(i64, MinuteDetail)>>;
+    /// Deletes the per-minute totals and details of minutes before `before`; how many rows
+    /// went (of both tables).
     async fn prune_minutes(&self, before: i64) -> Result<u64>;
     async fn put_vpc_access(&self, access: &VpcAccess) -> Result<()>;
     async fn delete_vpc_access(&self, vpc_access_id: &str) -> Result<bool>;

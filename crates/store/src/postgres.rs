@@ -47,6 +47,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0001_initial.sql"),
     include_str!("../migrations/postgres/0002_api_minutes.sql"),
     include_str!("../migrations/postgres/0003_backends.sql"),
+    include_str!("../migrations/postgres/0004_api_minute_details.sql"),
 ];
 
 /// The channel writes notify and nodes listen on.

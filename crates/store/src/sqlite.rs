@@ -21,6 +21,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0001_initial.sql"),
     include_str!("../migrations/sqlite/0002_api_minutes.sql"),
     include_str!("../migrations/sqlite/0003_backends.sql"),
+    include_str!("../migrations/sqlite/0004_api_minute_details.sql"),
 ];
 
 /// SQLite-backed [`Store`]. Cheap to clone; calls run on tokio's blocking pool.

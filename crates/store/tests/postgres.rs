@@ -128,7 +128,7 @@ async fn a_new_database_gets_the_schema_once() {
         .await
         .unwrap();
     assert_eq!(rows.len(), 1);
-    assert_eq!(schema_version(&rows), 3);
+    assert_eq!(schema_version(&rows), 4);
 }
 
 /// A database whose schema a newer apigw wrote (version 999) is refused, untouched, with
@@ -148,7 +148,7 @@ async fn a_newer_schema_is_refused_and_left_alone() {
             err,
             StoreError::SchemaTooNew {
                 found: 999,
-                supported: 3
+                supported: 4
             }
         ),
         "{err}"

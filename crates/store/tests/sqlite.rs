@@ -72,7 +72,7 @@ async fn an_unversioned_data_directory_is_upgraded_in_place() {
     assert_eq!(user_version(dir.path()), 0);
 
     let store = SqliteStore::open(dir.path()).unwrap();
-    assert_eq!(user_version(dir.path()), 3);
+    assert_eq!(user_version(dir.path()), 4);
     assert_eq!(store.generation().await.unwrap(), 41);
     let live = store.load_live().await.unwrap();
     assert_eq!(live.groups, vec![group("g1")]);
@@ -83,7 +83,7 @@ async fn an_unversioned_data_directory_is_upgraded_in_place() {
     // Opened again: nothing to do.
     let store = SqliteStore::open(dir.path()).unwrap();
     assert_eq!(store.list_groups().await.unwrap().len(), 2);
-    assert_eq!(user_version(dir.path()), 3);
+    assert_eq!(user_version(dir.path()), 4);
 }
 
 /// A data directory written by a newer apigw (schema version 999) is refused, untouched,
@@ -105,14 +105,14 @@ async fn a_newer_schema_is_refused_and_left_alone() {
             err,
             StoreError::SchemaTooNew {
                 found: 999,
-                supported: 3
+                supported: 4
             }
         ),
         "{err}"
     );
     let text = err.to_string();
     assert!(
-        text.contains("version 999") && text.contains("version 3"),
+        text.contains("version 999") && text.contains("version 4"),
         "{text}"
     );
     assert_eq!(user_version(dir.path()), 999);

@@ -1,6 +1,10 @@
 //! The monitoring actions: per-minute series of one API over a time window
 //! (`DescribeApiQpsData`, `DescribeApiLatencyData`, `DescribeApiTrafficData`, and the legacy
-//! SDK's `DescribeApiErrorData`), read from the [`MonitorSource`] the serving binary gives.
+//! SDK's `DescribeApiErrorData`; and apigw's own, which CloudAPI has no action for:
+//! `DescribeApiCodeData`, answers by status and by gateway error code, and
+//! `DescribeApiLatencyPercentiles`, p50/p90/p99 of the time in the gateway), read from the
+//! [`MonitorSource`] the serving binary gives. All take the same parameters and answer the same
+//! errors.
 //!
 //! The window: every minute from the one holding `StartTime` to the last one starting before
 //! `EndTime`, clipped to the 24 hours kept (the oldest minute kept up to the current one); a
@@ -11,7 +15,11 @@ use crate::error::ApiError;
 use crate::monitor::MonitorSource;
 use crate::params::Params;
 use apigw_control::Control;
-use apigw_model::monitor::{minute_of, MinuteTotals, MINUTES_KEPT, MINUTE_SECS};
+use apigw_model::monitor::{
+    minute_of, MinuteDetail, MinuteTotals, LATENCY_BOUNDS_US, MINUTES_KEPT, MINUTE_SECS,
+    OTHER_ERROR, OTHER_STATUS,
+};
+use apigw_model::Stage;
 use serde_json::{json, Map, Value};
 use time::format_description::FormatItem;
 use time::macros::format_description;
@@ -37,13 +45,27 @@ pub const ERRORS: &[Series] = &[
     ("ServerErrors", |t| t.server_errors),
 ];
 
-/// Answers one monitoring action with `series`.
-pub async fn describe(
-    c: &Control,
-    source: Option<&dyn MonitorSource>,
-    p: &Params,
-    series: &[Series],
-) -> Out {
+/// The percentiles `DescribeApiLatencyPercentiles` answers: member name and quantile.
+const PERCENTILES: [(&str, f64); 3] = [("P50", 0.5), ("P90", 0.9), ("P99", 0.99)];
+
+/// What a monitoring action asks for: one API (in one stage, or all) over the minutes from
+/// `from` up to `to` (empty when `from == to`).
+struct Query<'a> {
+    api_id: &'a str,
+    stage: Option<Stage>,
+    from: i64,
+    to: i64,
+}
+
+impl Query<'_> {
+    /// The minutes' starts, in order.
+    fn minutes(&self) -> impl Iterator<Item = i64> {
+        (self.from..self.to).step_by(MINUTE_SECS as usize)
+    }
+}
+
+/// Reads and checks the parameters every monitoring action takes.
+async fn query<'a>(c: &Control, p: &'a Params) -> Result<Query<'a>, ApiError> {
     let api_id = p.required("ApiId")?;
     let start = time_param(p, "StartTime")?;
     let end = time_param(p, "EndTime")?;
@@ -56,22 +78,170 @@ pub async fn describe(
         return Err(ApiError::not_found("Api", api_id));
     }
     let (from, to) = window(start, end, minute_of(now_secs()));
+    Ok(Query {
+        api_id,
+        stage,
+        from,
+        to,
+    })
+}
+
+/// `{MonitorItem: [{ItemTime, ItemValue}]}`: a point a minute of `q`.
+fn items(q: &Query, values: impl Iterator<Item = String>) -> Value {
+    let items = q
+        .minutes()
+        .zip(values)
+        .map(|(minute, v)| json!({"ItemTime": format_time(minute), "ItemValue": v}))
+        .collect();
+    wrap("MonitorItem", items)
+}
+
+/// Answers one monitoring action with `series`.
+pub async fn describe(
+    c: &Control,
+    source: Option<&dyn MonitorSource>,
+    p: &Params,
+    series: &[Series],
+) -> Out {
+    let q = query(c, p).await?;
     let minutes = match source {
-        Some(s) if from < to => s.api_minutes(api_id, stage, from, to).await,
+        Some(s) if q.from < q.to => s.api_minutes(q.api_id, q.stage, q.from, q.to).await,
         _ => Vec::new(),
     };
     let mut out = Map::new();
     for (name, value) in series {
-        let items = (from..)
-            .step_by(MINUTE_SECS as usize)
-            .zip(&minutes)
-            .map(|(minute, t)| {
-                json!({"ItemTime": format_time(minute), "ItemValue": value(t).to_string()})
-            })
-            .collect();
-        out.insert((*name).into(), wrap("MonitorItem", items));
+        let values = minutes.iter().map(|t| value(t).to_string());
+        out.insert((*name).into(), items(&q, values));
     }
     Ok(obj(Value::Object(out)))
+}
+
+/// The detail of each minute of `q` (none without a source or minutes).
+async fn details(source: Option<&dyn MonitorSource>, q: &Query<'_>) -> Vec<MinuteDetail> {
+    match source {
+        Some(s) if q.from < q.to => s.api_minute_details(q.api_id, q.stage, q.from, q.to).await,
+        _ => Vec::new(),
+    }
+}
+
+/// `DescribeApiCodeData` (apigw's own): a series per status and per gateway error code
+/// answered in the window — `StatusCodes` and `ErrorCodes`, each
+/// `{CodeSeries: [{Code, Total, Items: {MonitorItem: [...]}}]}`, codes in order, `other` last.
+pub async fn describe_codes(c: &Control, source: Option<&dyn MonitorSource>, p: &Params) -> Out {
+    let q = query(c, p).await?;
+    let minutes = details(source, &q).await;
+    let statuses = code_series(&q, &minutes, |d| {
+        d.statuses
+            .iter()
+            .map(|(s, n)| (status_name(*s), *n))
+            .collect()
+    });
+    let errors = code_series(&q, &minutes, |d| {
+        d.errors.iter().map(|(e, n)| (error_name(e), *n)).collect()
+    });
+    Ok(obj(json!({
+        "StatusCodes": wrap("CodeSeries", statuses),
+        "ErrorCodes": wrap("CodeSeries", errors),
+    })))
+}
+
+fn status_name(status: u16) -> String {
+    match status {
+        OTHER_STATUS => "other".into(),
+        s => s.to_string(),
+    }
+}
+
+fn error_name(code: &str) -> String {
+    match code {
+        OTHER_ERROR => "other".into(),
+        c => c.to_string(),
+    }
+}
+
+/// One `{Code, Total, Items}` per code `counts` gives in some minute: its count in every
+/// minute, `"0"` where it has none. Codes in order, `other` last.
+fn code_series(
+    q: &Query,
+    minutes: &[MinuteDetail],
+    counts: impl Fn(&MinuteDetail) -> Vec<(String, u64)>,
+) -> Vec<Value> {
+    let per_minute: Vec<Vec<(String, u64)>> = minutes.iter().map(counts).collect();
+    let mut codes: Vec<&String> = per_minute.iter().flatten().map(|(c, _)| c).collect();
+    codes.sort_by(|a, b| code_order(a).cmp(&code_order(b)));
+    codes.dedup();
+    codes
+        .into_iter()
+        .map(|code| {
+            let values: Vec<u64> = per_minute
+                .iter()
+                .map(|m| m.iter().find(|(c, _)| c == code).map_or(0, |(_, n)| *n))
+                .collect();
+            let total: u64 = values.iter().sum();
+            json!({
+                "Code": code,
+                "Total": total.to_string(),
+                "Items": items(q, values.into_iter().map(|n| n.to_string())),
+            })
+        })
+        .collect()
+}
+
+/// Statuses by number, codes by name, `other` last.
+fn code_order(code: &str) -> (bool, usize, &str) {
+    (code == "other", code.len(), code)
+}
+
+/// `DescribeApiLatencyPercentiles` (apigw's own): `P50`, `P90`, `P99` per minute
+/// (`{MonitorItem: [...]}`, milliseconds, `"0"` for a minute without requests); `Window`, the
+/// same over the whole window (the minutes' histograms added) with its `Requests`; `Buckets`,
+/// that histogram (`{LatencyBucket: [{UpperBoundMs, Count}]}`, the last bound `+Inf`).
+pub async fn describe_percentiles(
+    c: &Control,
+    source: Option<&dyn MonitorSource>,
+    p: &Params,
+) -> Out {
+    let q = query(c, p).await?;
+    let minutes = details(source, &q).await;
+    let mut all = MinuteDetail::default();
+    for m in &minutes {
+        all.add(m);
+    }
+    let mut out = Map::new();
+    let mut overall = Map::new();
+    overall.insert("Requests".into(), all.timed().to_string().into());
+    for (name, quantile) in PERCENTILES {
+        let values = minutes.iter().map(|m| percentile(m, quantile));
+        out.insert(name.into(), items(&q, values));
+        overall.insert(name.into(), percentile(&all, quantile).into());
+    }
+    out.insert("Window".into(), Value::Object(overall));
+    let bounds = LATENCY_BOUNDS_US
+        .iter()
+        .map(|b| format_ms(*b as f64 / 1000.0))
+        .chain(["+Inf".to_string()]);
+    let buckets = bounds
+        .enumerate()
+        .map(|(i, bound)| {
+            let count = all.latency.get(i).copied().unwrap_or(0);
+            json!({"UpperBoundMs": bound, "Count": count.to_string()})
+        })
+        .collect();
+    out.insert("Buckets".into(), wrap("LatencyBucket", buckets));
+    Ok(obj(Value::Object(out)))
+}
+
+/// A percentile of `d` as the answer writes it: milliseconds, `"0"` without requests.
+fn percentile(d: &MinuteDetail, quantile: f64) -> String {
+    d.latency_percentile_ms(quantile)
+        .map_or_else(|| "0".into(), format_ms)
+}
+
+/// Milliseconds with at most three decimals, without trailing zeros: `0.05`, `12`.
+fn format_ms(ms: f64) -> String {
+    let text = format!("{ms:.3}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    text.to_string()
 }
 
 /// A `YYYY-MM-DDThh:mm:ssZ` parameter as seconds since the epoch.
@@ -130,6 +300,15 @@ mod tests {
         assert_eq!(from, to);
         let (from, to) = window(NOW - 3 * day, NOW - 2 * day, NOW);
         assert_eq!(from, to);
+    }
+
+    #[test]
+    fn milliseconds_are_written_with_at_most_three_decimals() {
+        assert_eq!(format_ms(0.1), "0.1");
+        assert_eq!(format_ms(0.09375), "0.094");
+        assert_eq!(format_ms(12.0), "12");
+        assert_eq!(format_ms(10_000.0), "10000");
+        assert_eq!(format_ms(0.0), "0");
     }
 
     #[test]
