@@ -473,7 +473,7 @@ async fn serve_refuses_a_store_it_cannot_use() {
 }
 
 /// A data directory made before schemas had versions (`user_version` 0; its tables are
-/// version 1's) is upgraded in place by `apigw serve` (to the newest version, 3) and served as
+/// version 1's) is upgraded in place by `apigw serve` (to the newest version, 4) and served as
 /// it was.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_upgrades_an_unversioned_data_directory() {
@@ -491,7 +491,7 @@ async fn serve_upgrades_an_unversioned_data_directory() {
     assert_eq!(version(Some(0)), 0);
     let gw = Gateway::start_in(dir);
     assert_eq!(answer(gw.http).await, "kept");
-    assert_eq!(version(None), 3);
+    assert_eq!(version(None), 4);
 }
 
 /// PostgreSQL stops (as in a crash) and starts again: the nodes keep serving the last
