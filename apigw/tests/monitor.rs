@@ -208,7 +208,6 @@ async fn known_traffic_gives_exact_series_through_the_official_sdks() {
         ("StartTime", start.as_str()),
         ("EndTime", end.as_str()),
     ];
-    let codes = call(&gw, "DescribeApiCodeData", &own_window).await;
     let statuses = [
         ("200", ECHOES + 1),
         ("404", 1),
@@ -216,16 +215,7 @@ async fn known_traffic_gives_exact_series_through_the_official_sdks() {
         ("500", 1),
         ("503", 1),
     ];
-    assert_eq!(
-        code_series(&codes, "StatusCodes"),
-        expected(&statuses, minute)
-    );
-    assert_eq!(
-        code_series(&codes, "ErrorCodes"),
-        expected(&[("T429PA", 1)], minute)
-    );
-    let percentiles = call(&gw, "DescribeApiLatencyPercentiles", &own_window).await;
-    the_slow_request_sets_the_top_percentiles(&percentiles, minute, ECHOES + 5);
+    codes_and_percentiles_hold(&gw, &own_window, &statuses, minute).await;
 
     // Another stage, another API: zeros. A window inside one minute: that minute.
     let test_stage = json!({"ApiId": api, "StageName": "TEST", "StartTime": utc(minute - 120), "EndTime": utc(minute + 60)});
@@ -354,16 +344,27 @@ async fn known_traffic_gives_exact_series_through_the_official_sdks() {
     );
     assert_eq!(series(&qps, "CallSuccesses"), three(minute, ECHOES + 1));
     assert_eq!(series(&qps, "CallFails"), three(minute, 4));
-    let codes = call(&gw, "DescribeApiCodeData", &own_window).await;
+    codes_and_percentiles_hold(&gw, &own_window, &statuses, minute).await;
+}
+
+/// `DescribeApiCodeData` answers `statuses` and one `T429PA` in `minute` of `window`, and
+/// `DescribeApiLatencyPercentiles` puts the slow request at the top percentiles.
+async fn codes_and_percentiles_hold(
+    gw: &Gateway,
+    window: &[(&str, &str)],
+    statuses: &[(&str, u64)],
+    minute: i64,
+) {
+    let codes = call(gw, "DescribeApiCodeData", window).await;
     assert_eq!(
         code_series(&codes, "StatusCodes"),
-        expected(&statuses, minute)
+        expected(statuses, minute)
     );
     assert_eq!(
         code_series(&codes, "ErrorCodes"),
         expected(&[("T429PA", 1)], minute)
     );
-    let percentiles = call(&gw, "DescribeApiLatencyPercentiles", &own_window).await;
+    let percentiles = call(gw, "DescribeApiLatencyPercentiles", window).await;
     the_slow_request_sets_the_top_percentiles(&percentiles, minute, ECHOES + 5);
 }
 
