@@ -131,13 +131,18 @@ impl H1Pool {
     /// Hands a connection back as soon as its answer's head is in: it is taken again once
     /// that answer is read (`is_ready`).
     fn put_back(&self, origin: &Authority, sender: SendRequest<GwBody>) {
+        let pooled = Pooled {
+            sender,
+            since: Instant::now(),
+        };
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        let list = idle.entry(origin.clone()).or_default();
-        if list.len() < MAX_PER_ORIGIN {
-            list.push(Pooled {
-                sender,
-                since: Instant::now(),
-            });
+        // The origin is cloned only for its first connection, not on every request.
+        match idle.get_mut(origin) {
+            Some(list) if list.len() < MAX_PER_ORIGIN => list.push(pooled),
+            Some(_) => {}
+            None => {
+                idle.insert(origin.clone(), vec![pooled]);
+            }
         }
     }
 

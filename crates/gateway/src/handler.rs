@@ -1208,12 +1208,17 @@ impl Worker {
         };
         let path_and_query = PathAndQuery::try_from(target)
             .map_err(|e| Reject::new(&codes::I400RU, &[&e.to_string()]))?;
-        let mut uri = http::uri::Parts::default();
-        uri.scheme = Some(backend.scheme.clone());
-        uri.authority = Some(backend.authority.clone());
-        uri.path_and_query = Some(path_and_query);
-        let uri =
-            Uri::from_parts(uri).map_err(|e| Reject::new(&codes::I400RU, &[&e.to_string()]))?;
+        let lean = backend::Pool::lean(backend, ctx.upgrade.is_some());
+        let uri = if lean {
+            // The lean pool writes HTTP/1.1 itself: the target in origin form (`/path?query`).
+            Uri::from(path_and_query)
+        } else {
+            let mut uri = http::uri::Parts::default();
+            uri.scheme = Some(backend.scheme.clone());
+            uri.authority = Some(backend.authority.clone());
+            uri.path_and_query = Some(path_and_query);
+            Uri::from_parts(uri).map_err(|e| Reject::new(&codes::I400RU, &[&e.to_string()]))?
+        };
 
         let te_trailers = asks_for_trailers(&headers);
         if let Some(trace_headers) = &ctx.trace_headers {
@@ -1246,8 +1251,7 @@ impl Worker {
         };
         *out.headers_mut() = headers;
 
-        let upgrade = ctx.upgrade.is_some();
-        let resp = match self.exchange(out, backend, upload, api.root, upgrade).await {
+        let resp = match self.exchange(out, backend, upload, api.root, lean).await {
             Err(reject) => return Err(reject),
             Ok(Err(e)) => return Err(backend::classify(&*e, backend)),
             Ok(Ok(resp)) => resp,
@@ -1282,7 +1286,8 @@ impl Worker {
 }
 
 impl Worker {
-    /// Sends the request; `D504TO` when the backend takes longer than `timeout` to answer.
+    /// Sends the request through the lean HTTP/1.1 pool (`lean`: its URI in origin form) or the
+    /// general client; `D504TO` when the backend takes longer than `timeout` to answer.
     /// While the client is still sending the body, the time is the client's (its body has its
     /// own idle timeout, `I400BD`, never counted against the backend): the timeout counts from
     /// the end of the upload, or from when the backend stopped taking the body.
@@ -1292,19 +1297,14 @@ impl Worker {
         backend: &HttpBackend,
         upload: Option<Arc<UploadProgress>>,
         root: bool,
-        upgrade: bool,
+        lean: bool,
     ) -> Result<Result<Response<Incoming>, BackendError>, Reject> {
         let pool = if root {
             &self.client
         } else {
             &self.tenant_client
         };
-        if backend::Pool::lean(backend, upgrade) {
-            let mut out = out;
-            // HTTP/1.1 on the wire names the target in origin form (`/path?query`).
-            let origin_form = out.uri().path_and_query().cloned();
-            *out.uri_mut() =
-                Uri::from(origin_form.unwrap_or_else(|| PathAndQuery::from_static("/")));
+        if lean {
             let sent = pool.h1.send(out, backend);
             return self.bounded(sent, backend.timeout, upload).await;
         }
